@@ -1,0 +1,133 @@
+# heaplab: build, test and benchmark memory allocators.
+#
+#   make            build everything into build/ (commands in build/bin/)
+#   make deps       install the Debian packages heaplab uses, where missing
+#   make test       unit + integration tests, again under ASan+UBSan, and a short fuzz run
+#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
+#   make clean      remove build/
+#
+# Conventions that keep this file short: in workloads/ and harness/, a file
+# named hl*.c is a command (build/bin/hl*); every other .c file belongs to its
+# module's library. tests/test_*.c are test programs, tests/test_*.sh test
+# scripts, tests/fuzz/fuzz_*.c libFuzzer targets; all are found by wildcard.
+
+CC       ?= gcc
+CLANG    ?= clang
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+HL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread
+LDLIBS   = -ldl -lpthread -lm
+
+# SAN=asan builds everything a second time, into build/asan, with
+# AddressSanitizer and UndefinedBehaviorSanitizer; SAN=tsan likewise.
+ifeq ($(SAN),asan)
+BUILD    ?= build/asan
+HL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SAN),tsan)
+BUILD    ?= build/tsan
+HL_CFLAGS += -fsanitize=thread
+else
+BUILD    ?= build
+endif
+
+QUICK    ?=
+BENCH_CONFIG ?= $(if $(QUICK),harness/bench-quick.conf,harness/bench.conf)
+FUZZ_SECONDS ?= 20
+
+ALLOC_SRC    = $(sort $(wildcard alloc/*.c alloc/*/*.c))
+TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c))
+HARNESS_SRC  = $(sort $(filter-out harness/hl%.c,$(wildcard harness/*.c)))
+COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c)))
+TEST_SRC     = $(sort $(wildcard tests/test_*.c))
+TESTS        = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+FUZZ_SRC     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS      = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhltrace.a $(BUILD)/libhlalloc.a
+
+# Recorded into every result's metadata.
+BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
+             -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
+
+.PHONY: all deps test test-unit test-asan fuzz bench clean format help
+.DEFAULT_GOAL := all
+
+all: $(COMMANDS) $(TESTS)
+
+help:
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+
+$(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HL_CFLAGS) $(BUILD_INFO) -MMD -c $< -o $@
+
+$(BUILD)/libhlalloc.a: $(ALLOC_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libhltrace.a: $(TRACE_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libhlharness.a: $(HARNESS_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@; ar rcs $@ $^
+
+# Commands export their symbols (-rdynamic) so dladdr() can name them.
+$(BUILD)/bin/%: $(BUILD)/workloads/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
+$(BUILD)/bin/%: $(BUILD)/harness/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HL_CFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+
+# libFuzzer targets: the trace reader built with clang's fuzzer runtime.
+build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- packages ----
+# Everything comes from Debian. dpkg-query decides what is missing, so a
+# machine that has it all runs no apt-get at all.
+DEB_PACKAGES = build-essential clang libclang-rt-dev git \
+               libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev \
+               libpapi-dev papi-tools linux-perf valgrind \
+               gnuplot-nox python3-matplotlib
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+# ---- tests ----
+test: deps
+	$(MAKE) all
+	$(MAKE) SAN=asan all
+	$(MAKE) fuzz-build
+	tests/run.sh build build/asan
+
+fuzz-build: $(FUZZERS)
+
+# A longer fuzz campaign: make fuzz FUZZ_SECONDS=600
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  c=tests/fuzz/corpus/$$(basename $$f); mkdir -p build/fuzz/new-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$(basename $$f) $$c || exit 1; \
+	done
+
+# ---- benchmarks ----
+bench: deps all
+	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')

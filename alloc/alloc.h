@@ -1,0 +1,151 @@
+/* ----------------------------------------------------------------------------
+  alloc/alloc.h: the one interface every heaplab allocator sits behind.
+
+  Objects may move (ravioli, unpinned stable objects), so callers never hold
+  raw object pointers across calls. They hold *reference slots*: a `void *`
+  cell the caller owns. `alloc` stores the object's address in the slot and a
+  moving allocator registers the slot as the object's parent, so a move
+  rewrites it. For a flat allocator the slot is simply the pointer.
+
+  Every call takes an explicit per-thread context (`hl_ctx_t`). An allocator's
+  core never reads thread-local storage or sched_getcpu(): the context says
+  which logical thread and core is calling. That lets the simulator run many
+  logical threads deterministically on one OS thread, and the native harness
+  run one real thread each.
+
+  Object contents are reached only through `read`/`write` (a flat allocator
+  copies memory directly; ravioli walk their tree), pointer stores through
+  `link` (card marking, back-references), and hand-over to another thread
+  through `send` (a transfer page for ravioli, nothing for flat allocators).
+---------------------------------------------------------------------------- */
+#ifndef HL_ALLOC_H
+#define HL_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The malloc-API call an allocation came from. Traces record it, allocators
+   honour its semantics (calloc zeroes, the aligned kinds align). */
+typedef enum hl_alloc_kind_e {
+  HL_KIND_MALLOC = 0,
+  HL_KIND_CALLOC,
+  HL_KIND_MEMALIGN,       /* memalign(align, size) */
+  HL_KIND_POSIX_MEMALIGN, /* posix_memalign(&p, align, size) */
+  HL_KIND_ALIGNED_ALLOC,  /* aligned_alloc(align, size) */
+  HL_KIND_VALLOC,         /* valloc(size): page aligned */
+  HL_KIND_PVALLOC,        /* pvalloc(size): page aligned, size rounded to pages */
+  HL_KIND_COUNT
+} hl_alloc_kind_t;
+
+/* Name of a kind as written in text traces ("malloc", "calloc", ...). */
+const char *hl_alloc_kind_name(hl_alloc_kind_t kind);
+/* Inverse of hl_alloc_kind_name; returns HL_KIND_COUNT when unknown. */
+hl_alloc_kind_t hl_alloc_kind_parse(const char *name);
+/* Does this kind carry an explicit alignment argument? */
+bool hl_alloc_kind_has_align(hl_alloc_kind_t kind);
+
+/* Tunables common to all allocators, fixed when a heap is created. */
+typedef struct hl_heap_config_s {
+  size_t page_size;    /* allocator page size in bytes (ravioli: 1 KiB..2 MiB); 0 = default */
+  uint32_t threads;    /* logical threads that will call this heap */
+  const char *options; /* allocator-specific "key=value,key=value", or NULL */
+} hl_heap_config_t;
+
+struct hl_allocator_s;
+
+/* One allocator instance shared by all logical threads. */
+typedef struct hl_heap_s {
+  const struct hl_allocator_s *allocator;
+  hl_heap_config_t config;
+  void *state; /* the allocator's global state, owned by it */
+} hl_heap_t;
+
+/* The per-thread context passed to every call. */
+typedef struct hl_ctx_s {
+  hl_heap_t *heap;
+  uint32_t thread; /* logical thread id (the trace's thread) */
+  uint32_t core;   /* logical core it runs on (simulated core; natively = thread) */
+  void *local;     /* the allocator's per-thread state, set by thread_init */
+} hl_ctx_t;
+
+/* What an allocator can report about itself. A field is meaningful only when
+   its bit is set in `valid`; unset fields are printed as NA with `na_reason`. */
+typedef enum hl_stat_bit_e {
+  HL_STAT_BYTES_LIVE = 1u << 0,
+  HL_STAT_BYTES_MAPPED = 1u << 1,
+  HL_STAT_PAGES = 1u << 2,
+  HL_STAT_MOVES = 1u << 3,
+  HL_STAT_TRANSFERS = 1u << 4,
+} hl_stat_bit_t;
+
+typedef struct hl_alloc_stats_s {
+  uint64_t bytes_live;   /* bytes the application asked for and still holds */
+  uint64_t bytes_mapped; /* bytes the allocator holds from the OS */
+  uint64_t pages;        /* allocator pages in use (its own page size) */
+  uint64_t moves;        /* objects moved (compaction, promotion) */
+  uint64_t transfers;    /* objects or pages handed between threads */
+  uint32_t valid;        /* HL_STAT_* bits of the fields above that were measured */
+  const char *na_reason; /* why the others were not, when valid is not all set */
+} hl_alloc_stats_t;
+
+/* Allocator properties the harness must know about. */
+typedef enum hl_alloc_flag_e {
+  HL_ALLOC_MOVES = 1u << 0,     /* objects may move: slots are rewritten */
+  HL_ALLOC_PRELOAD = 1u << 1,   /* a malloc-API library that must be LD_PRELOADed */
+  HL_ALLOC_NO_MEMORY = 1u << 2, /* does not really allocate (null): never verified */
+} hl_alloc_flag_t;
+
+/* The operations. Every function returning int returns 0 on success or an
+   errno value (ENOMEM, EINVAL); they never abort on ordinary failure.
+   `size` arguments are the object's size as the trace knows it, so sized
+   allocators (ravioli trees) need no header. */
+typedef struct hl_allocator_s {
+  const char *name;    /* registry name: "system", "jemalloc", "ravioli", ... */
+  const char *summary; /* one line for --list */
+  uint32_t flags;      /* hl_alloc_flag_t bits */
+  const char *preload_soname; /* HL_ALLOC_PRELOAD only: the library LD_PRELOAD loads */
+
+  int (*heap_init)(hl_heap_t *heap);
+  void (*heap_done)(hl_heap_t *heap);
+  int (*thread_init)(hl_ctx_t *ctx);
+  void (*thread_done)(hl_ctx_t *ctx);
+
+  int (*alloc)(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align);
+  void (*free)(hl_ctx_t *ctx, void **slot, size_t size);
+  int (*realloc)(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_size);
+
+  /* Copy `len` bytes at `offset` of the object out to `dst` / in from `src`. */
+  void (*read)(hl_ctx_t *ctx, void *const *slot, size_t offset, void *dst, size_t len);
+  void (*write)(hl_ctx_t *ctx, void *const *slot, size_t offset, const void *src, size_t len);
+  /* Store a reference to *target's object (NULL target: a null pointer) in the
+     pointer-sized field at byte `field` of the object. */
+  void (*link)(hl_ctx_t *ctx, void **slot, size_t field, void **target);
+  /* Hand the object to thread `to`; afterwards `to` owns it. */
+  void (*send)(hl_ctx_t *from, hl_ctx_t *to, void **slot);
+
+  void (*stats)(const hl_heap_t *heap, hl_alloc_stats_t *out);
+
+  /* Proof of which code really serves this process's allocations, written to
+     `buf` (library file and version). Returns 0 when it is the expected one,
+     -1 when it is not (buf then says what is serving instead). */
+  int (*identify)(char *buf, size_t len);
+} hl_allocator_t;
+
+/* ---- registry (alloc/registry.c) ---- */
+size_t hl_alloc_count(void);
+const hl_allocator_t *hl_alloc_at(size_t i);
+const hl_allocator_t *hl_alloc_find(const char *name); /* NULL when unknown */
+
+/* ---- helpers for flat (non-moving, address-is-identity) allocators: alloc/flat.c ---- */
+void hl_flat_read(hl_ctx_t *ctx, void *const *slot, size_t offset, void *dst, size_t len);
+void hl_flat_write(hl_ctx_t *ctx, void *const *slot, size_t offset, const void *src, size_t len);
+void hl_flat_link(hl_ctx_t *ctx, void **slot, size_t field, void **target);
+void hl_flat_send(hl_ctx_t *from, hl_ctx_t *to, void **slot);
+int hl_flat_thread_init(hl_ctx_t *ctx);
+void hl_flat_thread_done(hl_ctx_t *ctx);
+/* The alignment a malloc-API call of this kind guarantees (max_align_t, the
+   page size, or `align`). */
+size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t align);
+
+#endif
