@@ -1,0 +1,534 @@
+/* ----------------------------------------------------------------------------
+  harness/replay.c: executing a loaded trace through an allocator.
+
+  Each traced thread's program runs on its own OS thread (or all of them, in
+  trace order, on this one in serial mode). Objects live in reference slots
+  of one object table; the allocator sees only `hl_ctx_t` and slots.
+
+  The access model decides what touches object memory (replay.h). Writes
+  always store a pattern derived from the object and the byte offset, so the
+  verify mode can check, at every read, realloc and free, that contents were
+  preserved. Verify also checks alignment and that no two live objects
+  overlap (flat allocators), and that calloc memory is zero.
+
+  Waiting between threads uses a futex on the object's epoch word: spin a
+  little first (hand-overs are usually quick), then sleep, with a timeout so
+  a failure elsewhere is noticed and never turns into a hang.
+---------------------------------------------------------------------------- */
+#include "harness/counters.h"
+#include "harness/replay_internal.h"
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <search.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPLAY_CHUNK 65536      /* bytes touched per read/write call */
+#define REPLAY_WAITING 0x80000000u /* epoch bit: someone sleeps on this word */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define replay_cpu_relax() __builtin_ia32_pause()
+#else
+#define replay_cpu_relax() ((void)0)
+#endif
+
+/* ---- access model names ---- */
+
+static const char *const access_names[] = {"auto", "traced", "touch", "none"};
+static const char *const access_descriptions[] = {
+    "traced when the trace has read/write events, else touch",
+    "only the trace's read/write events touch object memory",
+    "each object is written whole when allocated (and its new tail after realloc) and read "
+    "whole before it is freed; the trace's read/write events touch memory too",
+    "nothing touches object memory (allocator calls only)",
+};
+
+const char *hl_access_model_name(hl_access_model_t m) { return access_names[m]; }
+const char *hl_access_model_description(hl_access_model_t m) { return access_descriptions[m]; }
+
+bool hl_access_model_parse(const char *name, hl_access_model_t *out) {
+  for (unsigned i = 0; i < sizeof access_names / sizeof access_names[0]; i++)
+    if (strcmp(name, access_names[i]) == 0) {
+      *out = (hl_access_model_t)i;
+      return true;
+    }
+  return false;
+}
+
+/* ---- the state of one run ---- */
+
+typedef struct replay_run_s replay_run_t;
+
+typedef struct replay_thread_s {
+  hl_ctx_t ctx;
+  replay_run_t *run;
+  const replay_event_t *events;
+  size_t count, next; /* program and position */
+  bool ended;
+  uint8_t *scratch; /* REPLAY_CHUNK bytes for reads */
+  pthread_t os_thread;
+} replay_thread_t;
+
+typedef struct replay_barrier_s {
+  _Atomic uint32_t arrived;
+} replay_barrier_t;
+
+struct replay_run_s {
+  const hl_replay_trace_t *trace;
+  const hl_replay_options_t *opt;
+  const hl_allocator_t *alloc;
+  hl_access_model_t access; /* resolved: never AUTO */
+  hl_heap_t heap;
+  replay_thread_t *threads;
+  void **slots;             /* the reference slot of each object */
+  uint64_t *sizes;          /* current size of each object */
+  _Atomic uint32_t *epochs; /* hand-over counter of each object */
+  uint8_t *linked;          /* verify: object holds pointers, pattern no longer applies */
+  replay_barrier_t *barriers;
+  _Atomic uint32_t start_gate;
+  _Atomic int failed;
+  char why[512];
+  pthread_mutex_t verify_lock;
+  void *verify_live; /* tsearch tree of live [addr, addr+size) ranges */
+  _Atomic uint64_t sink;
+};
+
+/* The byte pattern: byte i of object o holds (seed(o) + i) mod 256, so any
+   range can be written or checked from one table with no per-byte work. */
+static uint8_t replay_pattern[REPLAY_CHUNK + 256];
+
+static void replay_pattern_init(void) {
+  for (size_t i = 0; i < sizeof replay_pattern; i++) replay_pattern[i] = (uint8_t)i;
+}
+
+static inline const uint8_t *replay_pattern_at(uint32_t obj, uint64_t offset) {
+  uint32_t seed = (obj * 2654435761u) >> 24;
+  return replay_pattern + ((seed + offset) & 255);
+}
+
+/* Record the first failure; the failing thread stops, others notice in waits. */
+static void replay_fail(replay_thread_t *th, const char *fmt, ...) {
+  replay_run_t *run = th->run;
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&run->failed, &expected, 1)) {
+    int n = snprintf(run->why, sizeof run->why, "thread %u, event %zu of its program: ",
+                     th->ctx.thread, th->next);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof run->why) vsnprintf(run->why + n, sizeof run->why - n, fmt, ap);
+    va_end(ap);
+  }
+}
+
+/* ---- waiting between threads ---- */
+
+static long replay_futex(_Atomic uint32_t *word, int op, uint32_t value,
+                         const struct timespec *timeout) {
+  return syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, value, timeout, NULL, 0);
+}
+
+static const struct timespec replay_wait_slice = {0, 50 * 1000 * 1000};
+
+/* Wait until (*word & ~WAITING) >= target. False if the run failed meanwhile. */
+static bool replay_await(replay_run_t *run, _Atomic uint32_t *word, uint32_t target) {
+  for (int spin = 0; spin < 256; spin++) {
+    if ((atomic_load_explicit(word, memory_order_acquire) & ~REPLAY_WAITING) >= target) return true;
+    replay_cpu_relax();
+  }
+  for (;;) {
+    uint32_t cur = atomic_load_explicit(word, memory_order_acquire);
+    if ((cur & ~REPLAY_WAITING) >= target) return true;
+    if (atomic_load_explicit(&run->failed, memory_order_relaxed)) return false;
+    if (!(cur & REPLAY_WAITING) &&
+        !atomic_compare_exchange_weak(word, &cur, cur | REPLAY_WAITING))
+      continue;
+    replay_futex(word, FUTEX_WAIT, cur | REPLAY_WAITING, &replay_wait_slice);
+  }
+}
+
+static void replay_publish(_Atomic uint32_t *word) {
+  uint32_t old = atomic_fetch_add_explicit(word, 1, memory_order_release);
+  if (old & REPLAY_WAITING) {
+    atomic_fetch_and_explicit(word, ~REPLAY_WAITING, memory_order_relaxed);
+    replay_futex(word, FUTEX_WAKE, INT_MAX, NULL);
+  }
+}
+
+static bool replay_barrier(replay_run_t *run, replay_barrier_t *b, uint32_t count) {
+  uint32_t arrived = atomic_fetch_add(&b->arrived, 1) + 1;
+  if (arrived == count) {
+    replay_futex(&b->arrived, FUTEX_WAKE, INT_MAX, NULL);
+    return true;
+  }
+  for (;;) {
+    uint32_t cur = atomic_load(&b->arrived);
+    if (cur >= count) return true;
+    if (atomic_load_explicit(&run->failed, memory_order_relaxed)) return false;
+    replay_futex(&b->arrived, FUTEX_WAIT, cur, &replay_wait_slice);
+  }
+}
+
+/* ---- verify: live ranges must never overlap ---- */
+
+typedef struct verify_range_s {
+  uintptr_t start, end;
+  uint32_t obj;
+} verify_range_t;
+
+/* Overlapping ranges compare equal, so tfind() of a new range finds any live
+   range it overlaps; live ranges never overlap, so the order stays total. */
+static int verify_range_cmp(const void *a, const void *b) {
+  const verify_range_t *x = a, *y = b;
+  if (x->end <= y->start) return -1;
+  if (y->end <= x->start) return 1;
+  return 0;
+}
+
+static bool verify_insert(replay_thread_t *th, uint32_t obj) {
+  replay_run_t *run = th->run;
+  if (run->alloc->flags & HL_ALLOC_MOVES) return true; /* addresses are not identities */
+  void *p = run->slots[obj];
+  if (p == NULL) return true; /* size-0 request answered with NULL */
+  uint64_t size = run->sizes[obj] ? run->sizes[obj] : 1;
+  verify_range_t *r = malloc(sizeof *r);
+  if (!r) return replay_fail(th, "verify: out of memory"), false;
+  *r = (verify_range_t){(uintptr_t)p, (uintptr_t)p + size, obj};
+  pthread_mutex_lock(&run->verify_lock);
+  verify_range_t **found = tfind(r, &run->verify_live, verify_range_cmp);
+  bool ok = found == NULL;
+  if (ok) {
+    if (!tsearch(r, &run->verify_live, verify_range_cmp)) ok = false;
+  } else {
+    replay_fail(th, "verify: object %u at [%p, +%llu) overlaps live object %u at [%p, %p)", obj,
+                p, (unsigned long long)size, (*found)->obj, (void *)(*found)->start,
+                (void *)(*found)->end);
+  }
+  pthread_mutex_unlock(&run->verify_lock);
+  if (!ok) free(r);
+  return ok;
+}
+
+static void verify_remove(replay_run_t *run, uint32_t obj) {
+  if ((run->alloc->flags & HL_ALLOC_MOVES) || run->slots[obj] == NULL) return;
+  verify_range_t key = {(uintptr_t)run->slots[obj], (uintptr_t)run->slots[obj] + 1, obj};
+  pthread_mutex_lock(&run->verify_lock);
+  verify_range_t **found = tfind(&key, &run->verify_live, verify_range_cmp);
+  verify_range_t *r = found ? *found : NULL;
+  if (r) tdelete(r, &run->verify_live, verify_range_cmp);
+  pthread_mutex_unlock(&run->verify_lock);
+  free(r);
+}
+
+static bool verify_aligned(replay_thread_t *th, uint32_t obj, hl_alloc_kind_t kind, size_t align) {
+  size_t want = hl_alloc_kind_alignment(kind, align);
+  uintptr_t p = (uintptr_t)th->run->slots[obj];
+  if (p % want == 0) return true;
+  replay_fail(th, "verify: object %u at %p is not aligned to %zu bytes (%s)", obj, (void *)p, want,
+              hl_alloc_kind_name(kind));
+  return false;
+}
+
+/* ---- touching contents ---- */
+
+static void replay_write_range(replay_thread_t *th, uint32_t obj, uint64_t offset, uint64_t len) {
+  replay_run_t *run = th->run;
+  while (len) {
+    size_t n = len < REPLAY_CHUNK ? (size_t)len : REPLAY_CHUNK;
+    run->alloc->write(&th->ctx, &run->slots[obj], offset, replay_pattern_at(obj, offset), n);
+    offset += n, len -= n;
+  }
+}
+
+/* Read a range; with `check`, it must hold the pattern (or zeros, for fresh
+   calloc memory). */
+typedef enum { READ_TOUCH, READ_CHECK_PATTERN, READ_CHECK_ZERO } replay_read_t;
+
+static bool replay_read_range(replay_thread_t *th, uint32_t obj, uint64_t offset, uint64_t len,
+                              replay_read_t mode) {
+  replay_run_t *run = th->run;
+  uint64_t sum = 0;
+  while (len) {
+    size_t n = len < REPLAY_CHUNK ? (size_t)len : REPLAY_CHUNK;
+    run->alloc->read(&th->ctx, &run->slots[obj], offset, th->scratch, n);
+    if (mode == READ_TOUCH) {
+      sum += th->scratch[0] + th->scratch[n - 1];
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        uint8_t want = mode == READ_CHECK_ZERO ? 0 : replay_pattern_at(obj, offset)[i];
+        if (th->scratch[i] != want) {
+          replay_fail(th, "verify: object %u byte %llu is 0x%02x, expected 0x%02x (%s)", obj,
+                      (unsigned long long)(offset + i), th->scratch[i], want,
+                      mode == READ_CHECK_ZERO ? "calloc memory must be zero"
+                                              : "contents not preserved");
+          return false;
+        }
+      }
+    }
+    offset += n, len -= n;
+  }
+  if (mode == READ_TOUCH) atomic_fetch_add_explicit(&run->sink, sum, memory_order_relaxed);
+  return true;
+}
+
+/* Reads of an object whose fields were linked see pointers, not the pattern. */
+static replay_read_t replay_read_mode(const replay_run_t *run, uint32_t obj) {
+  return run->opt->verify && !run->linked[obj] ? READ_CHECK_PATTERN : READ_TOUCH;
+}
+
+/* ---- one event ---- */
+
+static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
+  replay_run_t *run = th->run;
+  const hl_allocator_t *A = run->alloc;
+  hl_ctx_t *ctx = &th->ctx;
+  bool touch = run->access == HL_ACCESS_TOUCH, traced = run->access != HL_ACCESS_NONE;
+  bool verify = run->opt->verify;
+  void **slot = &run->slots[e->obj];
+  int rc;
+  switch ((hl_op_t)e->op) {
+    case HL_OP_ALLOC:
+      run->sizes[e->obj] = e->a;
+      if ((rc = A->alloc(ctx, slot, e->a, (hl_alloc_kind_t)e->kind, e->b)) != 0)
+        return replay_fail(th, "%s of object %u (%llu bytes) failed: %s",
+                           hl_alloc_kind_name(e->kind), e->obj, (unsigned long long)e->a,
+                           strerror(rc)),
+               false;
+      if (verify) {
+        if (!verify_aligned(th, e->obj, (hl_alloc_kind_t)e->kind, e->b) ||
+            !verify_insert(th, e->obj))
+          return false;
+        if (e->kind == HL_KIND_CALLOC && !replay_read_range(th, e->obj, 0, e->a, READ_CHECK_ZERO))
+          return false;
+      }
+      if (touch || verify) replay_write_range(th, e->obj, 0, e->a);
+      return true;
+    case HL_OP_FREE:
+      if (touch || verify) {
+        if (!replay_read_range(th, e->obj, 0, run->sizes[e->obj], replay_read_mode(run, e->obj)))
+          return false;
+      }
+      if (verify) verify_remove(run, e->obj);
+      A->free(ctx, slot, run->sizes[e->obj]);
+      return true;
+    case HL_OP_REALLOC: {
+      uint64_t old = run->sizes[e->obj];
+      if (verify) verify_remove(run, e->obj);
+      if ((rc = A->realloc(ctx, slot, old, e->a)) != 0)
+        return replay_fail(th, "realloc of object %u to %llu bytes failed: %s", e->obj,
+                           (unsigned long long)e->a, strerror(rc)),
+               false;
+      run->sizes[e->obj] = e->a;
+      if (verify) {
+        if (!verify_aligned(th, e->obj, HL_KIND_MALLOC, 0) || !verify_insert(th, e->obj) ||
+            !replay_read_range(th, e->obj, 0, old < e->a ? old : e->a, replay_read_mode(run, e->obj)))
+          return false;
+      }
+      if ((touch || verify) && e->a > old) replay_write_range(th, e->obj, old, e->a - old);
+      return true;
+    }
+    case HL_OP_READ:
+      return !traced || replay_read_range(th, e->obj, e->a, e->b, replay_read_mode(run, e->obj));
+    case HL_OP_WRITE:
+      if (traced) replay_write_range(th, e->obj, e->a, e->b);
+      return true;
+    case HL_OP_LINK:
+      if (verify) run->linked[e->obj] = 1;
+      A->link(ctx, slot, e->a, e->b == REPLAY_NO_TARGET ? NULL : &run->slots[e->b]);
+      return true;
+    case HL_OP_SEND:
+      A->send(ctx, &run->threads[e->a].ctx, slot);
+      return true;
+    case HL_OP_THREAD_START:
+      return true; /* contexts are set up before the clock starts */
+    case HL_OP_THREAD_END:
+      A->thread_done(ctx);
+      th->ended = true;
+      return true;
+    case HL_OP_BARRIER:
+      /* serial replay runs in trace order, where every arrival precedes the release */
+      return run->opt->mode == HL_REPLAY_SERIAL ||
+             replay_barrier(run, &run->barriers[e->obj], (uint32_t)e->a);
+    default:
+      return replay_fail(th, "unknown op %u", e->op), false;
+  }
+}
+
+/* Run one event with its hand-over waits and publications. */
+static inline bool replay_event(replay_thread_t *th, const replay_event_t *e) {
+  replay_run_t *run = th->run;
+  if (run->opt->mode == HL_REPLAY_THREADS) {
+    if ((e->sync & REPLAY_AWAIT) && !replay_await(run, &run->epochs[e->obj], e->wait)) return false;
+    if ((e->sync & REPLAY_AWAIT_TARGET) && !replay_await(run, &run->epochs[e->b], e->wait_target))
+      return false;
+  }
+  if (!replay_step(th, e)) return false;
+  if (e->sync & REPLAY_PUBLISH) replay_publish(&run->epochs[e->obj]);
+  if (e->sync & REPLAY_PUBLISH_TARGET) replay_publish(&run->epochs[e->b]);
+  return true;
+}
+
+static void *replay_thread_main(void *arg) {
+  replay_thread_t *th = arg;
+  replay_run_t *run = th->run;
+  while (atomic_load_explicit(&run->start_gate, memory_order_acquire) == 0)
+    replay_futex(&run->start_gate, FUTEX_WAIT, 0, NULL);
+  for (; th->next < th->count; th->next++)
+    if (!replay_event(th, &th->events[th->next])) break;
+  return NULL;
+}
+
+static void replay_run_serial(replay_run_t *run) {
+  const uint16_t *order = run->trace->order.data;
+  for (uint64_t i = 0; i < run->trace->events; i++) {
+    replay_thread_t *th = &run->threads[order[i]];
+    if (!replay_event(th, &th->events[th->next])) return;
+    th->next++;
+  }
+}
+
+/* Start the worker threads parked at the gate (before the clock starts). */
+static int replay_spawn(replay_run_t *run, uint32_t *spawned) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = 0;
+  for (*spawned = 0; *spawned < run->trace->threads; (*spawned)++) {
+    replay_thread_t *th = &run->threads[*spawned];
+    if ((rc = pthread_create(&th->os_thread, &attr, replay_thread_main, th)) != 0) break;
+  }
+  pthread_attr_destroy(&attr);
+  return rc;
+}
+
+/* ---- a whole run ---- */
+
+static void replay_run_free(replay_run_t *run) {
+  const hl_replay_trace_t *t = run->trace;
+  for (uint32_t i = 0; i < t->threads; i++) replay_unmap(run->threads[i].scratch, REPLAY_CHUNK);
+  replay_unmap(run->threads, t->threads * sizeof *run->threads);
+  replay_unmap(run->slots, t->objects * sizeof *run->slots);
+  replay_unmap(run->sizes, t->objects * sizeof *run->sizes);
+  replay_unmap((void *)run->epochs, t->objects * sizeof *run->epochs);
+  replay_unmap(run->linked, t->objects);
+  replay_unmap(run->barriers, t->barriers * sizeof *run->barriers);
+  if (run->verify_live) tdestroy(run->verify_live, free);
+  pthread_mutex_destroy(&run->verify_lock);
+}
+
+static void replay_stats_report(replay_run_t *run, hl_metrics_t *row) {
+  hl_alloc_stats_t st;
+  run->alloc->stats(&run->heap, &st);
+  const char *reason = st.na_reason ? st.na_reason : "not reported by this allocator";
+  const struct {
+    hl_metric_t metric;
+    uint32_t bit;
+    uint64_t value;
+  } fields[] = {
+      {HL_METRIC_alloc_bytes_live, HL_STAT_BYTES_LIVE, st.bytes_live},
+      {HL_METRIC_alloc_bytes_mapped, HL_STAT_BYTES_MAPPED, st.bytes_mapped},
+      {HL_METRIC_alloc_moves, HL_STAT_MOVES, st.moves},
+      {HL_METRIC_alloc_transfers, HL_STAT_TRANSFERS, st.transfers},
+  };
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (st.valid & fields[i].bit)
+      hl_metrics_set(row, fields[i].metric, "%llu", (unsigned long long)fields[i].value);
+    else
+      hl_metrics_set_na(row, fields[i].metric, reason);
+  }
+}
+
+int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metrics_t *row,
+                  char *why, size_t why_len) {
+  replay_pattern_init();
+  replay_run_t run = {.trace = t, .opt = opt, .alloc = opt->allocator};
+  pthread_mutex_init(&run.verify_lock, NULL);
+  run.access = opt->access != HL_ACCESS_AUTO ? opt->access
+               : t->has_accesses             ? HL_ACCESS_TRACED
+                                             : HL_ACCESS_TOUCH;
+  if (opt->verify && (run.alloc->flags & HL_ALLOC_NO_MEMORY)) {
+    snprintf(why, why_len, "--verify: allocator '%s' allocates no memory, there is nothing to verify",
+             run.alloc->name);
+    return -1;
+  }
+  run.threads = replay_map(t->threads * sizeof *run.threads);
+  run.slots = replay_map(t->objects * sizeof *run.slots);
+  run.sizes = replay_map(t->objects * sizeof *run.sizes);
+  run.epochs = replay_map(t->objects * sizeof *run.epochs);
+  run.linked = replay_map(t->objects);
+  run.barriers = replay_map(t->barriers * sizeof *run.barriers);
+  bool ok = run.threads && run.slots && run.sizes && run.epochs && run.linked && run.barriers;
+  for (uint32_t i = 0; ok && i < t->threads; i++)
+    ok = (run.threads[i].scratch = replay_map(REPLAY_CHUNK)) != NULL;
+  if (!ok) {
+    snprintf(why, why_len, "out of memory setting up the replay");
+    replay_run_free(&run);
+    return -1;
+  }
+
+  run.heap = (hl_heap_t){.allocator = run.alloc, .config = opt->heap};
+  run.heap.config.threads = t->threads;
+  int rc = run.alloc->heap_init(&run.heap);
+  if (rc) {
+    snprintf(why, why_len, "%s: creating the heap failed: %s", run.alloc->name, strerror(rc));
+    replay_run_free(&run);
+    return -1;
+  }
+  uint32_t inited = 0;
+  for (; inited < t->threads; inited++) {
+    replay_thread_t *th = &run.threads[inited];
+    th->run = &run;
+    th->ctx = (hl_ctx_t){.heap = &run.heap, .thread = inited, .core = inited};
+    th->events = t->programs[inited].data;
+    th->count = t->programs[inited].len;
+    if ((rc = run.alloc->thread_init(&th->ctx)) != 0) break;
+  }
+
+  hl_counters_t counters;
+  hl_counters_open(&counters);
+  uint32_t spawned = 0;
+  if (rc == 0 && opt->mode == HL_REPLAY_THREADS) rc = replay_spawn(&run, &spawned);
+  if (rc == 0) {
+    hl_counters_start(&counters);
+    if (opt->mode == HL_REPLAY_THREADS) {
+      atomic_store_explicit(&run.start_gate, 1, memory_order_release);
+      replay_futex(&run.start_gate, FUTEX_WAKE, INT_MAX, NULL);
+    } else {
+      replay_run_serial(&run);
+    }
+  } else {
+    /* release whatever was spawned so it can be joined, as a failed run */
+    atomic_store(&run.failed, 1);
+    snprintf(run.why, sizeof run.why, "setting up %u threads failed: %s", t->threads, strerror(rc));
+    atomic_store_explicit(&run.start_gate, 1, memory_order_release);
+    replay_futex(&run.start_gate, FUTEX_WAKE, INT_MAX, NULL);
+  }
+  for (uint32_t i = 0; i < spawned; i++) pthread_join(run.threads[i].os_thread, NULL);
+  if (rc == 0) hl_counters_stop(&counters);
+
+  hl_metrics_set(row, HL_METRIC_mode, "%s",
+                 opt->mode == HL_REPLAY_THREADS ? "threads-as-traced" : "serial");
+  hl_metrics_set(row, HL_METRIC_access_model, "%s", hl_access_model_name(run.access));
+  hl_metrics_set(row, HL_METRIC_threads, "%u", t->threads);
+  hl_metrics_set(row, HL_METRIC_events, "%llu", (unsigned long long)t->events);
+  hl_metrics_set(row, HL_METRIC_page_size_bytes, "%zu", opt->heap.page_size);
+  if (rc == 0) hl_counters_report(&counters, t->events, row);
+  replay_stats_report(&run, row);
+
+  for (uint32_t i = 0; i < inited; i++)
+    if (!run.threads[i].ended) run.alloc->thread_done(&run.threads[i].ctx);
+  int failed = atomic_load(&run.failed);
+  if (failed) snprintf(why, why_len, "%s", run.why);
+  /* Objects the trace never freed stay allocated, as they did in the traced
+     program; heap_done reclaims them for allocators that own their memory. */
+  run.alloc->heap_done(&run.heap);
+  replay_run_free(&run);
+  return failed ? -1 : 0;
+}

@@ -1,0 +1,66 @@
+/* ----------------------------------------------------------------------------
+  harness/replay.h: one trace through one allocator, natively.
+
+  Loading turns the trace into one program per traced thread. Cross-thread
+  order is kept the way glibc's trace_run keeps it, but computed once at load
+  time: when an object passes from one thread to another (freed, sent,
+  realloc'd, linked to elsewhere), the last event of the giving thread on it
+  *publishes* (bumps the object's epoch) and the first event of the taking
+  thread *awaits* that epoch. Events that stay on one thread pay nothing.
+  Because the trace is a legal serialization, these waits cannot deadlock.
+
+  Memory for the loaded trace and the object table comes from mmap, not
+  malloc, so the allocator being measured sees only the trace's requests.
+---------------------------------------------------------------------------- */
+#ifndef HL_REPLAY_H
+#define HL_REPLAY_H
+
+#include "alloc/alloc.h"
+#include "harness/metrics.h"
+#include "workloads/trace.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum hl_replay_mode_e {
+  HL_REPLAY_THREADS, /* one OS thread per traced thread (default) */
+  HL_REPLAY_SERIAL,  /* every logical thread on this OS thread, in trace order */
+} hl_replay_mode_t;
+
+/* What touches object memory. */
+typedef enum hl_access_model_e {
+  HL_ACCESS_AUTO,   /* traced if the trace has read/write events, else touch */
+  HL_ACCESS_TRACED, /* only the trace's read/write events touch memory */
+  HL_ACCESS_TOUCH,  /* write each object whole when allocated (and the new part after
+                       realloc), read it whole before it is freed; plus traced events */
+  HL_ACCESS_NONE,   /* nothing touches object memory */
+} hl_access_model_t;
+
+const char *hl_access_model_name(hl_access_model_t model);
+const char *hl_access_model_description(hl_access_model_t model);
+/* HL_ACCESS_AUTO when `name` is unknown and not "auto": check with strcmp first. */
+bool hl_access_model_parse(const char *name, hl_access_model_t *out);
+
+typedef struct hl_replay_options_s {
+  const hl_allocator_t *allocator;
+  hl_heap_config_t heap;
+  hl_replay_mode_t mode;
+  hl_access_model_t access;
+  bool verify;   /* check distinct, aligned, contents preserved; fail on the first violation */
+  bool progress; /* print progress to stderr on long runs */
+} hl_replay_options_t;
+
+typedef struct hl_replay_trace_s hl_replay_trace_t;
+
+/* Load and validate a binary trace. NULL on error with *err filled. */
+hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err);
+void hl_replay_unload(hl_replay_trace_t *t);
+uint32_t hl_replay_threads(const hl_replay_trace_t *t);
+uint64_t hl_replay_events(const hl_replay_trace_t *t);
+bool hl_replay_has_accesses(const hl_replay_trace_t *t); /* any READ/WRITE events */
+
+/* Replay once. Fills the run's columns of `row` (timing, counters, allocator
+   stats, access model, mode). Returns 0, or -1 with `why` filled. */
+int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metrics_t *row,
+                  char *why, size_t why_len);
+
+#endif

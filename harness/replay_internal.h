@@ -1,0 +1,57 @@
+/* ----------------------------------------------------------------------------
+  harness/replay_internal.h: the loaded form of a trace, shared by the loader
+  (replay_load.c) and the executor (replay.c). Not for other modules.
+---------------------------------------------------------------------------- */
+#ifndef HL_REPLAY_INTERNAL_H
+#define HL_REPLAY_INTERNAL_H
+
+#include "harness/replay.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* sync bits of a replay event (see replay.h for the scheme) */
+enum {
+  REPLAY_AWAIT = 1,          /* wait until obj's epoch reaches `wait` */
+  REPLAY_PUBLISH = 2,        /* bump obj's epoch when done */
+  REPLAY_AWAIT_TARGET = 4,   /* LINK: the same for the target object */
+  REPLAY_PUBLISH_TARGET = 8,
+};
+
+#define REPLAY_NO_TARGET UINT32_MAX
+
+/* One event of one thread's program: 32 bytes, decoded once at load. */
+typedef struct replay_event_s {
+  uint8_t op;   /* hl_op_t */
+  uint8_t kind; /* ALLOC: hl_alloc_kind_t */
+  uint8_t sync; /* REPLAY_* bits */
+  uint8_t unused;
+  uint32_t obj;         /* object index; BARRIER: dense barrier index */
+  uint32_t wait;        /* REPLAY_AWAIT: obj epoch to wait for */
+  uint32_t wait_target; /* REPLAY_AWAIT_TARGET: target epoch to wait for */
+  uint64_t a; /* ALLOC/REALLOC: size; READ/WRITE: offset; LINK: field; SEND: thread; BARRIER: count */
+  uint64_t b; /* ALLOC: alignment; READ/WRITE: length; LINK: target index or REPLAY_NO_TARGET */
+} replay_event_t;
+
+/* A growable array in mmap'ed memory (never malloc: see replay.h). */
+typedef struct replay_vec_s {
+  void *data;
+  size_t len, cap; /* in elements */
+} replay_vec_t;
+
+int replay_vec_reserve(replay_vec_t *v, size_t elem_size, size_t want);
+void replay_vec_free(replay_vec_t *v, size_t elem_size);
+void *replay_map(size_t bytes);             /* zeroed, NULL on failure */
+void replay_unmap(void *p, size_t bytes);
+
+struct hl_replay_trace_s {
+  char path[256];
+  uint32_t threads;
+  uint64_t events;
+  uint32_t objects;
+  uint32_t barriers;
+  bool has_accesses;
+  replay_vec_t *programs; /* [threads] of replay_event_t */
+  replay_vec_t order;     /* uint16_t thread of each event in trace order (serial mode) */
+};
+
+#endif

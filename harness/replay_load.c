@@ -1,0 +1,216 @@
+/* ----------------------------------------------------------------------------
+  harness/replay_load.c: trace -> one program per thread, with the
+  cross-thread publish/await marks computed once (see replay.h).
+
+  The trace reader has already validated the trace (objects live when used,
+  threads in range, barriers consistent), so the loader only translates.
+---------------------------------------------------------------------------- */
+#include "harness/replay_internal.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void *replay_map(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void replay_unmap(void *p, size_t bytes) {
+  if (p) munmap(p, bytes ? bytes : 1);
+}
+
+int replay_vec_reserve(replay_vec_t *v, size_t elem_size, size_t want) {
+  if (want <= v->cap) return 0;
+  size_t cap = v->cap ? v->cap : 4096 / elem_size;
+  while (cap < want) cap *= 2;
+  void *p = v->data ? mremap(v->data, v->cap * elem_size, cap * elem_size, MREMAP_MAYMOVE)
+                    : mmap(NULL, cap * elem_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return ENOMEM;
+  v->data = p;
+  v->cap = cap;
+  return 0;
+}
+
+void replay_vec_free(replay_vec_t *v, size_t elem_size) {
+  if (v->data) munmap(v->data, v->cap * elem_size);
+  memset(v, 0, sizeof *v);
+}
+
+/* Per-object bookkeeping needed only while loading: who touched it last,
+   in which event, in which role, and how often it has changed hands. */
+typedef struct load_owner_s {
+  uint32_t thread;
+  uint32_t publishes;
+  uint64_t index; /* event index in that thread's program; top bit: role was "target" */
+} load_owner_t;
+
+#define LOAD_ROLE_TARGET (UINT64_C(1) << 63)
+
+/* A barrier number in use; completed ones are dropped, so numbers may recur. */
+typedef struct load_barrier_s {
+  uint64_t number;
+  uint32_t index, arrived;
+} load_barrier_t;
+
+typedef struct load_state_s {
+  hl_replay_trace_t *trace;
+  replay_vec_t owners;   /* load_owner_t per object */
+  replay_vec_t barriers; /* load_barrier_t, the barriers in progress */
+} load_state_t;
+
+static replay_event_t *load_event_at(hl_replay_trace_t *t, uint32_t thread, uint64_t index) {
+  return (replay_event_t *)t->programs[thread].data + index;
+}
+
+/* Event `index` of `thread` uses `obj` (as its object or its LINK target):
+   if the object last belonged to another thread, that thread's last event on
+   it publishes and this one awaits. Returns the epoch to await, 0 for none. */
+static uint32_t load_handover(load_state_t *s, uint32_t obj, uint32_t thread, uint64_t index,
+                              bool as_target) {
+  load_owner_t *o = (load_owner_t *)s->owners.data + obj;
+  uint32_t wait = 0;
+  if (o->thread != thread) {
+    bool was_target = (o->index & LOAD_ROLE_TARGET) != 0;
+    replay_event_t *prev = load_event_at(s->trace, o->thread, o->index & ~LOAD_ROLE_TARGET);
+    prev->sync |= was_target ? REPLAY_PUBLISH_TARGET : REPLAY_PUBLISH;
+    wait = ++o->publishes;
+  }
+  o->thread = thread;
+  o->index = index | (as_target ? LOAD_ROLE_TARGET : 0);
+  return wait;
+}
+
+static uint32_t load_barrier_index(load_state_t *s, uint64_t number, uint64_t count) {
+  load_barrier_t *b = s->barriers.data;
+  size_t i = 0;
+  while (i < s->barriers.len && b[i].number != number) i++;
+  if (i == s->barriers.len) {
+    if (replay_vec_reserve(&s->barriers, sizeof *b, i + 1)) return UINT32_MAX;
+    b = s->barriers.data;
+    b[i] = (load_barrier_t){.number = number, .index = s->trace->barriers++, .arrived = 0};
+    s->barriers.len++;
+  }
+  uint32_t index = b[i].index;
+  if (++b[i].arrived == count) b[i] = b[--s->barriers.len]; /* complete: forget the number */
+  return index;
+}
+
+static int load_fail(hl_trace_error_t *err, const hl_trace_reader_t *r, const char *path,
+                     const char *what) {
+  memset(err, 0, sizeof *err);
+  snprintf(err->file, sizeof err->file, "%s", path);
+  err->event = hl_trace_events_read(r);
+  snprintf(err->message, sizeof err->message, "%s", what);
+  return -1;
+}
+
+/* Translate one validated event and append it to its thread's program. */
+static int load_event(load_state_t *s, const hl_event_t *e) {
+  hl_replay_trace_t *t = s->trace;
+  replay_vec_t *prog = &t->programs[e->thread];
+  if (replay_vec_reserve(prog, sizeof(replay_event_t), prog->len + 1)) return ENOMEM;
+  uint64_t index = prog->len;
+  replay_event_t re = {.op = (uint8_t)e->op};
+  switch (e->op) {
+    case HL_OP_ALLOC:
+      if (e->obj >= UINT32_MAX) return EOVERFLOW;
+      if (replay_vec_reserve(&s->owners, sizeof(load_owner_t), e->obj + 1)) return ENOMEM;
+      ((load_owner_t *)s->owners.data)[e->obj] =
+          (load_owner_t){.thread = e->thread, .index = index};
+      s->owners.len = e->obj + 1;
+      t->objects = (uint32_t)e->obj + 1;
+      re.obj = (uint32_t)e->obj, re.kind = (uint8_t)e->kind, re.a = e->size, re.b = e->align;
+      break;
+    case HL_OP_FREE:
+    case HL_OP_REALLOC:
+    case HL_OP_READ:
+    case HL_OP_WRITE:
+    case HL_OP_SEND:
+    case HL_OP_LINK:
+      re.obj = (uint32_t)e->obj;
+      re.wait = load_handover(s, re.obj, e->thread, index, false);
+      if (re.wait) re.sync |= REPLAY_AWAIT;
+      if (e->op == HL_OP_REALLOC) re.a = e->size;
+      if (e->op == HL_OP_READ || e->op == HL_OP_WRITE) re.a = e->offset, re.b = e->size;
+      if (e->op == HL_OP_SEND) re.a = e->target;
+      if (e->op == HL_OP_LINK) {
+        re.a = e->offset;
+        re.b = REPLAY_NO_TARGET;
+        if (e->target != HL_TRACE_NO_OBJECT) {
+          re.b = e->target;
+          re.wait_target = load_handover(s, (uint32_t)e->target, e->thread, index, true);
+          if (re.wait_target) re.sync |= REPLAY_AWAIT_TARGET;
+        }
+      }
+      if (e->op == HL_OP_READ || e->op == HL_OP_WRITE) t->has_accesses = true;
+      break;
+    case HL_OP_BARRIER:
+      re.obj = load_barrier_index(s, e->obj, e->size);
+      if (re.obj == UINT32_MAX) return ENOMEM;
+      re.a = e->size;
+      break;
+    default: /* THREAD_START, THREAD_END carry nothing more */
+      break;
+  }
+  ((replay_event_t *)prog->data)[prog->len++] = re;
+  if (replay_vec_reserve(&t->order, sizeof(uint16_t), t->order.len + 1)) return ENOMEM;
+  ((uint16_t *)t->order.data)[t->order.len++] = (uint16_t)e->thread;
+  t->events++;
+  return 0;
+}
+
+hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
+  hl_trace_reader_t *r = hl_trace_open(path, err);
+  if (!r) return NULL;
+  hl_replay_trace_t *t = replay_map(sizeof *t);
+  uint32_t threads = hl_trace_header(r)->threads;
+  if (t) t->programs = replay_map(threads * sizeof(replay_vec_t));
+  if (!t || !t->programs) {
+    load_fail(err, r, path, "out of memory loading the trace");
+    hl_trace_close(r);
+    if (t) replay_unmap(t, sizeof *t);
+    return NULL;
+  }
+  snprintf(t->path, sizeof t->path, "%s", path);
+  t->threads = threads;
+  load_state_t s = {.trace = t};
+  hl_event_t e;
+  int rc, status = 0;
+  while ((rc = hl_trace_next(r, &e)) == 1) {
+    int fail = load_event(&s, &e);
+    if (fail) {
+      load_fail(err, r, path,
+                fail == EOVERFLOW ? "more than 2^32-1 objects: too many for replay"
+                                  : "out of memory loading the trace");
+      status = -1;
+      break;
+    }
+  }
+  if (rc < 0) {
+    *err = *hl_trace_reader_error(r);
+    status = -1;
+  }
+  hl_trace_close(r);
+  replay_vec_free(&s.owners, sizeof(load_owner_t));
+  replay_vec_free(&s.barriers, sizeof(load_barrier_t));
+  if (status) {
+    hl_replay_unload(t);
+    return NULL;
+  }
+  return t;
+}
+
+void hl_replay_unload(hl_replay_trace_t *t) {
+  if (!t) return;
+  for (uint32_t i = 0; i < t->threads; i++) replay_vec_free(&t->programs[i], sizeof(replay_event_t));
+  replay_unmap(t->programs, t->threads * sizeof(replay_vec_t));
+  replay_vec_free(&t->order, sizeof(uint16_t));
+  replay_unmap(t, sizeof *t);
+}
+
+uint32_t hl_replay_threads(const hl_replay_trace_t *t) { return t->threads; }
+uint64_t hl_replay_events(const hl_replay_trace_t *t) { return t->events; }
+bool hl_replay_has_accesses(const hl_replay_trace_t *t) { return t->has_accesses; }

@@ -1,0 +1,307 @@
+/* ----------------------------------------------------------------------------
+  tests/test_replay.c: the native replay engine.
+
+  - Verify must catch each kind of broken allocator: overlapping objects,
+    misaligned results, realloc that loses contents, calloc that is not zero.
+    (A verifier that never fails proves nothing.)
+  - Cross-thread order: an allocator that checks, with atomics, that every
+    object is allocated before it is used elsewhere, freed exactly once and
+    never used after free, replayed with real threads on a trace full of
+    hand-overs, sends, links and barriers.
+  - Serial and threaded replay run every event exactly once.
+---------------------------------------------------------------------------- */
+#include "harness/replay.h"
+#include "tests/check.h"
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tmpdir[512];
+
+/* ---- traces built through the writer ---- */
+
+static hl_trace_writer_t *writer;
+static uint64_t next_id;
+
+static void w_begin(const char *path, uint32_t threads) {
+  hl_trace_error_t err;
+  writer = hl_trace_writer_open(path, threads, "generator=test_replay\n", &err);
+  if (!writer) hl_trace_error_print(stderr, &err);
+  next_id = 0;
+}
+static void w_event(hl_event_t e) {
+  if (!writer) return;
+  if (hl_trace_write(writer, &e) != 0) {
+    hl_trace_error_print(stderr, hl_trace_writer_error(writer));
+    hl_trace_writer_abort(writer);
+    writer = NULL;
+  }
+}
+static uint64_t w_alloc(uint32_t t, uint64_t size, hl_alloc_kind_t kind, uint64_t align) {
+  w_event((hl_event_t){.op = HL_OP_ALLOC, .thread = t, .obj = next_id, .size = size, .kind = kind,
+                       .align = align});
+  return next_id++;
+}
+static void w_op(hl_op_t op, uint32_t t, uint64_t obj) {
+  w_event((hl_event_t){.op = op, .thread = t, .obj = obj});
+}
+static int w_end(void) {
+  if (!writer) return -1;
+  int rc = hl_trace_writer_close(writer);
+  writer = NULL;
+  return rc;
+}
+
+/* Every op and kind, with cross-thread frees, reallocs, sends, links, barriers. */
+static void make_mixed_trace(const char *path, uint32_t threads, int rounds) {
+  w_begin(path, threads);
+  for (uint32_t t = 0; t < threads; t++) w_op(HL_OP_THREAD_START, t, 0);
+  uint64_t prev[64] = {0};
+  for (int r = 0; r < rounds; r++) {
+    for (uint32_t t = 0; t < threads; t++) {
+      hl_alloc_kind_t kind = (hl_alloc_kind_t)((r + t) % HL_KIND_COUNT);
+      uint64_t align = hl_alloc_kind_has_align(kind) ? 64 : 0;
+      uint64_t size = kind == HL_KIND_ALIGNED_ALLOC ? 128 : 24 + (uint64_t)((r * 7 + t) % 200);
+      uint64_t a = w_alloc(t, size, kind, align);
+      w_event((hl_event_t){.op = HL_OP_WRITE, .thread = t, .obj = a, .offset = 8, .size = 16});
+      w_event((hl_event_t){.op = HL_OP_READ, .thread = t, .obj = a, .offset = 0, .size = 24});
+      if (r > 0) { /* link to last round's object of the same thread, then hand it on */
+        w_event((hl_event_t){.op = HL_OP_LINK, .thread = t, .obj = a, .offset = 0,
+                             .target = prev[t]});
+      }
+      prev[t] = a;
+      uint32_t to = (t + 1) % threads;
+      w_event((hl_event_t){.op = HL_OP_SEND, .thread = t, .obj = a, .target = to});
+      w_event((hl_event_t){.op = HL_OP_REALLOC, .thread = to, .obj = a, .size = size * 3});
+      w_event((hl_event_t){.op = HL_OP_READ, .thread = to, .obj = a, .offset = size, .size = 8});
+    }
+    if (r % 5 == 4)
+      for (uint32_t t = 0; t < threads; t++)
+        w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = t, .obj = (uint64_t)r, .size = threads});
+    if (r > 1) /* free the object of two rounds ago from a third thread */
+      for (uint32_t t = 0; t < threads; t++) {
+        uint64_t victim = next_id - 2 * threads + t;
+        if (victim < next_id) {
+          /* drop the link first so nobody points at freed memory */
+          w_event((hl_event_t){.op = HL_OP_LINK, .thread = (t + 2) % threads, .obj = victim + threads,
+                               .offset = 0, .target = HL_TRACE_NO_OBJECT});
+          w_op(HL_OP_FREE, (t + 2) % threads, victim);
+        }
+      }
+  }
+  for (uint32_t t = 0; t < threads; t++) w_op(HL_OP_THREAD_END, t, 0);
+  CHECK(w_end() == 0, "writing %s", path);
+}
+
+/* ---- allocators under test ---- */
+
+/* A flat malloc-based allocator whose faults are switched on per test. */
+enum { FAULT_NONE, FAULT_OVERLAP, FAULT_MISALIGN, FAULT_REALLOC_LOSES, FAULT_CALLOC_DIRTY };
+static int fault;
+static _Alignas(64) char overlap_arena[1 << 16];
+
+static int faulty_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
+  (void)ctx;
+  if (fault == FAULT_OVERLAP && size <= 1024) {
+    static _Atomic unsigned n;
+    *slot = overlap_arena + (atomic_fetch_add(&n, 1) % 4) * 16; /* neighbours overlap */
+    return 0;
+  }
+  size_t a = hl_alloc_kind_alignment(kind, align);
+  void *p = NULL;
+  if (posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, size + 64)) return ENOMEM;
+  if (kind == HL_KIND_CALLOC) memset(p, fault == FAULT_CALLOC_DIRTY ? 0xAB : 0, size + 64);
+  *slot = fault == FAULT_MISALIGN ? (char *)p + 1 : p;
+  return 0;
+}
+static void faulty_free(hl_ctx_t *ctx, void **slot, size_t size) {
+  (void)ctx, (void)size;
+  if (fault == FAULT_OVERLAP && (char *)*slot >= overlap_arena &&
+      (char *)*slot < overlap_arena + sizeof overlap_arena)
+    return;
+  free(fault == FAULT_MISALIGN ? (char *)*slot - 1 : *slot);
+}
+static int faulty_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_size) {
+  void *fresh;
+  if (faulty_alloc(ctx, &fresh, new_size, HL_KIND_MALLOC, 0)) return ENOMEM;
+  size_t keep = old_size < new_size ? old_size : new_size;
+  memcpy(fresh, *slot, keep);
+  if (fault == FAULT_REALLOC_LOSES && keep) ((char *)fresh)[keep / 2] ^= 0x5A;
+  faulty_free(ctx, slot, old_size);
+  *slot = fresh;
+  return 0;
+}
+static int plain_heap_init(hl_heap_t *h) { return (void)h, 0; }
+static void plain_heap_done(hl_heap_t *h) { (void)h; }
+static void no_stats(const hl_heap_t *h, hl_alloc_stats_t *s) {
+  (void)h;
+  memset(s, 0, sizeof *s);
+  s->na_reason = "test allocator";
+}
+static int always_ok(char *buf, size_t len) { return snprintf(buf, len, "test"), 0; }
+
+static const hl_allocator_t faulty = {
+    .name = "faulty", .summary = "test", .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done, .thread_init = hl_flat_thread_init,
+    .thread_done = hl_flat_thread_done, .alloc = faulty_alloc, .free = faulty_free,
+    .realloc = faulty_realloc, .read = hl_flat_read, .write = hl_flat_write,
+    .link = hl_flat_link, .send = hl_flat_send, .stats = no_stats, .identify = always_ok,
+};
+
+/* The order checker: per object, a state word changed only with atomics.
+   0 = never allocated, 1 = live (owner in high bits), 2 = freed. Any use out
+   of order means the replay broke the trace's cross-thread order. */
+#define ORDER_MAX 1000000
+static _Atomic uint32_t order_state[ORDER_MAX];
+static _Atomic uint64_t order_violations, order_ops;
+static uint32_t order_obj(void *const *slot) { return (uint32_t)(uintptr_t)*slot; }
+
+static int order_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t k, size_t al) {
+  (void)ctx, (void)size, (void)k, (void)al;
+  static _Atomic uint32_t next = 1;
+  uint32_t id = atomic_fetch_add(&next, 1);
+  if (id >= ORDER_MAX) return ENOMEM;
+  uint32_t expect = 0;
+  if (!atomic_compare_exchange_strong(&order_state[id], &expect, 1)) atomic_fetch_add(&order_violations, 1);
+  *slot = (void *)(uintptr_t)id; /* a handle, not memory: access is none */
+  atomic_fetch_add(&order_ops, 1);
+  return 0;
+}
+static void order_use(void *const *slot) {
+  if (atomic_load(&order_state[order_obj(slot)]) != 1) atomic_fetch_add(&order_violations, 1);
+  atomic_fetch_add(&order_ops, 1);
+}
+static void order_free(hl_ctx_t *ctx, void **slot, size_t size) {
+  (void)ctx, (void)size;
+  uint32_t expect = 1;
+  if (!atomic_compare_exchange_strong(&order_state[order_obj(slot)], &expect, 2))
+    atomic_fetch_add(&order_violations, 1);
+  atomic_fetch_add(&order_ops, 1);
+}
+static int order_realloc(hl_ctx_t *ctx, void **slot, size_t o, size_t n) {
+  (void)ctx, (void)o, (void)n;
+  order_use(slot);
+  return 0;
+}
+static void order_read(hl_ctx_t *c, void *const *slot, size_t off, void *dst, size_t len) {
+  (void)c, (void)off, (void)dst, (void)len;
+  order_use(slot);
+}
+static void order_write(hl_ctx_t *c, void *const *slot, size_t off, const void *src, size_t len) {
+  (void)c, (void)off, (void)src, (void)len;
+  order_use(slot);
+}
+static void order_link(hl_ctx_t *c, void **slot, size_t field, void **target) {
+  (void)c, (void)field;
+  order_use(slot);
+  if (target) order_use(target);
+}
+static void order_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
+  (void)from, (void)to;
+  order_use(slot);
+}
+static const hl_allocator_t order_checker = {
+    .name = "order", .summary = "test", .flags = HL_ALLOC_NO_MEMORY,
+    .heap_init = plain_heap_init, .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init, .thread_done = hl_flat_thread_done,
+    .alloc = order_alloc, .free = order_free, .realloc = order_realloc, .read = order_read,
+    .write = order_write, .link = order_link, .send = order_send, .stats = no_stats,
+    .identify = always_ok,
+};
+
+static int run(hl_replay_trace_t *t, const hl_allocator_t *a, hl_replay_mode_t mode,
+               hl_access_model_t access, bool verify, char *why, size_t len) {
+  hl_replay_options_t opt = {.allocator = a, .mode = mode, .access = access, .verify = verify};
+  hl_metrics_t row;
+  hl_metrics_init(&row);
+  int rc = hl_replay_run(t, &opt, &row, why, len);
+  hl_metrics_free(&row);
+  return rc;
+}
+
+static void test_verify_catches_faults(hl_replay_trace_t *t) {
+  char why[512];
+  const struct {
+    int fault;
+    const char *expect;
+  } cases[] = {
+      {FAULT_OVERLAP, "overlaps live object"},
+      {FAULT_MISALIGN, "not aligned"},
+      {FAULT_REALLOC_LOSES, "contents not preserved"},
+      {FAULT_CALLOC_DIRTY, "calloc memory must be zero"},
+  };
+  fault = FAULT_NONE;
+  why[0] = 0;
+  CHECK(run(t, &faulty, HL_REPLAY_SERIAL, HL_ACCESS_AUTO, true, why, sizeof why) == 0,
+        "a correct allocator must pass verify: %s", why);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fault = cases[i].fault;
+    why[0] = 0;
+    int rc = run(t, &faulty, HL_REPLAY_SERIAL, HL_ACCESS_AUTO, true, why, sizeof why);
+    CHECK(rc != 0 && strstr(why, cases[i].expect), "fault %d: rc %d, why '%s', expected '%s'",
+          cases[i].fault, rc, why, cases[i].expect);
+  }
+  fault = FAULT_NONE;
+}
+
+int main(void) {
+  const char *base = getenv("HL_TMP");
+  snprintf(tmpdir, sizeof tmpdir, "%s", base ? base : "/tmp");
+  char path[600];
+  snprintf(path, sizeof path, "%s/test_replay_mixed.hlt", tmpdir);
+  make_mixed_trace(path, 4, 60);
+
+  hl_trace_error_t err;
+  hl_replay_trace_t *t = hl_replay_load(path, &err);
+  CHECK(t != NULL, "load: %s", err.message);
+  if (!t) return check_summary("test_replay");
+  CHECK(hl_replay_threads(t) == 4, "threads %u", hl_replay_threads(t));
+  CHECK(hl_replay_has_accesses(t), "the mixed trace has read/write events");
+
+  char why[512] = "";
+  test_verify_catches_faults(t);
+  for (int mode = 0; mode < 2; mode++) {
+    why[0] = 0;
+    CHECK(run(t, hl_alloc_find("system"), (hl_replay_mode_t)mode, HL_ACCESS_TOUCH, true, why,
+              sizeof why) == 0,
+          "system, mode %d, verify: %s", mode, why);
+  }
+
+  /* Cross-thread order, many times over to give races a chance. */
+  for (int rep = 0; rep < 20; rep++) {
+    memset((void *)order_state, 0, sizeof order_state);
+    atomic_store(&order_ops, 0);
+    why[0] = 0;
+    CHECK(run(t, &order_checker, HL_REPLAY_THREADS, HL_ACCESS_TRACED, false, why, sizeof why) == 0,
+          "order run: %s", why);
+  }
+  CHECK(atomic_load(&order_violations) == 0, "%llu uses out of the trace's order",
+        (unsigned long long)atomic_load(&order_violations));
+  uint64_t threaded_ops = atomic_load(&order_ops);
+  memset((void *)order_state, 0, sizeof order_state);
+  atomic_store(&order_ops, 0);
+  CHECK(run(t, &order_checker, HL_REPLAY_SERIAL, HL_ACCESS_TRACED, false, why, sizeof why) == 0,
+        "serial order run: %s", why);
+  CHECK(atomic_load(&order_ops) == threaded_ops, "serial ran %llu ops, threaded %llu",
+        (unsigned long long)atomic_load(&order_ops), (unsigned long long)threaded_ops);
+  CHECK(threaded_ops > hl_replay_events(t) / 2, "ops %llu for %llu events",
+        (unsigned long long)threaded_ops, (unsigned long long)hl_replay_events(t));
+
+  /* null cannot be verified */
+  CHECK(run(t, hl_alloc_find("null"), HL_REPLAY_SERIAL, HL_ACCESS_NONE, true, why, sizeof why) != 0 &&
+            strstr(why, "nothing to verify"),
+        "null --verify must be refused: %s", why);
+  hl_replay_unload(t);
+
+  /* loading a corrupt file reports file, offset and event */
+  snprintf(path, sizeof path, "%s/test_replay_bad.hlt", tmpdir);
+  FILE *f = fopen(path, "wb");
+  if (f) fputs("not a trace at all", f), fclose(f);
+  t = hl_replay_load(path, &err);
+  CHECK(t == NULL && strstr(err.file, "test_replay_bad.hlt") && err.offset == 0,
+        "corrupt trace: file '%s' offset %llu: %s", err.file, (unsigned long long)err.offset,
+        err.message);
+  if (t) hl_replay_unload(t);
+  return check_summary("test_replay");
+}

@@ -1,0 +1,103 @@
+# tests/test_replay.sh: the hlreplay command end to end, every allocator.
+source tests/lib.sh
+R=$HL_BIN/hlreplay
+T=$HL_BIN/hltrace
+
+expect_ok "help" $R --help
+expect_ok "list" $R --list
+for a in system jemalloc mimalloc tcmalloc null; do
+  if grep -q "^$a	" "$HL_TMP/out"; then pass; else fail "--list lacks $a"; fi
+done
+expect_fail "unknown allocator" "unknown allocator 'nope'; known allocators: system" $R x.hlt --alloc nope
+expect_fail "no --alloc" "--alloc NAME is required" $R x.hlt
+expect_fail "no trace" "expected a TRACE" $R --alloc system
+expect_fail "bad access model" "expected auto, traced, touch or none" $R x.hlt --alloc system --access sometimes
+expect_fail "missing trace file" "no-such-file.hlt" $R "$HL_TMP/no-such-file.hlt" --alloc system
+printf 'definitely not a trace' >"$HL_TMP/bad.hlt"
+expect_fail "corrupt trace" "bad.hlt: byte 0, event 0" $R "$HL_TMP/bad.hlt" --alloc system
+
+# Traces: every generator with cross-thread traffic, and a hand-written one with every op.
+$T gen threadtest --threads 2 --iterations 3 --objects 2000 --size 24 --seed 1 -o "$HL_TMP/tt.hlt" || fail "gen threadtest"
+$T gen larson --threads 4 --slots 200 --rounds 400 --generations 3 --seed 2 -o "$HL_TMP/larson.hlt" || fail "gen larson"
+$T gen xmalloc --threads 4 --objects 4000 --batch 50 --seed 3 -o "$HL_TMP/xm.hlt" || fail "gen xmalloc"
+cat >"$HL_TMP/every.txt" <<'TXT'
+heaplab-trace 1
+threads 2
+meta note every op once
+0 start
+1 start
+0 malloc 1 100
+0 calloc 2 64
+0 memalign 3 100 256
+0 posix_memalign 4 72 64
+0 aligned_alloc 5 128 128
+0 valloc 6 10
+0 pvalloc 7 5000
+0 write 1 0 100
+0 read 1 10 20
+0 link 2 8 1
+0 send 1 1
+1 realloc 1 4000
+1 read 1 0 100
+1 write 1 100 3900
+0 barrier 7 2
+1 barrier 7 2
+1 free 1
+0 link 2 8 null
+0 free 2
+0 free 3
+1 free 4
+1 free 5
+0 free 6
+0 free 7
+0 end
+1 end
+TXT
+expect_ok "pack every-op trace" $T pack "$HL_TMP/every.txt" -o "$HL_TMP/every.hlt"
+
+allocs="system jemalloc mimalloc tcmalloc"
+[ "${HL_SANITIZED:-0}" = 1 ] && allocs="system" # a sanitizer owns malloc: no LD_PRELOAD there
+declare -A soname=([system]="libc.so.6|sanitizer" [jemalloc]=libjemalloc.so.2 [mimalloc]=libmimalloc.so.2 [tcmalloc]=libtcmalloc_minimal.so.4)
+for a in $allocs; do
+  for tr in tt larson xm every; do
+    for mode in --threads-as-traced --serial; do
+      expect_ok "$a $tr $mode verify" $R "$HL_TMP/$tr.hlt" --alloc $a $mode --verify --format csv -q
+      # one header and one row; status ok; served_by proves the library
+      if [ "$(wc -l <"$HL_TMP/out")" = 2 ] && tail -n1 "$HL_TMP/out" | grep -Eq ",ok,"; then pass; else fail "$a $tr: row"; cat "$HL_TMP/out" >&2; fi
+      if tail -n1 "$HL_TMP/out" | grep -Eq "${soname[$a]}"; then pass; else fail "$a $tr: served_by does not name ${soname[$a]}"; fi
+    done
+  done
+done
+if [ "${HL_SANITIZED:-0}" = 1 ]; then
+  expect_fail "preload refused under a sanitizer" "cannot work in a sanitizer build" $R "$HL_TMP/tt.hlt" --alloc jemalloc
+else
+  # A preload that did not take effect must never report under the wrong name.
+  expect_fail "preload marker without LD_PRELOAD" "served by libc.so.6" \
+    env HEAPLAB_PRELOADED=jemalloc $R "$HL_TMP/tt.hlt" --alloc jemalloc
+  expect_fail "system while jemalloc is preloaded" "served by libjemalloc.so.2" \
+    env LD_PRELOAD=libjemalloc.so.2 $R "$HL_TMP/tt.hlt" --alloc system
+fi
+
+# The CSV row: the documented columns, NA (with a reason) rather than 0 for what was not measured.
+expect_ok "csv row" $R "$HL_TMP/tt.hlt" --alloc system --format csv -q
+head -n1 "$HL_TMP/out" | grep -q '^allocator,served_by,trace,threads,mode,access_model,' && pass || fail "csv header"
+/usr/bin/python3 - "$HL_TMP/out" <<'PY' && pass || fail "csv row contents"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 1, rows
+r = rows[0]
+assert r["status"] == "ok" and r["access_model"] == "touch" and r["mode"] == "threads-as-traced", r
+assert int(r["events"]) > 0 and float(r["wall_s"]) > 0 and int(r["peak_rss_kib"]) > 0, r
+for m in ("cycles", "instructions", "l1d_misses", "llc_misses", "dtlb_misses"):
+    if r[m] == "NA":
+        assert m + ": " in r["na_reasons"], (m, r["na_reasons"])
+    else:
+        assert int(r[m]) >= 0, (m, r[m])
+assert r["alloc_bytes_live"] == "NA" and "alloc_bytes_live: not exposed" in r["na_reasons"]
+PY
+expect_ok "text output" $R "$HL_TMP/every.hlt" --alloc system
+grep -q "^access_model *traced" "$HL_TMP/out" && pass || fail "every-op trace uses the traced model"
+grep -q "access model traced" "$HL_TMP/err" && pass || fail "access model printed on stderr"
+expect_ok "null, no access" $R "$HL_TMP/larson.hlt" --alloc null --access none
+expect_fail "null verify refused" "nothing to verify" $R "$HL_TMP/larson.hlt" --alloc null --verify
+finish test_replay
