@@ -2,7 +2,8 @@
 #
 #   make            build everything into build/ (commands in build/bin/)
 #   make deps       install the Debian packages heaplab uses, where missing
-#   make test       unit + integration tests, again under ASan+UBSan, and a short fuzz run
+#   make test       unit + integration tests, again under ASan+UBSan and under TSan,
+#                   and a short fuzz run of the trace reader
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
 #   make clean      remove build/
 #
@@ -55,34 +56,39 @@ BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
 all: $(COMMANDS) $(TESTS)
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 $(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HL_CFLAGS) $(BUILD_INFO) -MMD -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) $(BUILD_INFO) -MMD -c $< -o $@
 
 $(BUILD)/libhlalloc.a: $(ALLOC_SRC:%.c=$(BUILD)/%.o)
-	@rm -f $@; ar rcs $@ $^
+	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
 $(BUILD)/libhltrace.a: $(TRACE_SRC:%.c=$(BUILD)/%.o)
-	@rm -f $@; ar rcs $@ $^
+	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
 $(BUILD)/libhlharness.a: $(HARNESS_SRC:%.c=$(BUILD)/%.o)
-	@rm -f $@; ar rcs $@ $^
+	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
 
 # Commands export their symbols (-rdynamic) so dladdr() can name them.
 $(BUILD)/bin/%: $(BUILD)/workloads/%.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
 $(BUILD)/bin/%: $(BUILD)/harness/%.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HL_CFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
 # libFuzzer targets: the trace reader built with clang's fuzzer runtime.
 build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	@echo "  FUZZ    $@"
+	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
@@ -110,8 +116,9 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) SAN=asan all
+	$(MAKE) SAN=tsan all
 	$(MAKE) fuzz-build
-	tests/run.sh build build/asan
+	tests/run.sh build build/asan build/tsan
 
 fuzz-build: $(FUZZERS)
 

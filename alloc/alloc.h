@@ -101,9 +101,9 @@ typedef enum hl_alloc_flag_e {
    `size` arguments are the object's size as the trace knows it, so sized
    allocators (ravioli trees) need no header. */
 typedef struct hl_allocator_s {
-  const char *name;    /* registry name: "system", "jemalloc", "ravioli", ... */
-  const char *summary; /* one line for --list */
-  uint32_t flags;      /* hl_alloc_flag_t bits */
+  const char *name;           /* registry name: "system", "jemalloc", "ravioli", ... */
+  const char *summary;        /* one line for --list */
+  uint32_t flags;             /* hl_alloc_flag_t bits */
   const char *preload_soname; /* HL_ALLOC_PRELOAD only: the library LD_PRELOAD loads */
 
   int (*heap_init)(hl_heap_t *heap);

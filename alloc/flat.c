@@ -32,4 +32,6 @@ int hl_flat_thread_init(hl_ctx_t *ctx) {
   return 0;
 }
 
-void hl_flat_thread_done(hl_ctx_t *ctx) { (void)ctx; }
+void hl_flat_thread_done(hl_ctx_t *ctx) {
+  (void)ctx;
+}

@@ -12,9 +12,13 @@ static const hl_allocator_t *const registry[] = {
     &hl_alloc_system, &hl_alloc_jemalloc, &hl_alloc_mimalloc, &hl_alloc_tcmalloc, &hl_alloc_null,
 };
 
-size_t hl_alloc_count(void) { return sizeof registry / sizeof registry[0]; }
+size_t hl_alloc_count(void) {
+  return sizeof registry / sizeof registry[0];
+}
 
-const hl_allocator_t *hl_alloc_at(size_t i) { return i < hl_alloc_count() ? registry[i] : NULL; }
+const hl_allocator_t *hl_alloc_at(size_t i) {
+  return i < hl_alloc_count() ? registry[i] : NULL;
+}
 
 const hl_allocator_t *hl_alloc_find(const char *name) {
   for (size_t i = 0; i < hl_alloc_count(); i++)

@@ -15,10 +15,8 @@
 #include <unistd.h>
 
 static const hl_metric_t counters_hw_metric[HL_HW_COUNT] = {
-    [HL_HW_CYCLES] = HL_METRIC_cycles,
-    [HL_HW_INSTRUCTIONS] = HL_METRIC_instructions,
-    [HL_HW_L1D_MISSES] = HL_METRIC_l1d_misses,
-    [HL_HW_LLC_MISSES] = HL_METRIC_llc_misses,
+    [HL_HW_CYCLES] = HL_METRIC_cycles,           [HL_HW_INSTRUCTIONS] = HL_METRIC_instructions,
+    [HL_HW_L1D_MISSES] = HL_METRIC_l1d_misses,   [HL_HW_LLC_MISSES] = HL_METRIC_llc_misses,
     [HL_HW_DTLB_MISSES] = HL_METRIC_dtlb_misses,
 };
 
@@ -51,7 +49,8 @@ static void counters_hw_attr(int which, struct perf_event_attr *attr) {
 }
 
 static int counters_perf_open(struct perf_event_attr *attr) {
-  return (int)syscall(SYS_perf_event_open, attr, 0 /* this process */, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  return (int)syscall(SYS_perf_event_open, attr, 0 /* this process */, -1, -1,
+                      PERF_FLAG_FD_CLOEXEC);
 }
 
 /* Turn errno from perf_event_open into a reason a reader understands. */
@@ -156,8 +155,10 @@ void hl_counters_report(hl_counters_t *c, uint64_t events, hl_metrics_t *row) {
     hl_metrics_set_na(row, HL_METRIC_peak_rss_kib, "no VmHWM in /proc/self/status");
   else
     hl_metrics_set(row, HL_METRIC_peak_rss_kib, "%ld", peak);
-  if (c->rss_before_kib >= 0) hl_metrics_set(row, HL_METRIC_rss_before_kib, "%ld", c->rss_before_kib);
-  else hl_metrics_set_na(row, HL_METRIC_rss_before_kib, "no VmRSS in /proc/self/status");
+  if (c->rss_before_kib >= 0)
+    hl_metrics_set(row, HL_METRIC_rss_before_kib, "%ld", c->rss_before_kib);
+  else
+    hl_metrics_set_na(row, HL_METRIC_rss_before_kib, "no VmRSS in /proc/self/status");
   hl_metrics_set(row, HL_METRIC_minor_faults, "%ld", c->ru1.ru_minflt - c->ru0.ru_minflt);
   hl_metrics_set(row, HL_METRIC_major_faults, "%ld", c->ru1.ru_majflt - c->ru0.ru_majflt);
   hl_metrics_set(row, HL_METRIC_voluntary_ctx_switches, "%ld", c->ru1.ru_nvcsw - c->ru0.ru_nvcsw);

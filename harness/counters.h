@@ -18,8 +18,14 @@
 #include <sys/resource.h>
 #include <time.h>
 
-enum { HL_HW_CYCLES, HL_HW_INSTRUCTIONS, HL_HW_L1D_MISSES, HL_HW_LLC_MISSES, HL_HW_DTLB_MISSES,
-       HL_HW_COUNT };
+enum {
+  HL_HW_CYCLES,
+  HL_HW_INSTRUCTIONS,
+  HL_HW_L1D_MISSES,
+  HL_HW_LLC_MISSES,
+  HL_HW_DTLB_MISSES,
+  HL_HW_COUNT
+};
 
 typedef struct hl_counters_s {
   int hw_fd[HL_HW_COUNT];          /* -1 when unavailable */

@@ -19,8 +19,12 @@ static const char *const metric_descriptions[HL_METRIC_COUNT] = {
 #undef HL_METRIC_DESC
 };
 
-const char *hl_metric_name(hl_metric_t m) { return metric_names[m]; }
-const char *hl_metric_description(hl_metric_t m) { return metric_descriptions[m]; }
+const char *hl_metric_name(hl_metric_t m) {
+  return metric_names[m];
+}
+const char *hl_metric_description(hl_metric_t m) {
+  return metric_descriptions[m];
+}
 
 int hl_metric_find(const char *name) {
   for (int m = 0; m < HL_METRIC_COUNT; m++)
@@ -28,7 +32,9 @@ int hl_metric_find(const char *name) {
   return -1;
 }
 
-void hl_metrics_init(hl_metrics_t *row) { memset(row, 0, sizeof *row); }
+void hl_metrics_init(hl_metrics_t *row) {
+  memset(row, 0, sizeof *row);
+}
 
 void hl_metrics_free(hl_metrics_t *row) {
   for (int m = 0; m < HL_METRIC_COUNT; m++) free(row->value[m]);
@@ -82,7 +88,8 @@ void hl_metrics_write_csv_header(FILE *out) {
 void hl_metrics_write_csv_row(FILE *out, const hl_metrics_t *row) {
   for (int m = 0; m < HL_METRIC_COUNT; m++) {
     if (m) fputc(',', out);
-    hl_csv_write_field(out, row->value[m] ? row->value[m] : (m == HL_METRIC_na_reasons ? "" : "NA"));
+    hl_csv_write_field(out,
+                       row->value[m] ? row->value[m] : (m == HL_METRIC_na_reasons ? "" : "NA"));
   }
   fputc('\n', out);
 }

@@ -17,34 +17,34 @@
 #include <stdio.h>
 
 /* X(column, description). The order is the CSV column order. */
-#define HL_METRIC_COLUMNS(X)                                                                \
-  X(allocator, "allocator name from the registry")                                          \
-  X(served_by, "library and version that really served malloc in this process")             \
-  X(trace, "trace file replayed")                                                           \
-  X(threads, "logical threads in the trace")                                                \
-  X(mode, "threads-as-traced (one OS thread per traced thread) or serial")                  \
-  X(access_model, "traced | touch | none: what touches object memory")                     \
-  X(page_size_bytes, "allocator page size tunable (0 = allocator default)")                \
-  X(events, "trace events replayed")                                                        \
-  X(wall_s, "wall-clock time of the replay loop")                                          \
-  X(cpu_s, "user+system CPU time of the process during the replay loop")                   \
-  X(events_per_s, "events / wall_s")                                                        \
-  X(peak_rss_kib, "peak resident set during the replay (VmHWM after a reset)")             \
-  X(rss_before_kib, "resident set when the replay loop started (trace and harness)")       \
-  X(minor_faults, "minor page faults during the replay")                                   \
-  X(major_faults, "major page faults during the replay")                                   \
-  X(voluntary_ctx_switches, "voluntary context switches during the replay")                \
-  X(involuntary_ctx_switches, "involuntary context switches during the replay")            \
-  X(cycles, "hardware CPU cycles (perf_event_open)")                                       \
-  X(instructions, "hardware instructions retired")                                         \
-  X(l1d_misses, "L1 data cache read misses")                                               \
-  X(llc_misses, "last-level cache misses")                                                 \
-  X(dtlb_misses, "data TLB read misses")                                                   \
-  X(alloc_bytes_live, "allocator-reported live bytes at the end")                          \
-  X(alloc_bytes_mapped, "allocator-reported bytes mapped at the end")                      \
-  X(alloc_moves, "objects the allocator moved")                                            \
-  X(alloc_transfers, "objects or pages handed between threads")                            \
-  X(status, "ok, or what failed")                                                           \
+#define HL_METRIC_COLUMNS(X)                                                                       \
+  X(allocator, "allocator name from the registry")                                                 \
+  X(served_by, "library and version that really served malloc in this process")                    \
+  X(trace, "trace file replayed")                                                                  \
+  X(threads, "logical threads in the trace")                                                       \
+  X(mode, "threads-as-traced (one OS thread per traced thread) or serial")                         \
+  X(access_model, "traced | touch | none: what touches object memory")                             \
+  X(page_size_bytes, "allocator page size tunable (0 = allocator default)")                        \
+  X(events, "trace events replayed")                                                               \
+  X(wall_s, "wall-clock time of the replay loop")                                                  \
+  X(cpu_s, "user+system CPU time of the process during the replay loop")                           \
+  X(events_per_s, "events / wall_s")                                                               \
+  X(peak_rss_kib, "peak resident set during the replay (VmHWM after a reset)")                     \
+  X(rss_before_kib, "resident set when the replay loop started (trace and harness)")               \
+  X(minor_faults, "minor page faults during the replay")                                           \
+  X(major_faults, "major page faults during the replay")                                           \
+  X(voluntary_ctx_switches, "voluntary context switches during the replay")                        \
+  X(involuntary_ctx_switches, "involuntary context switches during the replay")                    \
+  X(cycles, "hardware CPU cycles (perf_event_open)")                                               \
+  X(instructions, "hardware instructions retired")                                                 \
+  X(l1d_misses, "L1 data cache read misses")                                                       \
+  X(llc_misses, "last-level cache misses")                                                         \
+  X(dtlb_misses, "data TLB read misses")                                                           \
+  X(alloc_bytes_live, "allocator-reported live bytes at the end")                                  \
+  X(alloc_bytes_mapped, "allocator-reported bytes mapped at the end")                              \
+  X(alloc_moves, "objects the allocator moved")                                                    \
+  X(alloc_transfers, "objects or pages handed between threads")                                    \
+  X(status, "ok, or what failed")                                                                  \
   X(na_reasons, "why each NA metric could not be measured")
 
 typedef enum hl_metric_e {

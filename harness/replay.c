@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REPLAY_CHUNK 65536      /* bytes touched per read/write call */
+#define REPLAY_CHUNK   65536       /* bytes touched per read/write call */
 #define REPLAY_WAITING 0x80000000u /* epoch bit: someone sleeps on this word */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -51,8 +51,12 @@ static const char *const access_descriptions[] = {
     "nothing touches object memory (allocator calls only)",
 };
 
-const char *hl_access_model_name(hl_access_model_t m) { return access_names[m]; }
-const char *hl_access_model_description(hl_access_model_t m) { return access_descriptions[m]; }
+const char *hl_access_model_name(hl_access_model_t m) {
+  return access_names[m];
+}
+const char *hl_access_model_description(hl_access_model_t m) {
+  return access_descriptions[m];
+}
 
 bool hl_access_model_parse(const char *name, hl_access_model_t *out) {
   for (unsigned i = 0; i < sizeof access_names / sizeof access_names[0]; i++)
@@ -119,8 +123,8 @@ static void replay_fail(replay_thread_t *th, const char *fmt, ...) {
   replay_run_t *run = th->run;
   int expected = 0;
   if (atomic_compare_exchange_strong(&run->failed, &expected, 1)) {
-    int n = snprintf(run->why, sizeof run->why, "thread %u, event %zu of its program: ",
-                     th->ctx.thread, th->next);
+    int n = snprintf(run->why, sizeof run->why,
+                     "thread %u, event %zu of its program: ", th->ctx.thread, th->next);
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof run->why) vsnprintf(run->why + n, sizeof run->why - n, fmt, ap);
@@ -147,8 +151,7 @@ static bool replay_await(replay_run_t *run, _Atomic uint32_t *word, uint32_t tar
     uint32_t cur = atomic_load_explicit(word, memory_order_acquire);
     if ((cur & ~REPLAY_WAITING) >= target) return true;
     if (atomic_load_explicit(&run->failed, memory_order_relaxed)) return false;
-    if (!(cur & REPLAY_WAITING) &&
-        !atomic_compare_exchange_weak(word, &cur, cur | REPLAY_WAITING))
+    if (!(cur & REPLAY_WAITING) && !atomic_compare_exchange_weak(word, &cur, cur | REPLAY_WAITING))
       continue;
     replay_futex(word, FUTEX_WAIT, cur | REPLAY_WAITING, &replay_wait_slice);
   }
@@ -207,8 +210,8 @@ static bool verify_insert(replay_thread_t *th, uint32_t obj) {
   if (ok) {
     if (!tsearch(r, &run->verify_live, verify_range_cmp)) ok = false;
   } else {
-    replay_fail(th, "verify: object %u at [%p, +%llu) overlaps live object %u at [%p, %p)", obj,
-                p, (unsigned long long)size, (*found)->obj, (void *)(*found)->start,
+    replay_fail(th, "verify: object %u at [%p, +%llu) overlaps live object %u at [%p, %p)", obj, p,
+                (unsigned long long)size, (*found)->obj, (void *)(*found)->start,
                 (void *)(*found)->end);
   }
   pthread_mutex_unlock(&run->verify_lock);
@@ -328,7 +331,8 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
       run->sizes[e->obj] = e->a;
       if (verify) {
         if (!verify_aligned(th, e->obj, HL_KIND_MALLOC, 0) || !verify_insert(th, e->obj) ||
-            !replay_read_range(th, e->obj, 0, old < e->a ? old : e->a, replay_read_mode(run, e->obj)))
+            !replay_read_range(th, e->obj, 0, old < e->a ? old : e->a,
+                               replay_read_mode(run, e->obj)))
           return false;
       }
       if ((touch || verify) && e->a > old) replay_write_range(th, e->obj, old, e->a - old);
@@ -454,7 +458,8 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
                : t->has_accesses             ? HL_ACCESS_TRACED
                                              : HL_ACCESS_TOUCH;
   if (opt->verify && (run.alloc->flags & HL_ALLOC_NO_MEMORY)) {
-    snprintf(why, why_len, "--verify: allocator '%s' allocates no memory, there is nothing to verify",
+    snprintf(why, why_len,
+             "--verify: allocator '%s' allocates no memory, there is nothing to verify",
              run.alloc->name);
     return -1;
   }

@@ -11,9 +11,9 @@
 
 /* sync bits of a replay event (see replay.h for the scheme) */
 enum {
-  REPLAY_AWAIT = 1,          /* wait until obj's epoch reaches `wait` */
-  REPLAY_PUBLISH = 2,        /* bump obj's epoch when done */
-  REPLAY_AWAIT_TARGET = 4,   /* LINK: the same for the target object */
+  REPLAY_AWAIT = 1,        /* wait until obj's epoch reaches `wait` */
+  REPLAY_PUBLISH = 2,      /* bump obj's epoch when done */
+  REPLAY_AWAIT_TARGET = 4, /* LINK: the same for the target object */
   REPLAY_PUBLISH_TARGET = 8,
 };
 
@@ -28,7 +28,8 @@ typedef struct replay_event_s {
   uint32_t obj;         /* object index; BARRIER: dense barrier index */
   uint32_t wait;        /* REPLAY_AWAIT: obj epoch to wait for */
   uint32_t wait_target; /* REPLAY_AWAIT_TARGET: target epoch to wait for */
-  uint64_t a; /* ALLOC/REALLOC: size; READ/WRITE: offset; LINK: field; SEND: thread; BARRIER: count */
+  uint64_t
+      a; /* ALLOC/REALLOC: size; READ/WRITE: offset; LINK: field; SEND: thread; BARRIER: count */
   uint64_t b; /* ALLOC: alignment; READ/WRITE: length; LINK: target index or REPLAY_NO_TARGET */
 } replay_event_t;
 
@@ -40,7 +41,7 @@ typedef struct replay_vec_s {
 
 int replay_vec_reserve(replay_vec_t *v, size_t elem_size, size_t want);
 void replay_vec_free(replay_vec_t *v, size_t elem_size);
-void *replay_map(size_t bytes);             /* zeroed, NULL on failure */
+void *replay_map(size_t bytes); /* zeroed, NULL on failure */
 void replay_unmap(void *p, size_t bytes);
 
 struct hl_replay_trace_s {

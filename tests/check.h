@@ -14,16 +14,16 @@
 
 static unsigned check_passed, check_failed;
 
-#define CHECK(cond, ...)                                                                        \
-  do {                                                                                          \
-    if (cond) {                                                                                 \
-      check_passed++;                                                                           \
-    } else {                                                                                    \
-      check_failed++;                                                                           \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                           \
-      fprintf(stderr, __VA_ARGS__);                                                             \
-      fputc('\n', stderr);                                                                      \
-    }                                                                                           \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      check_passed++;                                                                              \
+    } else {                                                                                       \
+      check_failed++;                                                                              \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                              \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
   } while (0)
 
 static inline int check_summary(const char *name) {

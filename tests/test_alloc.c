@@ -110,7 +110,8 @@ static void exercise(const hl_allocator_t *a) {
 
   /* link stores the target object's address (flat allocators). */
   void *x = NULL, *y = NULL;
-  CHECK(a->alloc(&ctx, &x, 64, HL_KIND_MALLOC, 0) == 0 && a->alloc(&ctx, &y, 64, HL_KIND_MALLOC, 0) == 0,
+  CHECK(a->alloc(&ctx, &x, 64, HL_KIND_MALLOC, 0) == 0 &&
+            a->alloc(&ctx, &y, 64, HL_KIND_MALLOC, 0) == 0,
         "%s: alloc for link", a->name);
   a->link(&ctx, &x, 8, &y);
   void *stored = NULL;
@@ -153,7 +154,8 @@ int main(void) {
 
   /* kinds */
   for (unsigned k = 0; k < HL_KIND_COUNT; k++)
-    CHECK(hl_alloc_kind_parse(hl_alloc_kind_name((hl_alloc_kind_t)k)) == k, "kind %u round trip", k);
+    CHECK(hl_alloc_kind_parse(hl_alloc_kind_name((hl_alloc_kind_t)k)) == k, "kind %u round trip",
+          k);
   CHECK(hl_alloc_kind_parse("mallocx") == HL_KIND_COUNT, "unknown kind parsed");
   CHECK(hl_alloc_kind_alignment(HL_KIND_MEMALIGN, 4096) == 4096, "memalign alignment");
   CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 4096) == 16, "malloc alignment is max_align_t");

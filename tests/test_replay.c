@@ -39,8 +39,8 @@ static void w_event(hl_event_t e) {
   }
 }
 static uint64_t w_alloc(uint32_t t, uint64_t size, hl_alloc_kind_t kind, uint64_t align) {
-  w_event((hl_event_t){.op = HL_OP_ALLOC, .thread = t, .obj = next_id, .size = size, .kind = kind,
-                       .align = align});
+  w_event((hl_event_t){
+      .op = HL_OP_ALLOC, .thread = t, .obj = next_id, .size = size, .kind = kind, .align = align});
   return next_id++;
 }
 static void w_op(hl_op_t op, uint32_t t, uint64_t obj) {
@@ -67,8 +67,8 @@ static void make_mixed_trace(const char *path, uint32_t threads, int rounds) {
       w_event((hl_event_t){.op = HL_OP_WRITE, .thread = t, .obj = a, .offset = 8, .size = 16});
       w_event((hl_event_t){.op = HL_OP_READ, .thread = t, .obj = a, .offset = 0, .size = 24});
       if (r > 0) { /* link to last round's object of the same thread, then hand it on */
-        w_event((hl_event_t){.op = HL_OP_LINK, .thread = t, .obj = a, .offset = 0,
-                             .target = prev[t]});
+        w_event(
+            (hl_event_t){.op = HL_OP_LINK, .thread = t, .obj = a, .offset = 0, .target = prev[t]});
       }
       prev[t] = a;
       uint32_t to = (t + 1) % threads;
@@ -78,14 +78,18 @@ static void make_mixed_trace(const char *path, uint32_t threads, int rounds) {
     }
     if (r % 5 == 4)
       for (uint32_t t = 0; t < threads; t++)
-        w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = t, .obj = (uint64_t)r, .size = threads});
+        w_event(
+            (hl_event_t){.op = HL_OP_BARRIER, .thread = t, .obj = (uint64_t)r, .size = threads});
     if (r > 1) /* free the object of two rounds ago from a third thread */
       for (uint32_t t = 0; t < threads; t++) {
         uint64_t victim = next_id - 2 * threads + t;
         if (victim < next_id) {
           /* drop the link first so nobody points at freed memory */
-          w_event((hl_event_t){.op = HL_OP_LINK, .thread = (t + 2) % threads, .obj = victim + threads,
-                               .offset = 0, .target = HL_TRACE_NO_OBJECT});
+          w_event((hl_event_t){.op = HL_OP_LINK,
+                               .thread = (t + 2) % threads,
+                               .obj = victim + threads,
+                               .offset = 0,
+                               .target = HL_TRACE_NO_OBJECT});
           w_op(HL_OP_FREE, (t + 2) % threads, victim);
         }
       }
@@ -101,7 +105,8 @@ enum { FAULT_NONE, FAULT_OVERLAP, FAULT_MISALIGN, FAULT_REALLOC_LOSES, FAULT_CAL
 static int fault;
 static _Alignas(64) char overlap_arena[1 << 16];
 
-static int faulty_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
+static int faulty_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind,
+                        size_t align) {
   (void)ctx;
   if (fault == FAULT_OVERLAP && size <= 1024) {
     static _Atomic unsigned n;
@@ -132,21 +137,37 @@ static int faulty_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t ne
   *slot = fresh;
   return 0;
 }
-static int plain_heap_init(hl_heap_t *h) { return (void)h, 0; }
-static void plain_heap_done(hl_heap_t *h) { (void)h; }
+static int plain_heap_init(hl_heap_t *h) {
+  return (void)h, 0;
+}
+static void plain_heap_done(hl_heap_t *h) {
+  (void)h;
+}
 static void no_stats(const hl_heap_t *h, hl_alloc_stats_t *s) {
   (void)h;
   memset(s, 0, sizeof *s);
   s->na_reason = "test allocator";
 }
-static int always_ok(char *buf, size_t len) { return snprintf(buf, len, "test"), 0; }
+static int always_ok(char *buf, size_t len) {
+  return snprintf(buf, len, "test"), 0;
+}
 
 static const hl_allocator_t faulty = {
-    .name = "faulty", .summary = "test", .heap_init = plain_heap_init,
-    .heap_done = plain_heap_done, .thread_init = hl_flat_thread_init,
-    .thread_done = hl_flat_thread_done, .alloc = faulty_alloc, .free = faulty_free,
-    .realloc = faulty_realloc, .read = hl_flat_read, .write = hl_flat_write,
-    .link = hl_flat_link, .send = hl_flat_send, .stats = no_stats, .identify = always_ok,
+    .name = "faulty",
+    .summary = "test",
+    .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init,
+    .thread_done = hl_flat_thread_done,
+    .alloc = faulty_alloc,
+    .free = faulty_free,
+    .realloc = faulty_realloc,
+    .read = hl_flat_read,
+    .write = hl_flat_write,
+    .link = hl_flat_link,
+    .send = hl_flat_send,
+    .stats = no_stats,
+    .identify = always_ok,
 };
 
 /* The order checker: per object, a state word changed only with atomics.
@@ -155,7 +176,9 @@ static const hl_allocator_t faulty = {
 #define ORDER_MAX 1000000
 static _Atomic uint32_t order_state[ORDER_MAX];
 static _Atomic uint64_t order_violations, order_ops;
-static uint32_t order_obj(void *const *slot) { return (uint32_t)(uintptr_t)*slot; }
+static uint32_t order_obj(void *const *slot) {
+  return (uint32_t)(uintptr_t)*slot;
+}
 
 static int order_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t k, size_t al) {
   (void)ctx, (void)size, (void)k, (void)al;
@@ -163,7 +186,8 @@ static int order_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t 
   uint32_t id = atomic_fetch_add(&next, 1);
   if (id >= ORDER_MAX) return ENOMEM;
   uint32_t expect = 0;
-  if (!atomic_compare_exchange_strong(&order_state[id], &expect, 1)) atomic_fetch_add(&order_violations, 1);
+  if (!atomic_compare_exchange_strong(&order_state[id], &expect, 1))
+    atomic_fetch_add(&order_violations, 1);
   *slot = (void *)(uintptr_t)id; /* a handle, not memory: access is none */
   atomic_fetch_add(&order_ops, 1);
   return 0;
@@ -202,11 +226,21 @@ static void order_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
   order_use(slot);
 }
 static const hl_allocator_t order_checker = {
-    .name = "order", .summary = "test", .flags = HL_ALLOC_NO_MEMORY,
-    .heap_init = plain_heap_init, .heap_done = plain_heap_done,
-    .thread_init = hl_flat_thread_init, .thread_done = hl_flat_thread_done,
-    .alloc = order_alloc, .free = order_free, .realloc = order_realloc, .read = order_read,
-    .write = order_write, .link = order_link, .send = order_send, .stats = no_stats,
+    .name = "order",
+    .summary = "test",
+    .flags = HL_ALLOC_NO_MEMORY,
+    .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init,
+    .thread_done = hl_flat_thread_done,
+    .alloc = order_alloc,
+    .free = order_free,
+    .realloc = order_realloc,
+    .read = order_read,
+    .write = order_write,
+    .link = order_link,
+    .send = order_send,
+    .stats = no_stats,
     .identify = always_ok,
 };
 
@@ -289,7 +323,8 @@ int main(void) {
         (unsigned long long)threaded_ops, (unsigned long long)hl_replay_events(t));
 
   /* null cannot be verified */
-  CHECK(run(t, hl_alloc_find("null"), HL_REPLAY_SERIAL, HL_ACCESS_NONE, true, why, sizeof why) != 0 &&
+  CHECK(run(t, hl_alloc_find("null"), HL_REPLAY_SERIAL, HL_ACCESS_NONE, true, why, sizeof why) !=
+                0 &&
             strstr(why, "nothing to verify"),
         "null --verify must be refused: %s", why);
   hl_replay_unload(t);

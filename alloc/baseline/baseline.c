@@ -29,25 +29,40 @@ static int baseline_heap_init(hl_heap_t *heap) {
   return 0;
 }
 
-static void baseline_heap_done(hl_heap_t *heap) { (void)heap; }
+static void baseline_heap_done(hl_heap_t *heap) {
+  (void)heap;
+}
 
 static int baseline_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind,
                           size_t align) {
   (void)ctx;
   void *p = NULL;
   switch (kind) {
-    case HL_KIND_MALLOC: p = malloc(size); break;
-    case HL_KIND_CALLOC: p = calloc(1, size); break;
-    case HL_KIND_MEMALIGN: p = memalign(align, size); break;
+    case HL_KIND_MALLOC:
+      p = malloc(size);
+      break;
+    case HL_KIND_CALLOC:
+      p = calloc(1, size);
+      break;
+    case HL_KIND_MEMALIGN:
+      p = memalign(align, size);
+      break;
     case HL_KIND_POSIX_MEMALIGN: {
       int rc = posix_memalign(&p, align, size);
       if (rc != 0) return rc;
       break;
     }
-    case HL_KIND_ALIGNED_ALLOC: p = aligned_alloc(align, size); break;
-    case HL_KIND_VALLOC: p = valloc(size); break;
-    case HL_KIND_PVALLOC: p = pvalloc(size); break;
-    default: return EINVAL;
+    case HL_KIND_ALIGNED_ALLOC:
+      p = aligned_alloc(align, size);
+      break;
+    case HL_KIND_VALLOC:
+      p = valloc(size);
+      break;
+    case HL_KIND_PVALLOC:
+      p = pvalloc(size);
+      break;
+    default:
+      return EINVAL;
   }
   if (p == NULL && size != 0) return errno ? errno : ENOMEM;
   *slot = p;
@@ -126,7 +141,8 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
         (int (*)(const char *, void *, size_t *, void *, size_t))fn;
     const char *v = NULL;
     size_t vlen = sizeof v;
-    if (mallctl("version", &v, &vlen, NULL, 0) == 0 && v) snprintf(version, sizeof version, "jemalloc %s", v);
+    if (mallctl("version", &v, &vlen, NULL, 0) == 0 && v)
+      snprintf(version, sizeof version, "jemalloc %s", v);
   } else if ((fn = dlsym(RTLD_DEFAULT, "mi_version")) != NULL) {
     int v = ((int (*)(void))fn)();
     snprintf(version, sizeof version, "mimalloc %d.%d.%d", v / 100, (v / 10) % 10, v % 10);
@@ -152,26 +168,28 @@ static int identify_expect(const char *want, char *buf, size_t len) {
   return -1;
 }
 
-#define BASELINE_ALLOCATOR(ident, soname, flags_, summary_)                                   \
-  static int ident##_identify(char *buf, size_t len) { return identify_expect(soname, buf, len); } \
-  const hl_allocator_t hl_alloc_##ident = {                                                   \
-      .name = #ident,                                                                         \
-      .summary = summary_,                                                                    \
-      .flags = flags_,                                                                        \
-      .preload_soname = soname,                                                               \
-      .heap_init = baseline_heap_init,                                                        \
-      .heap_done = baseline_heap_done,                                                        \
-      .thread_init = hl_flat_thread_init,                                                     \
-      .thread_done = hl_flat_thread_done,                                                     \
-      .alloc = baseline_alloc,                                                                \
-      .free = baseline_free,                                                                  \
-      .realloc = baseline_realloc,                                                            \
-      .read = hl_flat_read,                                                                   \
-      .write = hl_flat_write,                                                                 \
-      .link = hl_flat_link,                                                                   \
-      .send = hl_flat_send,                                                                   \
-      .stats = baseline_stats,                                                                \
-      .identify = ident##_identify,                                                           \
+#define BASELINE_ALLOCATOR(ident, soname, flags_, summary_)                                        \
+  static int ident##_identify(char *buf, size_t len) {                                             \
+    return identify_expect(soname, buf, len);                                                      \
+  }                                                                                                \
+  const hl_allocator_t hl_alloc_##ident = {                                                        \
+      .name = #ident,                                                                              \
+      .summary = summary_,                                                                         \
+      .flags = flags_,                                                                             \
+      .preload_soname = soname,                                                                    \
+      .heap_init = baseline_heap_init,                                                             \
+      .heap_done = baseline_heap_done,                                                             \
+      .thread_init = hl_flat_thread_init,                                                          \
+      .thread_done = hl_flat_thread_done,                                                          \
+      .alloc = baseline_alloc,                                                                     \
+      .free = baseline_free,                                                                       \
+      .realloc = baseline_realloc,                                                                 \
+      .read = hl_flat_read,                                                                        \
+      .write = hl_flat_write,                                                                      \
+      .link = hl_flat_link,                                                                        \
+      .send = hl_flat_send,                                                                        \
+      .stats = baseline_stats,                                                                     \
+      .identify = ident##_identify,                                                                \
   };
 
 BASELINE_ALLOCATOR(system, "libc.so.6", 0, "glibc malloc (ptmalloc2), the system allocator")

@@ -15,10 +15,11 @@ static int null_heap_init(hl_heap_t *heap) {
   heap->state = NULL;
   return 0;
 }
-static void null_heap_done(hl_heap_t *heap) { (void)heap; }
+static void null_heap_done(hl_heap_t *heap) {
+  (void)heap;
+}
 
-static int null_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind,
-                      size_t align) {
+static int null_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
   (void)ctx, (void)size, (void)kind, (void)align;
   *slot = null_object;
   return 0;

@@ -9,9 +9,9 @@
 #define HL_GEN_H
 
 typedef struct hl_gen_model_s {
-  const char *name;      /* "threadtest", "larson", ... */
-  const char *summary;   /* one line */
-  const char *reference; /* the benchmark it is modelled on, with citation */
+  const char *name;                   /* "threadtest", "larson", ... */
+  const char *summary;                /* one line */
+  const char *reference;              /* the benchmark it is modelled on, with citation */
   int (*main)(int argc, char **argv); /* argv[0] = model name; returns exit status */
 } hl_gen_model_t;
 

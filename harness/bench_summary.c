@@ -1,0 +1,294 @@
+/* ----------------------------------------------------------------------------
+  harness/bench_summary.c: the table hlbench prints at the end of a run (and
+  keeps as summary.txt).
+
+  One block per workload and thread count (and page size when swept), one
+  line per allocator: medians over the repeats that succeeded, the spread
+  (min..max), and ratios to the `system` (glibc) allocator of the same
+  block. Medians, not means: one disturbed repeat must not move the number.
+  NA stays NA: a ratio with an NA side is NA, never 0 or infinity.
+  The columns are documented in harness/BENCH.md.
+---------------------------------------------------------------------------- */
+#include "harness/bench.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  HL_BENCH_COL_ALLOC,
+  HL_BENCH_COL_RUNS,
+  HL_BENCH_COL_WALL,
+  HL_BENCH_COL_SPREAD,
+  HL_BENCH_COL_WALL_RATIO,
+  HL_BENCH_COL_EVENTS,
+  HL_BENCH_COL_RSS,
+  HL_BENCH_COL_RSS_RATIO,
+  HL_BENCH_COL_SERVED,
+  HL_BENCH_NCOLS
+};
+
+static const char *const hl_bench_headers[HL_BENCH_NCOLS] = {
+    "allocator",   "ok/runs",          "wall_s median",         "wall_s min..max",
+    "wall/system", "Mevents/s median", "RSS growth MiB median", "RSS/system",
+    "served_by"};
+
+/* A line of the table: a block title (title != NULL) or a row of cells. */
+typedef struct hl_bench_line_s {
+  char *title;
+  char *cell[HL_BENCH_NCOLS];
+} hl_bench_line_t;
+
+typedef struct hl_bench_table_s {
+  hl_bench_line_t *lines;
+  size_t n;
+} hl_bench_table_t;
+
+static hl_bench_line_t *hl_bench_table_add(hl_bench_table_t *t) {
+  t->lines = hl_bench_xrealloc(t->lines, (t->n + 1) * sizeof *t->lines);
+  hl_bench_line_t *l = &t->lines[t->n++];
+  memset(l, 0, sizeof *l);
+  return l;
+}
+
+static int hl_bench_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct hl_bench_stat_s {
+  double median, min, max;
+} hl_bench_stat_t;
+
+/* Sorts v in place. All NaN when n == 0. */
+static hl_bench_stat_t hl_bench_stat(double *v, size_t n) {
+  hl_bench_stat_t s = {NAN, NAN, NAN};
+  if (n == 0) return s;
+  qsort(v, n, sizeof *v, hl_bench_cmp_double);
+  s.min = v[0];
+  s.max = v[n - 1];
+  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return s;
+}
+
+static double hl_bench_ratio(double x, double base) {
+  /* A ratio to nothing (or to no growth at all) is not a number. */
+  return isnan(x) || isnan(base) || base <= 0 ? NAN : x / base;
+}
+
+static char *hl_bench_fmt(double x) {
+  char buf[64];
+  hl_bench_fmt_num(buf, sizeof buf, x);
+  return hl_bench_xstrdup(buf);
+}
+
+static char *hl_bench_fmt_ratio(double x) {
+  return isnan(x) ? hl_bench_xstrdup("NA") : hl_bench_xasprintf("%.2f", x);
+}
+
+/* One line of the table for a cell of the matrix, its medians returned for
+   the ratios. */
+typedef struct hl_bench_cell_s {
+  size_t ok, total;
+  hl_bench_stat_t wall, events, rss;
+  hl_bench_strv_t served;
+} hl_bench_cell_t;
+
+static bool hl_bench_in_group(const hl_bench_run_t *r, const char *w, unsigned t, uint64_t p,
+                              const char *a) {
+  return r->done && strcmp(r->workload, w) == 0 && r->threads == t && r->page_size == p &&
+         (!a || strcmp(r->alloc, a) == 0);
+}
+
+static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t, uint64_t p,
+                          const char *a, hl_bench_cell_t *c) {
+  memset(c, 0, sizeof *c);
+  double *wall = hl_bench_xmalloc(plan->n * sizeof *wall);
+  double *ev = hl_bench_xmalloc(plan->n * sizeof *ev);
+  double *rss = hl_bench_xmalloc(plan->n * sizeof *rss);
+  size_t nw = 0, ne = 0, nr = 0;
+  for (size_t i = 0; i < plan->n; i++) {
+    const hl_bench_run_t *r = &plan->runs[i];
+    if (!hl_bench_in_group(r, w, t, p, a)) continue;
+    c->total++;
+    if (!r->ok) continue;
+    c->ok++;
+    double x = hl_bench_parse_num(hl_bench_run_value(r, "wall_s"));
+    if (!isnan(x)) wall[nw++] = x;
+    x = hl_bench_parse_num(hl_bench_run_value(r, "events_per_s"));
+    if (!isnan(x)) ev[ne++] = x / 1e6;
+    /* Growth per run, then the median: the median of differences, not the
+       difference of medians. */
+    x = hl_bench_parse_num(hl_bench_run_value(r, "peak_rss_kib")) -
+        hl_bench_parse_num(hl_bench_run_value(r, "rss_before_kib"));
+    if (!isnan(x)) rss[nr++] = x / 1024;
+    const char *s = hl_bench_run_value(r, "served_by");
+    if (s && hl_bench_strv_find(&c->served, s) < 0) hl_bench_strv_push(&c->served, s);
+  }
+  c->wall = hl_bench_stat(wall, nw);
+  c->events = hl_bench_stat(ev, ne);
+  c->rss = hl_bench_stat(rss, nr);
+  free(wall);
+  free(ev);
+  free(rss);
+}
+
+/* A file workload's thread count comes from the trace, so from the rows. */
+static char *hl_bench_traced_threads(const hl_bench_plan_t *plan, const char *w, uint64_t p) {
+  for (size_t i = 0; i < plan->n; i++) {
+    const hl_bench_run_t *r = &plan->runs[i];
+    const char *v = hl_bench_in_group(r, w, 0, p, NULL) ? hl_bench_run_value(r, "threads") : NULL;
+    if (v) return hl_bench_xstrdup(v);
+  }
+  return hl_bench_xstrdup("NA");
+}
+
+static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
+                           const hl_bench_strv_t *allocs, const hl_bench_run_t *first) {
+  const char *w = first->workload;
+  unsigned t = first->threads;
+  uint64_t p = first->page_size;
+  char page[64] = "";
+  if (plan->page_sizes_swept) {
+    if (p)
+      snprintf(page, sizeof page, ", page size %llu bytes", (unsigned long long)p);
+    else
+      snprintf(page, sizeof page, ", page size allocator default");
+  }
+  hl_bench_line_t *title = hl_bench_table_add(tab);
+  if (first->source == HL_BENCH_GEN) {
+    title->title = hl_bench_xasprintf("%s, threads %u%s", w, t, page);
+  } else {
+    char *traced = hl_bench_traced_threads(plan, w, p);
+    title->title = hl_bench_xasprintf("%s (recorded trace), threads %s%s", w, traced, page);
+    free(traced);
+  }
+  hl_bench_line_t *head = hl_bench_table_add(tab);
+  for (int c = 0; c < HL_BENCH_NCOLS; c++) head->cell[c] = hl_bench_xstrdup(hl_bench_headers[c]);
+
+  hl_bench_cell_t base;
+  hl_bench_cell(plan, w, t, p, "system", &base);
+  for (size_t a = 0; a < allocs->n; a++) {
+    hl_bench_cell_t c;
+    hl_bench_cell(plan, w, t, p, allocs->v[a], &c);
+    if (c.total == 0) {
+      hl_bench_strv_free(&c.served);
+      continue;
+    }
+    hl_bench_line_t *l = hl_bench_table_add(tab);
+    l->cell[HL_BENCH_COL_ALLOC] = strcmp(allocs->v[a], "null") == 0
+                                      ? hl_bench_xstrdup("null (harness floor)")
+                                      : hl_bench_xstrdup(allocs->v[a]);
+    l->cell[HL_BENCH_COL_RUNS] = hl_bench_xasprintf("%zu/%zu", c.ok, c.total);
+    l->cell[HL_BENCH_COL_WALL] = hl_bench_fmt(c.wall.median);
+    if (isnan(c.wall.min)) {
+      l->cell[HL_BENCH_COL_SPREAD] = hl_bench_xstrdup("NA");
+    } else {
+      char lo[64], hi[64];
+      hl_bench_fmt_num(lo, sizeof lo, c.wall.min);
+      hl_bench_fmt_num(hi, sizeof hi, c.wall.max);
+      l->cell[HL_BENCH_COL_SPREAD] = hl_bench_xasprintf("%s..%s", lo, hi);
+    }
+    l->cell[HL_BENCH_COL_WALL_RATIO] =
+        hl_bench_fmt_ratio(hl_bench_ratio(c.wall.median, base.wall.median));
+    l->cell[HL_BENCH_COL_EVENTS] = hl_bench_fmt(c.events.median);
+    l->cell[HL_BENCH_COL_RSS] = hl_bench_fmt(c.rss.median);
+    l->cell[HL_BENCH_COL_RSS_RATIO] =
+        hl_bench_fmt_ratio(hl_bench_ratio(c.rss.median, base.rss.median));
+    if (c.served.n == 0) {
+      l->cell[HL_BENCH_COL_SERVED] = hl_bench_xstrdup("NA");
+    } else {
+      /* Distinct values joined: a preload that only sometimes took shows. */
+      size_t len = 1;
+      for (size_t s = 0; s < c.served.n; s++) len += strlen(c.served.v[s]) + 3;
+      char *joined = hl_bench_xmalloc(len);
+      joined[0] = '\0';
+      for (size_t s = 0; s < c.served.n; s++) {
+        if (s) strcat(joined, " | ");
+        strcat(joined, c.served.v[s]);
+      }
+      l->cell[HL_BENCH_COL_SERVED] = joined;
+    }
+    hl_bench_strv_free(&c.served);
+  }
+  hl_bench_strv_free(&base.served);
+}
+
+size_t hl_bench_failed_count(const hl_bench_plan_t *plan) {
+  size_t n = 0;
+  for (size_t i = 0; i < plan->n; i++) n += plan->runs[i].done && !plan->runs[i].ok;
+  return n;
+}
+
+/* Status text on one line, whatever hlreplay put in it. */
+static void hl_bench_put_oneline(FILE *out, const char *s) {
+  if (!s) s = "NA";
+  for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+}
+
+void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
+  hl_bench_strv_t allocs = {0};
+  for (size_t i = 0; i < plan->n; i++)
+    if (hl_bench_strv_find(&allocs, plan->runs[i].alloc) < 0)
+      hl_bench_strv_push(&allocs, plan->runs[i].alloc);
+
+  /* Blocks in plan order: the first run of each (workload, threads, page
+     size) opens it. Repeat 1 comes first in the plan, so this is config
+     order. */
+  hl_bench_table_t tab = {0};
+  for (size_t i = 0; i < plan->n; i++) {
+    const hl_bench_run_t *r = &plan->runs[i];
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = strcmp(plan->runs[j].workload, r->workload) == 0 &&
+             plan->runs[j].threads == r->threads && plan->runs[j].page_size == r->page_size;
+    if (!seen) hl_bench_block(&tab, plan, &allocs, r);
+  }
+
+  size_t width[HL_BENCH_NCOLS] = {0};
+  for (size_t i = 0; i < tab.n; i++)
+    for (int c = 0; c < HL_BENCH_NCOLS && !tab.lines[i].title; c++)
+      if (strlen(tab.lines[i].cell[c]) > width[c]) width[c] = strlen(tab.lines[i].cell[c]);
+
+  for (size_t i = 0; i < tab.n; i++) {
+    hl_bench_line_t *l = &tab.lines[i];
+    if (l->title) {
+      fprintf(out, "%s== %s ==\n", i ? "\n" : "", l->title);
+      free(l->title);
+      continue;
+    }
+    for (int c = 0; c < HL_BENCH_NCOLS; c++) {
+      /* The last column is free text: no trailing padding. */
+      if (c + 1 == HL_BENCH_NCOLS)
+        fprintf(out, "%s\n", l->cell[c]);
+      else
+        fprintf(out, "%-*s  ", (int)width[c], l->cell[c]);
+      free(l->cell[c]);
+    }
+  }
+  free(tab.lines);
+  fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
+               "repeats, min..max its spread.\n"
+               "Mevents/s: trace events replayed per second / 1e6. RSS growth: peak_rss_kib - "
+               "rss_before_kib, in MiB.\n"
+               "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
+               "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
+               "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
+
+  size_t failed = hl_bench_failed_count(plan);
+  if (failed) {
+    fprintf(out, "\n%zu of %zu runs failed:\n", failed, plan->n);
+    int digits = snprintf(NULL, 0, "%zu", plan->n);
+    for (size_t i = 0; i < plan->n; i++) {
+      const hl_bench_run_t *r = &plan->runs[i];
+      if (!r->done || r->ok) continue;
+      fprintf(out, "  [%*zu] %s ", digits, r->index + 1, r->workload);
+      if (r->source == HL_BENCH_GEN) fprintf(out, "t=%u ", r->threads);
+      if (plan->page_sizes_swept) fprintf(out, "page=%llu ", (unsigned long long)r->page_size);
+      fprintf(out, "%s rep %u/%u: ", r->alloc, r->repeat, plan->repeats);
+      hl_bench_put_oneline(out, hl_bench_run_value(r, "status"));
+      fputc('\n', out);
+    }
+  }
+  hl_bench_strv_free(&allocs);
+}

@@ -1,0 +1,667 @@
+/* ----------------------------------------------------------------------------
+  harness/hlbench.c: `hlbench`, the benchmark matrix runner.
+
+  hlbench --config FILE [--bin DIR] [--results DIR] [--repeats N]
+          [--timeout SECONDS] [--only-alloc LIST] [--jobs-out FILE]
+  hlbench --collect RUN_DIR
+
+  Reads a matrix config (allocators x workloads x threads x page sizes,
+  format in harness/BENCH.md), generates the synthetic traces, runs every
+  cell and repeat as a separate `hlreplay` process (repeats interleaved),
+  and writes results/<YYYYmmdd-HHMMSS>-<host>/ with bench.csv, meta.json,
+  the traces and summary.txt. The folder is built as results/.<name>.tmp and
+  renamed only when complete, so an interrupted bench leaves nothing behind.
+
+  Each run is its own process on purpose: one allocator's heap, preloaded
+  library or crash cannot affect the next run, and a hung run can be killed.
+
+  Exit status: 0 every run ok, 1 some runs failed (all still recorded), 2
+  usage, config or setup error, 130 interrupted (SIGINT, SIGTERM, SIGHUP).
+---------------------------------------------------------------------------- */
+#include "harness/bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HL_BENCH_GEN_TIMEOUT_S 600.0
+
+/* Set by the signal handler; every loop and child wait polls it. */
+static volatile sig_atomic_t hl_bench_stop;
+/* The unfinished run folder, removed on interrupt or fatal error. */
+static char *hl_bench_tmp_dir;
+
+static void hl_bench_on_signal(int sig) {
+  hl_bench_stop = sig;
+}
+
+static void hl_bench_install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = hl_bench_on_signal;
+  sigemptyset(&sa.sa_mask);
+  /* No SA_RESTART: a poll() waiting on a child returns at once. */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+static _Noreturn void hl_bench_exit(int code) {
+  if (hl_bench_tmp_dir) {
+    if (hl_bench_rm_rf(hl_bench_tmp_dir) != 0)
+      fprintf(stderr, "hlbench: cannot remove %s: %s\n", hl_bench_tmp_dir, strerror(errno));
+    else if (code == 130)
+      fprintf(stderr, "hlbench: removed the unfinished %s\n", hl_bench_tmp_dir);
+  }
+  exit(code);
+}
+
+static void hl_bench_check_stop(void) {
+  if (!hl_bench_stop) return;
+  fprintf(stderr, "\nhlbench: interrupted by signal %d (%s)\n", (int)hl_bench_stop,
+          strsignal((int)hl_bench_stop));
+  hl_bench_exit(130);
+}
+
+static void hl_bench_usage(FILE *out) {
+  fprintf(out, "usage: hlbench --config FILE [--bin DIR] [--results DIR] [--repeats N]\n"
+               "               [--timeout SECONDS] [--only-alloc LIST] [--jobs-out FILE]\n"
+               "       hlbench --collect RUN_DIR\n"
+               "\n"
+               "Run the benchmark matrix of FILE (format: harness/BENCH.md): every workload x\n"
+               "thread count x page size x allocator, `repeats` times, each run a separate\n"
+               "hlreplay process; repeats are interleaved. Results go to\n"
+               "RESULTS/<YYYYmmdd-HHMMSS>-<host>/ (bench.csv, meta.json, traces/, summary.txt);\n"
+               "the summary table is also printed on stdout, progress on stderr.\n"
+               "\n"
+               "  --config FILE       the matrix (harness/bench.conf, harness/bench-quick.conf)\n"
+               "  --bin DIR           where hlreplay and hltrace are (default: hlbench's folder)\n"
+               "  --results DIR       where run folders go (default: results)\n"
+               "  --repeats N         repeats per cell, overriding the config\n"
+               "  --timeout SECONDS   limit per run, overriding the config (default 600)\n"
+               "  --only-alloc LIST   only these of the config's allocators (comma-separated)\n"
+               "  --jobs-out FILE     do not run: prepare the run folder (traces, meta.json) and\n"
+               "                      write one shell command per run to FILE ('-' = stdout),\n"
+               "                      for GNU parallel or a Slurm array; then use --collect\n"
+               "  --collect RUN_DIR   after the jobs ran: write RUN_DIR's bench.csv and summary\n"
+               "  --help              this text\n"
+               "\n"
+               "exit status: 0 all runs ok, 1 some runs failed (still recorded), 2 usage, config\n"
+               "or setup error, 130 interrupted (the unfinished run folder is removed)\n");
+}
+
+typedef struct hl_bench_opts_s {
+  const char *config, *bin, *results, *only, *jobs_out, *collect;
+  long repeats;     /* 0 = the config's */
+  double timeout_s; /* 0 = the config's */
+} hl_bench_opts_t;
+
+static void hl_bench_parse_opts(int argc, char **argv, hl_bench_opts_t *o) {
+  static const struct option longs[] = {
+      {"config", required_argument, NULL, 'c'},   {"bin", required_argument, NULL, 'b'},
+      {"results", required_argument, NULL, 'r'},  {"repeats", required_argument, NULL, 'n'},
+      {"timeout", required_argument, NULL, 't'},  {"only-alloc", required_argument, NULL, 'a'},
+      {"jobs-out", required_argument, NULL, 'j'}, {"collect", required_argument, NULL, 'C'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  memset(o, 0, sizeof *o);
+  o->results = "results";
+  int c;
+  char *end;
+  while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    switch (c) {
+      case 'c':
+        o->config = optarg;
+        break;
+      case 'b':
+        o->bin = optarg;
+        break;
+      case 'r':
+        o->results = optarg;
+        break;
+      case 'a':
+        o->only = optarg;
+        break;
+      case 'j':
+        o->jobs_out = optarg;
+        break;
+      case 'C':
+        o->collect = optarg;
+        break;
+      case 'n':
+        errno = 0;
+        o->repeats = strtol(optarg, &end, 10);
+        if (errno || *end || o->repeats < 1 || o->repeats > 10000) {
+          fprintf(stderr, "hlbench: --repeats: expected a count from 1 to 10000, got '%s'\n",
+                  optarg);
+          exit(2);
+        }
+        break;
+      case 't':
+        o->timeout_s = strtod(optarg, &end);
+        if (*end || !(o->timeout_s > 0) || o->timeout_s > 1e7) {
+          fprintf(stderr, "hlbench: --timeout: expected seconds (> 0), got '%s'\n", optarg);
+          exit(2);
+        }
+        break;
+      case 'h':
+        hl_bench_usage(stdout);
+        exit(0);
+      default:
+        hl_bench_usage(stderr);
+        exit(2);
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "hlbench: unexpected argument '%s'\n", argv[optind]);
+    hl_bench_usage(stderr);
+    exit(2);
+  }
+  if (!o->config == !o->collect) {
+    fprintf(stderr, "hlbench: expected exactly one of --config FILE or --collect RUN_DIR\n");
+    hl_bench_usage(stderr);
+    exit(2);
+  }
+}
+
+/* The folder hlbench itself is in: where `make` put hlreplay and hltrace. */
+static char *hl_bench_self_dir(void) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return hl_bench_xstrdup(".");
+  buf[n] = '\0';
+  char *slash = strrchr(buf, '/');
+  if (slash) *slash = '\0';
+  return hl_bench_xstrdup(buf);
+}
+
+static char *hl_bench_tool(const char *bin, const char *name) {
+  char *path = hl_bench_xasprintf("%s/%s", bin, name);
+  if (access(path, X_OK) != 0) {
+    fprintf(stderr, "hlbench: %s: %s (build it with `make`, or point --bin at it)\n", path,
+            strerror(errno));
+    hl_bench_exit(2);
+  }
+  return path;
+}
+
+/* `hlreplay --list`: names into `names`, whole lines into `lines`. */
+static void hl_bench_list_allocs(const char *hlreplay, hl_bench_strv_t *names,
+                                 hl_bench_strv_t *lines) {
+  char *argv[] = {(char *)hlreplay, "--list", NULL};
+  hl_bench_child_t res;
+  if (hl_bench_child_run(argv, NULL, 60, &hl_bench_stop, &res) != 0) {
+    fprintf(stderr, "hlbench: cannot run %s --list: %s\n", hlreplay, strerror(errno));
+    hl_bench_exit(2);
+  }
+  hl_bench_check_stop();
+  if (res.exit != HL_BENCH_EXITED || res.code != 0) {
+    char *what = hl_bench_child_describe(&res);
+    char *last = hl_bench_last_line(res.err, res.err_len);
+    fprintf(stderr, "hlbench: %s --list failed (%s): %s\n", hlreplay, what, last);
+    hl_bench_exit(2);
+  }
+  for (char *line = res.out; line && *line;) {
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = '\0';
+    size_t name_len = strcspn(line, "\t ");
+    if (name_len > 0) {
+      hl_bench_strv_push_owned(names, hl_bench_xstrndup(line, name_len));
+      hl_bench_strv_push(lines, line);
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  hl_bench_child_free(&res);
+}
+
+/* results/.<stamp>-<host>.tmp, created; the final name beside it is free. */
+static void hl_bench_make_run_dir(const char *results, time_t started, char **name, char **tmp_dir,
+                                  char **final_dir) {
+  if (hl_bench_mkdir_p(results) != 0) {
+    fprintf(stderr, "hlbench: cannot create %s: %s\n", results, strerror(errno));
+    hl_bench_exit(2);
+  }
+  char host[256] = "unknown";
+  if (gethostname(host, sizeof host) != 0) strcpy(host, "unknown");
+  host[sizeof host - 1] = '\0';
+  for (char *c = host; *c; c++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", *c)) *c = '_';
+  /* UTC: runs from several machines (or a cluster) sort together. */
+  char stamp[32];
+  struct tm tm;
+  gmtime_r(&started, &tm);
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  for (int n = 1;; n++) {
+    *name = n == 1 ? hl_bench_xasprintf("%s-%s", stamp, host)
+                   : hl_bench_xasprintf("%s-%s-%d", stamp, host, n);
+    *final_dir = hl_bench_xasprintf("%s/%s", results, *name);
+    *tmp_dir = hl_bench_xasprintf("%s/.%s.tmp", results, *name);
+    struct stat st;
+    if (stat(*final_dir, &st) != 0 && mkdir(*tmp_dir, 0777) == 0) break;
+    if (errno != EEXIST && errno != ENOENT) {
+      fprintf(stderr, "hlbench: cannot create %s: %s\n", *tmp_dir, strerror(errno));
+      hl_bench_exit(2);
+    }
+    free(*name);
+    free(*final_dir);
+    free(*tmp_dir);
+  }
+  hl_bench_tmp_dir = *tmp_dir;
+}
+
+static void hl_bench_fmt_duration(char *buf, size_t size, double s) {
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else if (t >= 60)
+    snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+  else
+    snprintf(buf, size, "%lds", t);
+}
+
+static void hl_bench_write_log(const char *dir, const char *file, const char *text) {
+  char *path = hl_bench_xasprintf("%s/%s", dir, file);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+  free(path);
+}
+
+/* Generate each synthetic trace once per thread count, before any run, so
+   a bad generator option shows in seconds. A trace that cannot be made
+   fails its runs (recorded), not the bench. */
+static void hl_bench_generate(const hl_bench_config_t *cfg, const char *hltrace, const char *dir,
+                              hl_bench_strv_t *bad_traces, hl_bench_strv_t *bad_why) {
+  char *traces = hl_bench_xasprintf("%s/traces", dir);
+  char *logs = hl_bench_xasprintf("%s/logs", dir);
+  if (mkdir(traces, 0777) != 0) {
+    fprintf(stderr, "hlbench: cannot create %s: %s\n", traces, strerror(errno));
+    hl_bench_exit(2);
+  }
+  for (size_t w = 0; w < cfg->n_workloads; w++) {
+    const hl_bench_workload_t *wl = &cfg->workloads[w];
+    if (wl->source != HL_BENCH_GEN) continue;
+    for (size_t t = 0; t < cfg->n_threads; t++) {
+      char *out = hl_bench_trace_path(wl->name, cfg->threads[t]);
+      hl_bench_strv_t argv = {0};
+      char num[32];
+      hl_bench_strv_push(&argv, hltrace);
+      hl_bench_strv_push(&argv, "gen");
+      hl_bench_strv_push(&argv, wl->gen_args.v[0]);
+      hl_bench_strv_push(&argv, "--threads");
+      snprintf(num, sizeof num, "%u", cfg->threads[t]);
+      hl_bench_strv_push(&argv, num);
+      hl_bench_strv_push(&argv, "--seed");
+      snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->seed);
+      hl_bench_strv_push(&argv, num);
+      for (size_t a = 1; a < wl->gen_args.n; a++) hl_bench_strv_push(&argv, wl->gen_args.v[a]);
+      hl_bench_strv_push(&argv, "-o");
+      hl_bench_strv_push(&argv, out);
+      hl_bench_strv_push(&argv, NULL);
+
+      fprintf(stderr, "hlbench: generating %s ...", out);
+      hl_bench_child_t res;
+      /* Generation is not measured: a tight per-run timeout must not kill
+         it, so it gets at least HL_BENCH_GEN_TIMEOUT_S. */
+      double limit =
+          cfg->timeout_s > HL_BENCH_GEN_TIMEOUT_S ? cfg->timeout_s : HL_BENCH_GEN_TIMEOUT_S;
+      if (hl_bench_child_run(argv.v, dir, limit, &hl_bench_stop, &res) != 0) {
+        fprintf(stderr, "\nhlbench: cannot run %s: %s\n", hltrace, strerror(errno));
+        hl_bench_exit(2);
+      }
+      hl_bench_check_stop();
+      char *path = hl_bench_xasprintf("%s/%s", dir, out);
+      struct stat st;
+      if (res.exit == HL_BENCH_EXITED && res.code == 0 && stat(path, &st) == 0) {
+        fprintf(stderr, " %.2f s, %.1f MiB\n", res.elapsed_s, (double)st.st_size / 1048576.0);
+      } else {
+        char *what = hl_bench_child_describe(&res);
+        char *last = hl_bench_last_line(res.err, res.err_len);
+        char *why = res.exit == HL_BENCH_EXITED && res.code == 0
+                        ? hl_bench_xasprintf("hltrace gen wrote no %s", out)
+                        : hl_bench_xstrdup(*last ? last : what);
+        fprintf(stderr, " FAILED (%s): %s\n", what, why);
+        hl_bench_strv_push(bad_traces, out);
+        hl_bench_strv_push_owned(bad_why, why);
+        mkdir(logs, 0777);
+        char *log = hl_bench_xasprintf("gen-%s-t%u.stderr", wl->name, cfg->threads[t]);
+        hl_bench_write_log(logs, log, res.err);
+        free(log);
+        free(what);
+        free(last);
+      }
+      free(path);
+      hl_bench_child_free(&res);
+      hl_bench_strv_free(&argv);
+      free(out);
+    }
+  }
+  free(traces);
+  free(logs);
+}
+
+static void hl_bench_describe_run(char *buf, size_t size, const hl_bench_plan_t *plan,
+                                  const hl_bench_run_t *r) {
+  int n = snprintf(buf, size, "%s ", r->workload);
+  if (r->source == HL_BENCH_GEN && n >= 0 && (size_t)n < size)
+    n += snprintf(buf + n, size - (size_t)n, "t=%u ", r->threads);
+  if (plan->page_sizes_swept && n >= 0 && (size_t)n < size)
+    n += snprintf(buf + n, size - (size_t)n, "page=%llu ", (unsigned long long)r->page_size);
+  if (n >= 0 && (size_t)n < size)
+    snprintf(buf + n, size - (size_t)n, "%s rep %u/%u", r->alloc, r->repeat, plan->repeats);
+}
+
+static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg,
+                             const char *hlreplay, const char *dir,
+                             const hl_bench_strv_t *bad_traces, const hl_bench_strv_t *bad_why) {
+  int digits = snprintf(NULL, 0, "%zu", plan->n);
+  double start = hl_bench_now();
+  for (size_t i = 0; i < plan->n; i++) {
+    hl_bench_run_t *r = &plan->runs[i];
+    char what[512], result[512];
+    hl_bench_describe_run(what, sizeof what, plan, r);
+    long bad = r->source == HL_BENCH_GEN ? hl_bench_strv_find(bad_traces, r->trace) : -1;
+    if (bad >= 0) {
+      char *status = hl_bench_xasprintf("error: trace generation failed: %s", bad_why->v[bad]);
+      hl_bench_run_fail(r, status);
+      free(status);
+    } else {
+      hl_bench_strv_t argv = {0};
+      hl_bench_strv_push(&argv, hlreplay);
+      hl_bench_strv_push(&argv, r->trace);
+      hl_bench_strv_push(&argv, "--alloc");
+      hl_bench_strv_push(&argv, r->alloc);
+      hl_bench_strv_push(&argv, "--format");
+      hl_bench_strv_push(&argv, "csv");
+      if (r->page_size) {
+        char num[32];
+        snprintf(num, sizeof num, "%llu", (unsigned long long)r->page_size);
+        hl_bench_strv_push(&argv, "--page-size");
+        hl_bench_strv_push(&argv, num);
+      }
+      for (size_t a = 0; a < cfg->replay_args.n; a++)
+        hl_bench_strv_push(&argv, cfg->replay_args.v[a]);
+      hl_bench_strv_push(&argv, NULL);
+      hl_bench_child_t res;
+      if (hl_bench_child_run(argv.v, dir, cfg->timeout_s, &hl_bench_stop, &res) != 0) {
+        fprintf(stderr, "hlbench: cannot run %s: %s\n", hlreplay, strerror(errno));
+        hl_bench_exit(2);
+      }
+      hl_bench_strv_free(&argv);
+      hl_bench_check_stop();
+      hl_bench_run_record(r, &res);
+      hl_bench_child_free(&res);
+    }
+    if (r->ok) {
+      char num[64];
+      hl_bench_fmt_num(num, sizeof num, hl_bench_parse_num(hl_bench_run_value(r, "wall_s")));
+      snprintf(result, sizeof result, "%s s", num);
+    } else {
+      const char *st = hl_bench_run_value(r, "status");
+      snprintf(result, sizeof result, "%s", st ? st : "failed (status NA)");
+      for (char *c = result; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    }
+    double elapsed = hl_bench_now() - start;
+    char eta[32];
+    hl_bench_fmt_duration(eta, sizeof eta, elapsed / (double)(i + 1) * (double)(plan->n - i - 1));
+    fprintf(stderr, "[%*zu/%*zu] %s: %s  (ETA %s)\n", digits, i + 1, digits, plan->n, what, result,
+            eta);
+  }
+}
+
+/* Write `dir/name` through a temporary file (complete or absent). */
+typedef void (*hl_bench_writer_fn)(FILE *out, const void *ctx);
+
+static int hl_bench_write_file(const char *dir, const char *name, hl_bench_writer_fn fn,
+                               const void *ctx) {
+  char *path = hl_bench_xasprintf("%s/%s", dir, name);
+  char *tmp = hl_bench_xasprintf("%s/.%s.tmp", dir, name);
+  FILE *f = fopen(tmp, "w");
+  int rc = -1;
+  if (f) {
+    fn(f, ctx);
+    bool bad = ferror(f);
+    rc = fclose(f) == 0 && !bad && rename(tmp, path) == 0 ? 0 : -1;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
+  }
+  free(path);
+  free(tmp);
+  return rc;
+}
+
+typedef struct hl_bench_csv_ctx_s {
+  const hl_bench_plan_t *plan;
+  const char *run_id;
+} hl_bench_csv_ctx_t;
+
+static void hl_bench_csv_fn(FILE *out, const void *ctx) {
+  const hl_bench_csv_ctx_t *c = ctx;
+  hl_bench_write_csv(out, c->plan, c->run_id);
+}
+static void hl_bench_summary_fn(FILE *out, const void *ctx) {
+  hl_bench_write_summary(out, ctx);
+}
+static void hl_bench_meta_fn(FILE *out, const void *ctx) {
+  hl_bench_write_meta(out, ctx);
+}
+static void hl_bench_manifest_fn(FILE *out, const void *ctx) {
+  const hl_bench_meta_t *m = ctx;
+  hl_bench_manifest_write(out, m->plan, m->cfg->timeout_s);
+}
+
+/* The full stderr of every failed run, one file each, beside bench.csv. */
+static void hl_bench_write_logs(const char *dir, const hl_bench_plan_t *plan) {
+  char *logs = hl_bench_xasprintf("%s/logs", dir);
+  int digits = snprintf(NULL, 0, "%zu", plan->n);
+  for (size_t i = 0; i < plan->n; i++) {
+    const hl_bench_run_t *r = &plan->runs[i];
+    if (!r->done || r->ok || !r->log) continue;
+    mkdir(logs, 0777);
+    char threads[32] = "";
+    if (r->source == HL_BENCH_GEN) snprintf(threads, sizeof threads, "-t%u", r->threads);
+    char *name = hl_bench_xasprintf("%0*zu-%s%s-%s-r%u.stderr", digits, r->index + 1, r->workload,
+                                    threads, r->alloc, r->repeat);
+    hl_bench_write_log(logs, name, r->log);
+    free(name);
+  }
+  free(logs);
+}
+
+/* --collect RUN_DIR */
+static int hl_bench_collect(const char *dir) {
+  hl_bench_plan_t plan;
+  double timeout_s = 600;
+  if (hl_bench_manifest_load(dir, &plan, &timeout_s, stderr) != 0) return 2;
+  hl_bench_jobs_collect(dir, &plan, timeout_s);
+  char *copy = hl_bench_xstrdup(dir);
+  size_t n = strlen(copy);
+  while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
+  const char *slash = strrchr(copy, '/');
+  hl_bench_csv_ctx_t csv = {&plan, slash ? slash + 1 : copy};
+  char *meta = hl_bench_xasprintf("%s/meta.json", dir);
+  int rc = 0;
+  if (hl_bench_write_file(dir, "bench.csv", hl_bench_csv_fn, &csv) != 0 ||
+      hl_bench_write_file(dir, "summary.txt", hl_bench_summary_fn, &plan) != 0)
+    rc = 2;
+  if (rc == 0 && hl_bench_update_meta(meta, &plan) != 0)
+    fprintf(stderr, "hlbench: warning: could not update served_by and runs in %s\n", meta);
+  if (rc == 0) {
+    hl_bench_write_logs(dir, &plan);
+    hl_bench_write_summary(stdout, &plan);
+    fflush(stdout);
+    size_t failed = hl_bench_failed_count(&plan);
+    fprintf(stderr, "hlbench: collected %zu runs (%zu failed) into %s/bench.csv\n", plan.n, failed,
+            dir);
+    rc = failed ? 1 : 0;
+  }
+  free(meta);
+  free(copy);
+  hl_bench_plan_free(&plan);
+  return rc;
+}
+
+/* --jobs-out FILE: the commands, after the run folder is in place. */
+static int hl_bench_write_jobs(const char *path, const char *final_dir, const char *hlreplay,
+                               const hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
+  char *abs_dir = realpath(final_dir, NULL);
+  char *abs_replay = realpath(hlreplay, NULL);
+  int rc = -1;
+  if (abs_dir && abs_replay) {
+    if (strcmp(path, "-") == 0) {
+      rc = hl_bench_jobs_write(stdout, abs_dir, abs_replay, plan, cfg);
+      if (fflush(stdout) != 0) rc = -1;
+    } else {
+      char *tmp = hl_bench_xasprintf("%s.tmp", path);
+      FILE *f = fopen(tmp, "w");
+      if (f) {
+        rc = hl_bench_jobs_write(f, abs_dir, abs_replay, plan, cfg);
+        if (fclose(f) != 0 || rename(tmp, path) != 0) rc = -1;
+      }
+      if (rc != 0) unlink(tmp);
+      free(tmp);
+    }
+  }
+  if (rc != 0)
+    fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(errno));
+  else
+    fprintf(stderr,
+            "hlbench: %zu jobs in %s for run folder %s\n"
+            "hlbench: run them one at a time per machine, e.g. `parallel -j1 < %s`, then\n"
+            "hlbench:   %s --collect %s\n",
+            plan->n, path, final_dir, path, "hlbench", final_dir);
+  free(abs_dir);
+  free(abs_replay);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  hl_bench_opts_t o;
+  hl_bench_parse_opts(argc, argv, &o);
+  hl_bench_install_signals();
+  if (o.collect) return hl_bench_collect(o.collect);
+
+  time_t started = time(NULL);
+  double t0 = hl_bench_now();
+  char *self = hl_bench_self_dir();
+  char *bin = realpath(o.bin ? o.bin : self, NULL);
+  if (!bin) {
+    fprintf(stderr, "hlbench: --bin %s: %s\n", o.bin ? o.bin : self, strerror(errno));
+    return 2;
+  }
+
+  hl_bench_config_t cfg;
+  if (hl_bench_config_load(o.config, &cfg, stderr) != 0) return 2;
+  if (o.repeats) cfg.repeats = (unsigned)o.repeats;
+  if (o.timeout_s > 0) cfg.timeout_s = o.timeout_s;
+  if (o.only && hl_bench_config_only_allocs(&cfg, o.only, stderr) != 0) return 2;
+
+  char *hlreplay = hl_bench_tool(bin, "hlreplay");
+  char *hltrace = NULL;
+  for (size_t w = 0; w < cfg.n_workloads && !hltrace; w++)
+    if (cfg.workloads[w].source == HL_BENCH_GEN) hltrace = hl_bench_tool(bin, "hltrace");
+  hl_bench_strv_t known = {0}, known_lines = {0};
+  hl_bench_list_allocs(hlreplay, &known, &known_lines);
+  if (hl_bench_config_check_allocs(&cfg, &known, stderr) != 0) return 2;
+
+  char *name, *tmp_dir, *final_dir;
+  hl_bench_make_run_dir(o.results, started, &name, &tmp_dir, &final_dir);
+  char *abs_tmp = realpath(tmp_dir, NULL);
+  if (!abs_tmp) {
+    fprintf(stderr, "hlbench: %s: %s\n", tmp_dir, strerror(errno));
+    hl_bench_exit(2);
+  }
+  fprintf(stderr, "hlbench: %s -> %s\n", cfg.path, final_dir);
+
+  hl_bench_strv_t bad_traces = {0}, bad_why = {0};
+  hl_bench_generate(&cfg, hltrace, abs_tmp, &bad_traces, &bad_why);
+
+  hl_bench_plan_t plan;
+  hl_bench_plan_build(&plan, &cfg);
+  bool jobs = o.jobs_out != NULL;
+  if (jobs && bad_traces.n) {
+    fprintf(stderr, "hlbench: %zu traces could not be generated; no jobs written\n", bad_traces.n);
+    hl_bench_exit(1);
+  }
+  if (!jobs) hl_bench_run_all(&plan, &cfg, hlreplay, abs_tmp, &bad_traces, &bad_why);
+
+  hl_bench_meta_t meta = {.run_id = name,
+                          .mode = jobs ? "jobs" : "run",
+                          .started = started,
+                          .elapsed_s = hl_bench_now() - t0,
+                          .cfg = &cfg,
+                          .plan = &plan,
+                          .argc = argc,
+                          .argv = argv,
+                          .bin_dir = bin,
+                          .known_allocs = &known_lines,
+                          .git_dir = bin,
+                          .diff_path = NULL,
+                          .stop = &hl_bench_stop};
+  char *diff = hl_bench_xasprintf("%s/git.diff", abs_tmp);
+  meta.diff_path = diff;
+  hl_bench_csv_ctx_t csv = {&plan, name};
+  int werr = 0;
+  if (jobs) {
+    char *jobs_dir = hl_bench_xasprintf("%s/jobs", abs_tmp);
+    if (mkdir(jobs_dir, 0777) != 0) werr = -1;
+    free(jobs_dir);
+    werr |= hl_bench_write_file(abs_tmp, "jobs.tsv", hl_bench_manifest_fn, &meta);
+  } else {
+    werr |= hl_bench_write_file(abs_tmp, "bench.csv", hl_bench_csv_fn, &csv);
+    werr |= hl_bench_write_file(abs_tmp, "summary.txt", hl_bench_summary_fn, &plan);
+    hl_bench_write_logs(abs_tmp, &plan);
+  }
+  werr |= hl_bench_write_file(abs_tmp, "meta.json", hl_bench_meta_fn, &meta);
+  hl_bench_check_stop();
+  if (werr) hl_bench_exit(2);
+  if (rename(tmp_dir, final_dir) != 0) {
+    fprintf(stderr, "hlbench: cannot rename %s to %s: %s\n", tmp_dir, final_dir, strerror(errno));
+    hl_bench_exit(2);
+  }
+  /* Complete: from here on an interrupt must not remove it. */
+  hl_bench_tmp_dir = NULL;
+
+  int rc;
+  if (jobs) {
+    rc = hl_bench_write_jobs(o.jobs_out, final_dir, hlreplay, &plan, &cfg) == 0 ? 0 : 2;
+  } else {
+    hl_bench_write_summary(stdout, &plan);
+    fflush(stdout);
+    size_t failed = hl_bench_failed_count(&plan);
+    char took[32];
+    hl_bench_fmt_duration(took, sizeof took, hl_bench_now() - t0);
+    if (failed)
+      fprintf(stderr, "hlbench: %zu of %zu runs FAILED (see status in bench.csv, logs/); %s\n",
+              failed, plan.n, final_dir);
+    else
+      fprintf(stderr, "hlbench: %zu runs ok in %s; results in %s\n", plan.n, took, final_dir);
+    rc = failed ? 1 : 0;
+  }
+
+  free(diff);
+  hl_bench_plan_free(&plan);
+  hl_bench_strv_free(&bad_traces);
+  hl_bench_strv_free(&bad_why);
+  hl_bench_strv_free(&known);
+  hl_bench_strv_free(&known_lines);
+  hl_bench_config_free(&cfg);
+  free(abs_tmp);
+  free(tmp_dir);
+  free(final_dir);
+  free(name);
+  free(hlreplay);
+  free(hltrace);
+  free(bin);
+  free(self);
+  return rc;
+}
