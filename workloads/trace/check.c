@@ -1,0 +1,171 @@
+/* ----------------------------------------------------------------------------
+  workloads/trace/check.c: the out-of-line half of the trace validator
+  (check.h has the per-event fast path): setup, object array growth,
+  thread-state and barrier rules, the end-of-trace rule, and every error
+  message.
+---------------------------------------------------------------------------- */
+#include "workloads/trace/internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_MIN_OBJECTS 1024
+/* Object state is 16 bytes per id; refuse (as an error, not an abort) to
+   track more ids than a 64-bit address space could hold anyway. */
+#define CHECK_MAX_OBJECTS (UINT64_C(1) << 40)
+
+#define FAIL(field, ...) return trace_check_fail(msg, (field), __VA_ARGS__)
+
+trace_field_t trace_check_fail(char *msg, trace_field_t field, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, TRACE_MSG_LEN, fmt, ap);
+  va_end(ap);
+  return field;
+}
+
+/* The invariants the fast paths rely on; checked at init and at the end of
+   a trace (cheap: the loop is over open barriers only). */
+static bool check_state_is_valid(const trace_check_t *c) {
+  if (c->threads == 0 || c->threads > HL_TRACE_MAX_THREADS) return false;
+  if (!c->thread || !c->open || c->nopen > c->threads) return false;
+  if (c->objects > c->cap || (c->cap && !c->obj)) return false;
+  for (uint32_t i = 0; i < c->nopen; i++)
+    if (c->open[i].arrived == 0 || c->open[i].arrived >= c->open[i].count) return false;
+  return true;
+}
+
+int trace_check_init(trace_check_t *c, uint32_t threads) {
+  memset(c, 0, sizeof *c);
+  if (threads == 0 || threads > HL_TRACE_MAX_THREADS) return -1;
+  c->threads = threads;
+  c->thread = calloc(threads, sizeof *c->thread);
+  c->open = calloc(threads, sizeof *c->open);
+  if (!c->thread || !c->open) {
+    trace_check_free(c);
+    return -1;
+  }
+  return check_state_is_valid(c) ? 0 : -1;
+}
+
+void trace_check_free(trace_check_t *c) {
+  free(c->thread);
+  free(c->open);
+  free(c->obj);
+  memset(c, 0, sizeof *c);
+}
+
+/* Make room for one more object id (geometric growth). False when out of
+   memory, or beyond any sane count: an error, never an abort. */
+bool trace_check_grow(trace_check_t *c) {
+  if (c->objects < c->cap) return true;
+  uint64_t cap = c->cap ? c->cap * 2 : CHECK_MIN_OBJECTS;
+  if (cap > CHECK_MAX_OBJECTS || cap > SIZE_MAX / sizeof *c->obj) return false;
+  trace_obj_t *bigger = realloc(c->obj, (size_t)cap * sizeof *c->obj);
+  if (!bigger) return false;
+  c->obj = bigger;
+  c->cap = cap;
+  return true;
+}
+
+/* `what` the object: "free of", "read of"... The common case (a live
+   object) is tested inline by trace_check_use; this says what is wrong. */
+trace_field_t trace_check_obj_bad(const trace_check_t *c, uint64_t obj, trace_field_t field,
+                                  const char *what, char *msg) {
+  if (obj >= c->objects)
+    FAIL(field, "%s object %" PRIu64 " which was never allocated (%" PRIu64 " objects so far)",
+         what, obj, c->objects);
+  FAIL(field, "%s object %" PRIu64 " which was already freed at event %" PRIu64, what, obj,
+       c->obj[obj].freed - 1);
+}
+
+/* The thread is not simply running, or the event is a start. */
+trace_field_t trace_check_thread_bad(const trace_check_t *c, const hl_event_t *ev, char *msg) {
+  const trace_thread_t *t = &c->thread[ev->thread];
+  if (ev->op == HL_OP_THREAD_START) {
+    if (t->state == TRACE_THREAD_NEW) return TRACE_FIELD_NONE;
+    if (t->state == TRACE_THREAD_ENDED)
+      FAIL(TRACE_FIELD_THREAD, "start of thread %" PRIu32 " after its end at event %" PRIu64,
+           ev->thread, t->ended_at);
+    FAIL(TRACE_FIELD_THREAD, "thread %" PRIu32 " started twice (first start at event %" PRIu64 ")",
+         ev->thread, t->started_at);
+  }
+  switch (t->state) {
+    case TRACE_THREAD_RUNNING:
+      return TRACE_FIELD_NONE;
+    case TRACE_THREAD_NEW:
+      FAIL(TRACE_FIELD_THREAD, "%s by thread %" PRIu32 " before its start (a start event expected)",
+           hl_op_name(ev->op), ev->thread);
+    case TRACE_THREAD_ENDED:
+      FAIL(TRACE_FIELD_THREAD, "%s by thread %" PRIu32 " after its end at event %" PRIu64,
+           hl_op_name(ev->op), ev->thread, t->ended_at);
+    default:
+      FAIL(TRACE_FIELD_THREAD,
+           "%s by thread %" PRIu32 " while it waits at barrier %" PRIu64
+           " (arrived at event %" PRIu64 "; it may act again only when the barrier is complete)",
+           hl_op_name(ev->op), ev->thread, t->waiting_for, t->arrived_at);
+  }
+}
+
+static trace_barrier_t *check_barrier_find(trace_check_t *c, uint64_t number) {
+  for (uint32_t i = 0; i < c->nopen; i++)
+    if (c->open[i].number == number) return &c->open[i];
+  return NULL;
+}
+
+trace_field_t trace_check_barrier(trace_check_t *c, const hl_event_t *ev, char *msg) {
+  uint64_t number = ev->obj, count = ev->size;
+  if (count == 0 || count > c->threads)
+    FAIL(TRACE_FIELD_SIZE,
+         "barrier %" PRIu64 " with %" PRIu64 " participants (must be 1..%" PRIu32
+         ", the trace's threads)",
+         number, count, c->threads);
+  trace_barrier_t *b = check_barrier_find(c, number);
+  if (b && b->count != count)
+    FAIL(TRACE_FIELD_SIZE,
+         "barrier %" PRIu64 " with %" PRIu64 " participants, but its first arrival (event %" PRIu64
+         ") said %" PRIu64,
+         number, count, b->opened_at, b->count);
+  if (!b && c->barrier_seen && number <= c->barrier_max)
+    FAIL(TRACE_FIELD_OBJ,
+         "barrier %" PRIu64 " is not open and not above the highest barrier number so far (%" PRIu64
+         "): a new barrier needs a higher number, and a completed one cannot be reused",
+         number, c->barrier_max);
+  /* Valid: apply. */
+  trace_thread_t *t = &c->thread[ev->thread];
+  if (!b) {
+    c->barrier_seen = true;
+    c->barrier_max = number;
+    if (count == 1) return TRACE_FIELD_NONE; /* complete at once; nobody waits */
+    b = &c->open[c->nopen++];
+    *b = (trace_barrier_t){number, count, 0, c->events, UINT32_MAX};
+  }
+  if (++b->arrived < count) {
+    t->state = TRACE_THREAD_WAITING;
+    t->arrived_at = c->events;
+    t->waiting_for = number;
+    t->wait_next = b->first_waiter;
+    b->first_waiter = ev->thread;
+    return TRACE_FIELD_NONE;
+  }
+  /* The last arrival: release every waiter and close the barrier. */
+  t->arrived_at = c->events;
+  for (uint32_t w = b->first_waiter; w != UINT32_MAX; w = c->thread[w].wait_next)
+    c->thread[w].state = TRACE_THREAD_RUNNING;
+  *b = c->open[--c->nopen];
+  return TRACE_FIELD_NONE;
+}
+
+trace_field_t trace_check_end(const trace_check_t *c, char *msg) {
+  if (!check_state_is_valid(c)) FAIL(TRACE_FIELD_TAG, "internal error: validator state corrupt");
+  if (c->nopen) {
+    const trace_barrier_t *b = &c->open[0];
+    FAIL(TRACE_FIELD_TAG,
+         "barrier %" PRIu64 " is incomplete at the end of the trace: %" PRIu64 " of %" PRIu64
+         " threads arrived (first at event %" PRIu64 ")",
+         b->number, b->arrived, b->count, b->opened_at);
+  }
+  return TRACE_FIELD_NONE;
+}
