@@ -38,7 +38,7 @@ typedef enum hl_alloc_kind_e {
   HL_KIND_COUNT
 } hl_alloc_kind_t;
 
-/* Name of a kind as written in text traces ("malloc", "calloc", ...). */
+/* Name of a kind: the C function it calls, also its name in text traces. */
 const char *hl_alloc_kind_name(hl_alloc_kind_t kind);
 /* Inverse of hl_alloc_kind_name; returns HL_KIND_COUNT when unknown. */
 hl_alloc_kind_t hl_alloc_kind_parse(const char *name);
@@ -111,6 +111,8 @@ typedef struct hl_allocator_s {
   int (*thread_init)(hl_ctx_t *ctx);
   void (*thread_done)(hl_ctx_t *ctx);
 
+  /* alloc stores the object in *slot (NULL is allowed only for size 0);
+     free releases it from any thread's context and sets *slot to NULL. */
   int (*alloc)(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align);
   void (*free)(hl_ctx_t *ctx, void **slot, size_t size);
   int (*realloc)(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_size);
@@ -144,8 +146,11 @@ void hl_flat_link(hl_ctx_t *ctx, void **slot, size_t field, void **target);
 void hl_flat_send(hl_ctx_t *from, hl_ctx_t *to, void **slot);
 int hl_flat_thread_init(hl_ctx_t *ctx);
 void hl_flat_thread_done(hl_ctx_t *ctx);
-/* The alignment a malloc-API call of this kind guarantees (max_align_t, the
-   page size, or `align`). */
-size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t align);
+/* The alignment a malloc-API call of this kind guarantees for a `size`-byte
+   request: the page size (valloc, pvalloc), `align` (the aligned kinds), or
+   else the fundamental alignment an object of that size can need, i.e.
+   min(alignof(max_align_t), largest power of two <= size): jemalloc and
+   mimalloc rightly return 8-byte blocks for 8-byte requests. */
+size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t size, size_t align);
 
 #endif

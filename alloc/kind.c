@@ -32,9 +32,10 @@ bool hl_alloc_kind_has_align(hl_alloc_kind_t kind) {
          kind == HL_KIND_ALIGNED_ALLOC;
 }
 
-size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t align) {
-  size_t base = alignof(max_align_t);
+size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t size, size_t align) {
   if (kind == HL_KIND_VALLOC || kind == HL_KIND_PVALLOC) return (size_t)sysconf(_SC_PAGESIZE);
-  if (hl_alloc_kind_has_align(kind) && align > base) return align;
-  return base;
+  if (hl_alloc_kind_has_align(kind)) return align ? align : 1;
+  size_t fits = alignof(max_align_t);
+  while (fits > 1 && fits > size) fits /= 2;
+  return fits;
 }

@@ -231,7 +231,7 @@ static void verify_remove(replay_run_t *run, uint32_t obj) {
 }
 
 static bool verify_aligned(replay_thread_t *th, uint32_t obj, hl_alloc_kind_t kind, size_t align) {
-  size_t want = hl_alloc_kind_alignment(kind, align);
+  size_t want = hl_alloc_kind_alignment(kind, th->run->sizes[obj], align);
   uintptr_t p = (uintptr_t)th->run->slots[obj];
   if (p % want == 0) return true;
   replay_fail(th, "verify: object %u at %p is not aligned to %zu bytes (%s)", obj, (void *)p, want,
@@ -300,9 +300,10 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
     case HL_OP_ALLOC:
       run->sizes[e->obj] = e->a;
       if ((rc = A->alloc(ctx, slot, e->a, (hl_alloc_kind_t)e->kind, e->b)) != 0)
-        return replay_fail(th, "%s of object %u (%llu bytes) failed: %s",
+        return replay_fail(th, "%s of object %u (%llu bytes) failed: %s%s%s",
                            hl_alloc_kind_name(e->kind), e->obj, (unsigned long long)e->a,
-                           strerror(rc)),
+                           strerror(rc), rc == ENOTSUP ? ": allocator does not provide " : "",
+                           rc == ENOTSUP ? hl_alloc_kind_name(e->kind) : ""),
                false;
       if (verify) {
         if (!verify_aligned(th, e->obj, (hl_alloc_kind_t)e->kind, e->b) ||
@@ -527,12 +528,16 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   if (rc == 0) hl_counters_report(&counters, t->events, row);
   replay_stats_report(&run, row);
 
+  /* Objects the trace never freed (or a failed run left) are freed now,
+     after the clock and the stats, so repeated runs in one process start
+     from a clean heap. A freed object's slot is NULL (alloc.h). */
+  if (inited)
+    for (uint32_t i = 0; i < t->objects; i++)
+      if (run.slots[i]) run.alloc->free(&run.threads[0].ctx, &run.slots[i], run.sizes[i]);
   for (uint32_t i = 0; i < inited; i++)
     if (!run.threads[i].ended) run.alloc->thread_done(&run.threads[i].ctx);
   int failed = atomic_load(&run.failed);
   if (failed) snprintf(why, why_len, "%s", run.why);
-  /* Objects the trace never freed stay allocated, as they did in the traced
-     program; heap_done reclaims them for allocators that own their memory. */
   run.alloc->heap_done(&run.heap);
   replay_run_free(&run);
   return failed ? -1 : 0;

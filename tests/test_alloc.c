@@ -70,7 +70,7 @@ static void exercise(const hl_allocator_t *a) {
       continue;
     }
     sizes[i] = size;
-    misaligned += (uintptr_t)slots[i] % hl_alloc_kind_alignment(kind, align) != 0;
+    misaligned += (uintptr_t)slots[i] % hl_alloc_kind_alignment(kind, size, align) != 0;
     if (kind == HL_KIND_CALLOC) {
       uint8_t buf[512];
       for (size_t off = 0; off < size; off += sizeof buf) {
@@ -157,8 +157,13 @@ int main(void) {
     CHECK(hl_alloc_kind_parse(hl_alloc_kind_name((hl_alloc_kind_t)k)) == k, "kind %u round trip",
           k);
   CHECK(hl_alloc_kind_parse("mallocx") == HL_KIND_COUNT, "unknown kind parsed");
-  CHECK(hl_alloc_kind_alignment(HL_KIND_MEMALIGN, 4096) == 4096, "memalign alignment");
-  CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 4096) == 16, "malloc alignment is max_align_t");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_MEMALIGN, 8, 4096) == 4096, "memalign alignment");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 4096, 0) == 16, "large malloc: max_align_t");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 24, 0) == 16, "24 bytes may hold a long double");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 8, 0) == 8, "8 bytes need only 8");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_CALLOC, 3, 0) == 2, "3 bytes need only 2");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_MALLOC, 0, 0) == 1, "0 bytes need nothing");
+  CHECK(hl_alloc_kind_alignment(HL_KIND_VALLOC, 1, 0) == 4096, "valloc: page");
 
   /* identification: this test is not preloaded, so only `system` may claim it */
   char buf[256];

@@ -113,7 +113,7 @@ static int faulty_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t
     *slot = overlap_arena + (atomic_fetch_add(&n, 1) % 4) * 16; /* neighbours overlap */
     return 0;
   }
-  size_t a = hl_alloc_kind_alignment(kind, align);
+  size_t a = hl_alloc_kind_alignment(kind, size, align);
   void *p = NULL;
   if (posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, size + 64)) return ENOMEM;
   if (kind == HL_KIND_CALLOC) memset(p, fault == FAULT_CALLOC_DIRTY ? 0xAB : 0, size + 64);
@@ -122,16 +122,16 @@ static int faulty_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t
 }
 static void faulty_free(hl_ctx_t *ctx, void **slot, size_t size) {
   (void)ctx, (void)size;
-  if (fault == FAULT_OVERLAP && (char *)*slot >= overlap_arena &&
-      (char *)*slot < overlap_arena + sizeof overlap_arena)
-    return;
-  free(fault == FAULT_MISALIGN ? (char *)*slot - 1 : *slot);
+  char *p = *slot;
+  *slot = NULL;
+  if (p >= overlap_arena && p < overlap_arena + sizeof overlap_arena) return;
+  free((uintptr_t)p % 2 ? p - 1 : p); /* FAULT_MISALIGN hands out p + 1 */
 }
 static int faulty_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_size) {
   void *fresh;
   if (faulty_alloc(ctx, &fresh, new_size, HL_KIND_MALLOC, 0)) return ENOMEM;
   size_t keep = old_size < new_size ? old_size : new_size;
-  memcpy(fresh, *slot, keep);
+  memmove(fresh, *slot, keep); /* with FAULT_OVERLAP the two may overlap */
   if (fault == FAULT_REALLOC_LOSES && keep) ((char *)fresh)[keep / 2] ^= 0x5A;
   faulty_free(ctx, slot, old_size);
   *slot = fresh;
@@ -202,6 +202,7 @@ static void order_free(hl_ctx_t *ctx, void **slot, size_t size) {
   if (!atomic_compare_exchange_strong(&order_state[order_obj(slot)], &expect, 2))
     atomic_fetch_add(&order_violations, 1);
   atomic_fetch_add(&order_ops, 1);
+  *slot = NULL;
 }
 static int order_realloc(hl_ctx_t *ctx, void **slot, size_t o, size_t n) {
   (void)ctx, (void)o, (void)n;

@@ -11,6 +11,18 @@
   A preload that silently failed (ld.so only warns) is caught here instead
   of reporting glibc's numbers under jemalloc's name.
 
+  A library may lack some calls (Debian's jemalloc has no pvalloc): in a
+  preloaded program such a call falls through to glibc, and freeing its
+  result crashes the library. So every kind is checked to be defined by the
+  same library as malloc; one that is not fails with ENOTSUP, and the
+  identification lists it, rather than mixing two allocators in one run.
+
+  A library may lack some calls (Debian's jemalloc has no pvalloc): in a
+  preloaded program such a call falls through to glibc, and freeing its
+  result crashes the library. So every kind is checked to be defined by the
+  same library as malloc; one that is not fails with ENOTSUP, and the
+  identification lists it, rather than mixing two allocators in one run.
+
   These libraries keep their own per-thread state in TLS, so the context is
   unused: with one OS thread per traced thread (native replay) that is the
   real behaviour; in serial replay they see a single thread.
@@ -24,18 +36,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *identify_definer(const char *symbol);
+
+/* Which kinds the serving library really provides (see the banner). */
+typedef struct baseline_state_s {
+  bool provides[HL_KIND_COUNT];
+} baseline_state_t;
+
+static baseline_state_t baseline_state;
+
+static void baseline_state_init(baseline_state_t *st) {
+  const char *malloc_definer = identify_definer("malloc");
+  for (unsigned k = 0; k < HL_KIND_COUNT; k++)
+    st->provides[k] =
+        strcmp(identify_definer(hl_alloc_kind_name((hl_alloc_kind_t)k)), malloc_definer) == 0;
+}
+
 static int baseline_heap_init(hl_heap_t *heap) {
-  heap->state = NULL;
+  baseline_state_init(&baseline_state);
+  heap->state = &baseline_state;
   return 0;
 }
 
 static void baseline_heap_done(hl_heap_t *heap) {
-  (void)heap;
+  heap->state = NULL;
 }
 
 static int baseline_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind,
                           size_t align) {
-  (void)ctx;
+  const baseline_state_t *st = ctx->heap->state;
+  if ((unsigned)kind >= HL_KIND_COUNT || !st->provides[kind]) return ENOTSUP;
   void *p = NULL;
   switch (kind) {
     case HL_KIND_MALLOC:
@@ -152,7 +182,16 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
   } else if (BASELINE_SANITIZED) {
     snprintf(version, sizeof version, "the sanitizer runtime's malloc");
   }
-  snprintf(buf, len, "%s (%s)", base, version);
+  baseline_state_t st;
+  baseline_state_init(&st);
+  char missing[96] = "";
+  for (unsigned k = 0; k < HL_KIND_COUNT; k++)
+    if (!st.provides[k]) {
+      size_t used = strlen(missing);
+      snprintf(missing + used, sizeof missing - used, "%s%s", used ? " " : "; lacks ",
+               hl_alloc_kind_name((hl_alloc_kind_t)k));
+    }
+  snprintf(buf, len, "%s (%s%s)", base, version, missing);
 }
 
 /* Shared by all four: serving library must be `want` (a soname). */
