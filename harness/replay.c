@@ -77,7 +77,8 @@ typedef struct replay_thread_s {
   const replay_event_t *events;
   size_t count, next; /* program and position */
   bool ended;
-  uint8_t *scratch; /* REPLAY_CHUNK bytes for reads */
+  _Atomic uint64_t done; /* events completed, published now and then for progress */
+  uint8_t *scratch;      /* REPLAY_CHUNK bytes for reads */
   pthread_t os_thread;
 } replay_thread_t;
 
@@ -98,6 +99,7 @@ struct replay_run_s {
   uint8_t *linked;          /* verify: object holds pointers, pattern no longer applies */
   replay_barrier_t *barriers;
   _Atomic uint32_t start_gate;
+  _Atomic uint32_t finished; /* worker threads done */
   _Atomic int failed;
   char why[512];
   pthread_mutex_t verify_lock;
@@ -380,23 +382,86 @@ static inline bool replay_event(replay_thread_t *th, const replay_event_t *e) {
   return true;
 }
 
+/* ---- progress (stderr, only when asked: a terminal) ---- */
+
+#define REPLAY_PROGRESS_EVERY 65536 /* events between progress publications */
+
+typedef struct replay_progress_s {
+  struct timespec start, last;
+  bool shown;
+} replay_progress_t;
+
+static double replay_since(const struct timespec *a, const struct timespec *b) {
+  return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
+}
+
+/* Print "done of total" once a second; nothing for runs shorter than that. */
+static void replay_progress_tick(replay_run_t *run, replay_progress_t *p, uint64_t done) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (replay_since(&p->last, &now) < 1.0) return;
+  p->last = now;
+  p->shown = true;
+  double total = (double)run->trace->events, secs = replay_since(&p->start, &now);
+  fprintf(stderr, "\rhlreplay: %llu of %llu events (%.0f%%), %.0f s", (unsigned long long)done,
+          (unsigned long long)run->trace->events, total > 0 ? 100.0 * (double)done / total : 100.0,
+          secs);
+}
+
+static void replay_progress_end(replay_progress_t *p) {
+  if (p->shown) fprintf(stderr, "\n");
+}
+
+static void replay_progress_init(replay_progress_t *p) {
+  clock_gettime(CLOCK_MONOTONIC, &p->start);
+  p->last = p->start;
+  p->shown = false;
+}
+
 static void *replay_thread_main(void *arg) {
   replay_thread_t *th = arg;
   replay_run_t *run = th->run;
   while (atomic_load_explicit(&run->start_gate, memory_order_acquire) == 0)
     replay_futex(&run->start_gate, FUTEX_WAIT, 0, NULL);
-  for (; th->next < th->count; th->next++)
+  for (; th->next < th->count; th->next++) {
     if (!replay_event(th, &th->events[th->next])) break;
+    if (th->next % REPLAY_PROGRESS_EVERY == 0)
+      atomic_store_explicit(&th->done, th->next, memory_order_relaxed);
+  }
+  atomic_store_explicit(&th->done, th->next, memory_order_relaxed);
+  atomic_fetch_add(&run->finished, 1);
+  replay_futex(&run->finished, FUTEX_WAKE, 1, NULL);
   return NULL;
+}
+
+/* The main thread's wait for the workers, reporting progress meanwhile. */
+static void replay_watch(replay_run_t *run, uint32_t spawned) {
+  if (!run->opt->progress) return; /* pthread_join alone does the waiting */
+  replay_progress_t p;
+  replay_progress_init(&p);
+  const struct timespec second = {1, 0};
+  uint32_t finished;
+  while ((finished = atomic_load(&run->finished)) < spawned) {
+    replay_futex(&run->finished, FUTEX_WAIT, finished, &second);
+    uint64_t done = 0;
+    for (uint32_t i = 0; i < spawned; i++)
+      done += atomic_load_explicit(&run->threads[i].done, memory_order_relaxed);
+    replay_progress_tick(run, &p, done);
+  }
+  replay_progress_end(&p);
 }
 
 static void replay_run_serial(replay_run_t *run) {
   const uint16_t *order = run->trace->order.data;
+  replay_progress_t p;
+  replay_progress_init(&p);
   for (uint64_t i = 0; i < run->trace->events; i++) {
     replay_thread_t *th = &run->threads[order[i]];
-    if (!replay_event(th, &th->events[th->next])) return;
+    if (!replay_event(th, &th->events[th->next])) break;
     th->next++;
+    if (run->opt->progress && i % REPLAY_PROGRESS_EVERY == 0) replay_progress_tick(run, &p, i);
   }
+  replay_progress_end(&p);
 }
 
 /* Start the worker threads parked at the gate (before the clock starts). */
@@ -506,6 +571,7 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
     if (opt->mode == HL_REPLAY_THREADS) {
       atomic_store_explicit(&run.start_gate, 1, memory_order_release);
       replay_futex(&run.start_gate, FUTEX_WAKE, INT_MAX, NULL);
+      replay_watch(&run, spawned);
     } else {
       replay_run_serial(&run);
     }
