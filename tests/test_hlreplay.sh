@@ -110,6 +110,23 @@ for m in ("cycles", "instructions", "l1d_misses", "llc_misses", "dtlb_misses"):
         assert int(r[m]) >= 0, (m, r[m])
 assert r["alloc_bytes_live"] == "NA" and "alloc_bytes_live: not exposed" in r["na_reasons"]
 PY
+# Memory honesty: the harness must not malloc-and-free before the run (an
+# allocator that keeps freed memory resident would then serve the trace from
+# it and look smaller). With the touch model every live byte is resident, so
+# the RSS growth must cover the trace's peak live bytes.
+$T gen threadtest --threads 1 --iterations 10 --objects 100000 --size 64 --seed 4 -o "$HL_TMP/rss.hlt" || fail "gen rss"
+live=$($T stats "$HL_TMP/rss.hlt" | awk '/^live bytes:/ {gsub(",", "", $4); print $4}')
+for a in $allocs; do
+  $R "$HL_TMP/rss.hlt" --alloc $a --access touch --format csv -q >"$HL_TMP/rss.csv" 2>&1 || fail "$a rss run"
+  /usr/bin/python3 - "$HL_TMP/rss.csv" "$live" "$a" <<'PY' && pass || fail "$a: RSS growth below the live bytes"
+import csv, sys
+r = next(csv.DictReader(open(sys.argv[1])))
+growth = (int(r["peak_rss_kib"]) - int(r["rss_before_kib"])) * 1024
+live = int(sys.argv[2])
+if growth < 0.9 * live:
+    sys.exit(f"{sys.argv[3]}: RSS grew {growth} bytes for {live} live bytes")
+PY
+done
 expect_ok "text output" $R "$HL_TMP/every.hlt" --alloc system
 grep -q "^access_model *traced" "$HL_TMP/out" && pass || fail "every-op trace uses the traced model"
 grep -q "access model traced" "$HL_TMP/err" && pass || fail "access model printed on stderr"

@@ -53,7 +53,7 @@ int trace_check_init(trace_check_t *c, uint32_t threads) {
 void trace_check_free(trace_check_t *c) {
   free(c->thread);
   free(c->open);
-  free(c->obj);
+  trace_map_free(c->obj, (size_t)c->cap * sizeof *c->obj);
   memset(c, 0, sizeof *c);
 }
 
@@ -63,7 +63,8 @@ bool trace_check_grow(trace_check_t *c) {
   if (c->objects < c->cap) return true;
   uint64_t cap = c->cap ? c->cap * 2 : CHECK_MIN_OBJECTS;
   if (cap > CHECK_MAX_OBJECTS || cap > SIZE_MAX / sizeof *c->obj) return false;
-  trace_obj_t *bigger = realloc(c->obj, (size_t)cap * sizeof *c->obj);
+  trace_obj_t *bigger =
+      trace_map_grow(c->obj, (size_t)c->cap * sizeof *c->obj, (size_t)cap * sizeof *c->obj);
   if (!bigger) return false;
   c->obj = bigger;
   c->cap = cap;

@@ -96,16 +96,26 @@ const char *trace_display_name(const char *path) {
   return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
+void *trace_map_grow(void *p, size_t old_bytes, size_t new_bytes) {
+  void *q = p ? mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE)
+              : mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return q == MAP_FAILED ? NULL : q;
+}
+
+void trace_map_free(void *p, size_t bytes) {
+  if (p) munmap(p, bytes);
+}
+
 /* read() everything from fd: pipes and terminals have no size to mmap. */
 static int file_read_all(int fd, trace_file_t *f) {
   size_t cap = 1 << 16, len = 0;
-  uint8_t *buf = malloc(cap);
+  uint8_t *buf = trace_map_grow(NULL, 0, cap);
   if (!buf) return ENOMEM;
   for (;;) {
     if (len == cap) {
-      uint8_t *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+      uint8_t *bigger = cap <= SIZE_MAX / 2 ? trace_map_grow(buf, cap, cap * 2) : NULL;
       if (!bigger) {
-        free(buf);
+        trace_map_free(buf, cap);
         return ENOMEM;
       }
       buf = bigger, cap *= 2;
@@ -114,13 +124,14 @@ static int file_read_all(int fd, trace_file_t *f) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
-      free(buf);
+      trace_map_free(buf, cap);
       return e;
     }
     if (n == 0) break;
     len += (size_t)n;
   }
   f->owned = buf;
+  f->owned_cap = cap;
   f->data = buf;
   f->len = len;
   return 0;
@@ -171,6 +182,6 @@ int trace_file_load(const char *path, const char *name, trace_file_t *f, hl_trac
 
 void trace_file_release(trace_file_t *f) {
   if (f->map) munmap(f->map, f->map_len);
-  free(f->owned);
+  trace_map_free(f->owned, f->owned_cap);
   memset(f, 0, sizeof *f);
 }

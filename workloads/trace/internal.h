@@ -60,7 +60,8 @@ typedef struct trace_file_s {
   size_t len;
   void *map; /* mmap()ed region, or NULL */
   size_t map_len;
-  uint8_t *owned; /* malloc()ed copy (pipes, stdin), or NULL */
+  uint8_t *owned;   /* trace_map_grow()n copy (pipes, stdin), or NULL */
+  size_t owned_cap; /* its mapped bytes */
 } trace_file_t;
 
 /* Load `path` ("-" = stdin). 0 ok, -1 with err filled (offset 0, event 0). */
@@ -93,5 +94,13 @@ typedef hl_trace_writer_t *(*trace_open_writer_fn)(void *ctx, uint32_t threads, 
 hl_trace_writer_t *trace_pack_mem(const char *text, size_t len, const char *name,
                                   trace_open_writer_fn open_writer, void *ctx,
                                   hl_trace_error_t *err);
+
+/* Large arrays come from mmap, not malloc: a replay loads its trace in the
+   process whose malloc it measures, and memory that the reader malloc()ed and
+   freed would be handed back to the measured allocator, which may keep it
+   resident and so look smaller. Grow `p` (NULL: none yet) from `old_bytes`
+   to `new_bytes`, contents kept; NULL when out of memory (p still valid). */
+void *trace_map_grow(void *p, size_t old_bytes, size_t new_bytes);
+void trace_map_free(void *p, size_t bytes);
 
 #endif
