@@ -17,6 +17,7 @@
 ---------------------------------------------------------------------------- */
 #include "harness/counters.h"
 #include "harness/replay_internal.h"
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -480,6 +481,14 @@ static int replay_spawn(replay_run_t *run, uint32_t *spawned) {
 
 /* ---- a whole run ---- */
 
+/* After a run that did not fail, every thread has run its whole program. */
+static bool replay_run_is_valid(const replay_run_t *run) {
+  if (atomic_load(&run->failed)) return true;
+  for (uint32_t i = 0; i < run->trace->threads; i++)
+    if (run->threads[i].next != run->threads[i].count) return false;
+  return true;
+}
+
 static void replay_run_free(replay_run_t *run) {
   const hl_replay_trace_t *t = run->trace;
   for (uint32_t i = 0; i < t->threads; i++) replay_unmap(run->threads[i].scratch, REPLAY_CHUNK);
@@ -584,6 +593,7 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   }
   for (uint32_t i = 0; i < spawned; i++) pthread_join(run.threads[i].os_thread, NULL);
   if (rc == 0) hl_counters_stop(&counters);
+  assert(rc != 0 || replay_run_is_valid(&run));
 
   hl_metrics_set(row, HL_METRIC_mode, "%s",
                  opt->mode == HL_REPLAY_THREADS ? "threads-as-traced" : "serial");

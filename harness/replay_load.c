@@ -6,6 +6,7 @@
   threads in range, barriers consistent), so the loader only translates.
 ---------------------------------------------------------------------------- */
 #include "harness/replay_internal.h"
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,6 +166,32 @@ static int load_event(load_state_t *s, const hl_event_t *e) {
   return 0;
 }
 
+/* The loaded form's invariants: every event is in exactly one program and in
+   the serial order once, each program starts with its THREAD_START, and no
+   event names an object or barrier beyond the tables. */
+static bool replay_trace_is_valid(const hl_replay_trace_t *t) {
+  uint64_t total = 0;
+  uint64_t per_thread[HL_TRACE_MAX_THREADS] = {0};
+  const uint16_t *order = t->order.data;
+  for (uint64_t i = 0; i < t->order.len; i++) {
+    if (order[i] >= t->threads) return false;
+    per_thread[order[i]]++;
+  }
+  for (uint32_t th = 0; th < t->threads; th++) {
+    const replay_vec_t *p = &t->programs[th];
+    const replay_event_t *ev = p->data;
+    if (p->len != per_thread[th]) return false;
+    if (p->len && ev[0].op != HL_OP_THREAD_START) return false;
+    for (size_t i = 0; i < p->len; i++) {
+      bool has_obj = ev[i].op != HL_OP_THREAD_START && ev[i].op != HL_OP_THREAD_END;
+      uint32_t limit = ev[i].op == HL_OP_BARRIER ? t->barriers : t->objects;
+      if (has_obj && ev[i].obj >= limit) return false;
+    }
+    total += p->len;
+  }
+  return total == t->events && t->order.len == t->events;
+}
+
 hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
   hl_trace_reader_t *r = hl_trace_open(path, err);
   if (!r) return NULL;
@@ -203,6 +230,7 @@ hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
     hl_replay_unload(t);
     return NULL;
   }
+  assert(replay_trace_is_valid(t));
   return t;
 }
 

@@ -22,10 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HL_TRACE_VERSION 1
+#define HL_TRACE_VERSION     1
 #define HL_TRACE_MAX_THREADS 4096
-#define HL_TRACE_MAX_SIZE (UINT64_C(1) << 48) /* largest object or access length */
-#define HL_TRACE_NO_OBJECT UINT64_MAX         /* LINK target meaning "null" */
+#define HL_TRACE_MAX_SIZE    (UINT64_C(1) << 48) /* largest object or access length */
+#define HL_TRACE_NO_OBJECT   UINT64_MAX          /* LINK target meaning "null" */
 
 typedef enum hl_op_e {
   HL_OP_ALLOC = 0,    /* obj (new), size, kind, align */
@@ -70,8 +70,8 @@ void hl_trace_error_print(FILE *out, const hl_trace_error_t *err);
 
 typedef struct hl_trace_header_s {
   uint32_t version;
-  uint32_t threads;  /* thread ids are 0..threads-1 */
-  const char *meta;  /* "key=value\n" lines: what made the trace, how, when */
+  uint32_t threads; /* thread ids are 0..threads-1 */
+  const char *meta; /* "key=value\n" lines: what made the trace, how, when */
   size_t meta_len;
 } hl_trace_header_t;
 
@@ -90,7 +90,7 @@ const hl_trace_header_t *hl_trace_header(const hl_trace_reader_t *r);
 int hl_trace_next(hl_trace_reader_t *r, hl_event_t *ev);
 const hl_trace_error_t *hl_trace_reader_error(const hl_trace_reader_t *r);
 uint64_t hl_trace_events_read(const hl_trace_reader_t *r);
-uint64_t hl_trace_objects(const hl_trace_reader_t *r);   /* ALLOCs so far */
+uint64_t hl_trace_objects(const hl_trace_reader_t *r); /* ALLOCs so far */
 /* Size of a live object (valid for ids the reader has seen allocated). */
 uint64_t hl_trace_object_size(const hl_trace_reader_t *r, uint64_t obj);
 void hl_trace_close(hl_trace_reader_t *r);
