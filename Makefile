@@ -7,10 +7,11 @@
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
 #   make clean      remove build/
 #
-# Conventions that keep this file short: in workloads/ and harness/, a file
-# named hl*.c is a command (build/bin/hl*); every other .c file belongs to its
-# module's library. tests/test_*.c are test programs, tests/test_*.sh test
-# scripts, tests/fuzz/fuzz_*.c libFuzzer targets; all are found by wildcard.
+# Conventions that keep this file short: in workloads/, harness/ and sim/, a
+# file named hl*.c is a command (build/bin/hl*); every other .c file belongs to
+# its module's library. workloads/recorder/*.c form the LD_PRELOAD recorder
+# (build/lib/libhlrecord.so). tests/test_*.c are test programs, tests/test_*.sh
+# test scripts, tests/fuzz/fuzz_*.c libFuzzer targets; all found by wildcard.
 
 CC       ?= gcc
 CLANG    ?= clang
@@ -36,15 +37,18 @@ BENCH_CONFIG ?= $(if $(QUICK),harness/bench-quick.conf,harness/bench.conf)
 FUZZ_SECONDS ?= 20
 
 ALLOC_SRC    = $(sort $(wildcard alloc/*.c alloc/*/*.c))
-TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c))
+TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c workloads/import/*.c))
 HARNESS_SRC  = $(sort $(filter-out harness/hl%.c,$(wildcard harness/*.c)))
-COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c)))
+SIM_SRC      = $(sort $(filter-out sim/hl%.c,$(wildcard sim/*.c)))
+RECORDER_SRC = $(sort $(wildcard workloads/recorder/*.c))
+COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c sim/hl*.c)))
+PRELOADS     = $(if $(RECORDER_SRC),$(BUILD)/lib/libhlrecord.so)
 TEST_SRC     = $(sort $(wildcard tests/test_*.c))
 TESTS        = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 FUZZ_SRC     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS      = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhltrace.a $(BUILD)/libhlalloc.a
+LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD)/libhlalloc.a
 
 # Recorded into every result's metadata.
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
@@ -53,7 +57,7 @@ BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
 .PHONY: all deps test test-unit test-asan fuzz bench clean format help
 .DEFAULT_GOAL := all
 
-all: $(COMMANDS) $(TESTS)
+all: $(COMMANDS) $(TESTS) $(PRELOADS)
 
 help:
 	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -69,6 +73,16 @@ $(BUILD)/libhltrace.a: $(TRACE_SRC:%.c=$(BUILD)/%.o)
 	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
 $(BUILD)/libhlharness.a: $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
+$(BUILD)/libhlsim.a: $(SIM_SRC:%.c=$(BUILD)/%.o)
+	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
+
+# The recorder is preloaded into other programs: position-independent, and
+# never sanitized (a sanitizer runtime cannot be preloaded into a plain program).
+$(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  SO      $@"
+	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
+	  -fvisibility=hidden $(RECORDER_SRC) -ldl -o $@
 
 # Commands export their symbols (-rdynamic) so dladdr() can name them.
 $(BUILD)/bin/%: $(BUILD)/workloads/%.o $(LIBS)
@@ -76,6 +90,10 @@ $(BUILD)/bin/%: $(BUILD)/workloads/%.o $(LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
 $(BUILD)/bin/%: $(BUILD)/harness/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
+$(BUILD)/bin/%: $(BUILD)/sim/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
