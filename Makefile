@@ -84,23 +84,16 @@ $(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
 	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
 	  -fvisibility=hidden $(RECORDER_SRC) -ldl -o $@
 
-# Commands export their symbols (-rdynamic) so dladdr() can name them.
-$(BUILD)/bin/%: $(BUILD)/workloads/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
-$(BUILD)/bin/%: $(BUILD)/harness/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
-$(BUILD)/bin/%: $(BUILD)/sim/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(LIBS) $(LDLIBS) -o $@
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+# Link a program from its object and the libraries. Commands export their
+# symbols (-rdynamic) so dladdr() can name them.
+define LINK_RULE
+$(1): $(2) $$(LIBS)
+	@mkdir -p $$(dir $$@)
+	@echo "  LD      $$@"
+	@$$(CC) $$(CFLAGS) $$(HL_CFLAGS) -rdynamic $$< $$(LIBS) $$(LDLIBS) -o $$@
+endef
+$(foreach dir,workloads harness sim,$(eval $(call LINK_RULE,$$(BUILD)/bin/%,$$(BUILD)/$(dir)/%.o)))
+$(eval $(call LINK_RULE,$$(BUILD)/tests/%,$$(BUILD)/tests/%.o))
 
 # libFuzzer targets: the trace reader built with clang's fuzzer runtime.
 build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
