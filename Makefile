@@ -5,6 +5,7 @@
 #   make test       unit + integration tests, again under ASan+UBSan and under TSan,
 #                   and a short fuzz run of the trace reader
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
+#   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
 #   make clean      remove build/
 #
 # Conventions that keep this file short: in workloads/, harness/ and sim/, a
@@ -54,13 +55,13 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps test test-unit test-asan fuzz bench clean format help
+.PHONY: all deps test fuzz fuzz-build bench plots clean format help
 .DEFAULT_GOAL := all
 
 all: $(COMMANDS) $(TESTS) $(PRELOADS)
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 $(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -143,6 +144,11 @@ fuzz: fuzz-build
 # ---- benchmarks ----
 bench: deps all
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
+
+# ---- figures ----
+RUN ?=
+plots: deps
+	/usr/bin/python3 plots/bench_plots.py $(RUN)
 
 clean:
 	rm -rf build
