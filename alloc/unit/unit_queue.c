@@ -1,0 +1,128 @@
+/* ----------------------------------------------------------------------------
+  alloc/unit/unit_queue.c: the ServerKit queue primitive: a queue that
+  carries its own unit heap, so a producer allocates an entry for the
+  consumer from the queue's heap (the queue's own lock, never a global one)
+  and the consumer releases it back there. Producers to different queues
+  never meet; producers to one queue meet only on that heap's mutex.
+
+  The queue is Dmitry Vyukov's intrusive multi-producer single-consumer
+  queue: a push is one atomic exchange on the tail plus a store, a pop is
+  plain loads by the single consumer. A pop may return NULL while a producer
+  sits between its exchange and its store (the entry then appears on a later
+  pop); callers that wait for a known number of entries simply retry.
+
+  An entry's unit is [queue link, 16 bytes][entry_size bytes]: the link
+  lives inside the unit so pushing allocates nothing.
+---------------------------------------------------------------------------- */
+#include "alloc/unit/unit_internal.h"
+#include <stdlib.h>
+
+typedef struct unit_qnode_s {
+  _Atomic(struct unit_qnode_s *) next;
+  void *pad; /* keeps the entry 16-byte aligned */
+} unit_qnode_t;
+
+_Static_assert(sizeof(unit_qnode_t) == 16, "entries must stay 16-byte aligned");
+
+struct hl_unit_queue_s {
+  _Atomic(unit_qnode_t *) tail; /* producers exchange here */
+  char pad[64 - sizeof(void *)];
+  unit_qnode_t *head; /* consumer only */
+  unit_qnode_t stub;
+  hl_unit_heap_t *heap;
+};
+
+static inline unit_qnode_t *queue_node(void *entry) {
+  return (unit_qnode_t *)((char *)entry - sizeof(unit_qnode_t));
+}
+static inline void *queue_entry_of(unit_qnode_t *n) {
+  return (char *)n + sizeof(unit_qnode_t);
+}
+
+hl_unit_queue_t *hl_unit_queue_new(const char *label, size_t entry_size, size_t entries_per_growth,
+                                   size_t maximum_entries, unsigned options,
+                                   hl_unit_status_t *why) {
+  hl_unit_queue_t *q = calloc(1, sizeof *q);
+  if (q == NULL) {
+    if (why) *why = HL_UNIT_E_NOMEM;
+    return NULL;
+  }
+  q->heap = hl_unit_heap_new(label, sizeof(unit_qnode_t) + entry_size, entries_per_growth,
+                             maximum_entries, options | HL_UNIT_THREAD_SAFE, why);
+  if (q->heap == NULL) {
+    free(q);
+    return NULL;
+  }
+  atomic_init(&q->stub.next, NULL);
+  atomic_init(&q->tail, &q->stub);
+  q->head = &q->stub;
+  return q;
+}
+
+void hl_unit_queue_delete(hl_unit_queue_t *q) {
+  if (q == NULL) return;
+  hl_unit_heap_delete(q->heap);
+  free(q);
+}
+
+void *hl_unit_queue_entry(hl_unit_queue_t *q, hl_unit_status_t *why) {
+  unit_qnode_t *n = hl_unit_alloc(q->heap, why);
+  return n ? queue_entry_of(n) : NULL;
+}
+
+static void queue_push_node(hl_unit_queue_t *q, unit_qnode_t *n) {
+  atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+  unit_qnode_t *prev = atomic_exchange_explicit(&q->tail, n, memory_order_acq_rel);
+  atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+void hl_unit_queue_push(hl_unit_queue_t *q, void *entry) {
+  queue_push_node(q, queue_node(entry));
+}
+
+void *hl_unit_queue_pop(hl_unit_queue_t *q) {
+  unit_qnode_t *head = q->head;
+  unit_qnode_t *next = atomic_load_explicit(&head->next, memory_order_acquire);
+  if (head == &q->stub) { /* skip the stub */
+    if (next == NULL) return NULL;
+    q->head = head = next;
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+  }
+  if (next) {
+    q->head = next;
+    return queue_entry_of(head);
+  }
+  if (head != atomic_load_explicit(&q->tail, memory_order_acquire)) return NULL; /* push midway */
+  queue_push_node(q, &q->stub); /* head is the last node: put the stub behind it */
+  next = atomic_load_explicit(&head->next, memory_order_acquire);
+  if (next) {
+    q->head = next;
+    return queue_entry_of(head);
+  }
+  return NULL;
+}
+
+hl_unit_status_t hl_unit_queue_retain(void *entry) {
+  return hl_unit_retain(queue_node(entry));
+}
+hl_unit_status_t hl_unit_queue_release(void *entry) {
+  return hl_unit_release(queue_node(entry));
+}
+hl_unit_heap_t *hl_unit_queue_heap(hl_unit_queue_t *q) {
+  return q->heap;
+}
+
+bool hl_unit_queue_is_valid(hl_unit_queue_t *q) {
+  hl_unit_heap_stats_t st;
+  hl_unit_heap_stats(q->heap, &st);
+  size_t n = 0;
+  for (unit_qnode_t *node = q->head; node;
+       node = atomic_load_explicit(&node->next, memory_order_acquire)) {
+    if (node == &q->stub) continue;
+    /* entries pushed after the stats were taken may appear: allow them, but
+       a cycle would go on for ever */
+    if (++n > st.units_total + 1024 * 1024) return false;
+    if (hl_unit_heap_of(node) != q->heap || hl_unit_refs(node) == 0) return false;
+  }
+  return true;
+}
