@@ -1,0 +1,140 @@
+/* ----------------------------------------------------------------------------
+  sim/sim.h: the memory-hierarchy simulator's public API (model: sim/README.md).
+
+  N cores, each with a private L1D and L2 (L2 inclusive of L1D), one shared
+  non-inclusive LLC, MESI coherence kept by a directory over the private
+  hierarchies, and per core a two-level data TLB for one page size.
+
+    sim_config_t cfg;
+    sim_config_default(&cfg);                              // Skylake-client-like
+    if (sim_config_load(&cfg, "sim/presets/zen3.conf", err, sizeof err) != 0) ...
+    sim_t *s = sim_create(&cfg, err, sizeof err);
+    sim_access(s, core, addr, size, is_write);            // as often as you like
+    sim_report(s, stdout, 10);                            // or sim_stats(s, -1, &st)
+    sim_destroy(s);
+
+  Everything is deterministic: the same config and the same access sequence
+  give byte-identical reports. A simulator is single-threaded: callers that
+  feed it from several threads must serialize (the order is part of the
+  input).
+---------------------------------------------------------------------------- */
+#ifndef HL_SIM_H
+#define HL_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_MAX_CORES 32 /* sharers are a 32-bit mask in the directory */
+#define SIM_MAX_LINE  64 /* per-core touched-byte masks are 64-bit */
+
+typedef enum sim_policy_e { SIM_POLICY_LRU = 0, SIM_POLICY_PLRU = 1 } sim_policy_t;
+
+/* One cache level: total bytes, associativity, replacement policy. */
+typedef struct sim_level_config_s {
+  uint64_t size;
+  uint32_t ways;
+  sim_policy_t policy;
+} sim_level_config_t;
+
+/* One TLB level for one page size; entries == 0 means "no such level". */
+typedef struct sim_tlb_config_s {
+  uint32_t entries;
+  uint32_t ways;
+} sim_tlb_config_t;
+
+enum { SIM_PAGE_4K = 0, SIM_PAGE_2M = 1, SIM_PAGE_1G = 2, SIM_PAGE_KINDS = 3 };
+
+typedef struct sim_config_s {
+  char name[64];  /* "name = ..." in the file, for reports */
+  uint32_t cores; /* 1..SIM_MAX_CORES */
+  uint32_t line;  /* bytes, power of two, 16..SIM_MAX_LINE, all levels */
+  uint32_t page;  /* SIM_PAGE_4K / 2M / 1G: every page of the run has this size */
+  sim_level_config_t l1d, l2, llc;
+  sim_tlb_config_t dtlb[SIM_PAGE_KINDS], stlb[SIM_PAGE_KINDS];
+} sim_config_t;
+
+/* The built-in defaults (identical to sim/presets/skylake.conf). */
+void sim_config_default(sim_config_t *cfg);
+
+/* Read `key = value` lines from `path` over `cfg` (keys not named keep their
+   value). Returns 0, or -1 with "path:line: message" in err. The result is
+   checked as a whole (sim_config_check) at the end. */
+int sim_config_load(sim_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one key from its text value (what the file parser and --page-size use).
+   Returns 0, or -1 with a message (without file:line) in err. */
+int sim_config_set(sim_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Whole-config consistency: geometry (sets a power of two, size = sets x ways x
+   line), PLRU ways a power of two, core count. Returns 0 or -1 with err. */
+int sim_config_check(const sim_config_t *cfg, char *err, size_t errlen);
+
+/* Parse "4K" / "2M" / "1G" (also "4096", "2097152", ...) into SIM_PAGE_*; -1 if not one. */
+int sim_page_parse(const char *text);
+uint64_t sim_page_bytes(uint32_t page_kind);
+
+typedef struct sim_s sim_t;
+
+sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen);
+void sim_destroy(sim_t *sim);
+const sim_config_t *sim_config(const sim_t *sim);
+
+/* One load or store of `size` bytes at `addr` by `core`. An access that spans
+   lines touches each line (and each page) it covers; size 0 does nothing. */
+void sim_access(sim_t *sim, unsigned core, uint64_t addr, uint64_t size, bool is_write);
+
+/* Counters; per core, or summed over all cores (core = -1). Lines and pages
+   pieces: an access spanning 2 lines is 1 access, 2 l1d_accesses. */
+typedef struct sim_stats_s {
+  uint64_t accesses, reads, writes;
+  uint64_t l1d_accesses, l1d_misses; /* l2 accesses = l1d misses */
+  uint64_t l2_misses;
+  uint64_t llc_accesses, llc_misses; /* llc accesses = l2 misses not served by a peer */
+  uint64_t dtlb_accesses, dtlb_misses, stlb_misses, walks;
+  uint64_t transfers, true_sharing, false_sharing; /* cache-to-cache, on the receiving core */
+  uint64_t invalidations;  /* copies in other cores invalidated by this core's requests */
+  uint64_t writebacks;     /* dirty lines written back from this core's private L2 to the LLC */
+  uint64_t mem_writebacks; /* dirty LLC lines evicted to memory by this core's requests */
+} sim_stats_t;
+
+void sim_stats(const sim_t *sim, int core, sim_stats_t *out);
+
+/* Per-line coherence counters, for the hottest-lines report. */
+typedef struct sim_hotline_s {
+  uint64_t addr; /* first byte of the line */
+  uint64_t transfers, true_sharing, false_sharing, invalidations;
+} sim_hotline_t;
+
+/* The n lines with the most transfers (ties: more invalidations, then lower
+   address), lines without transfers or invalidations left out. Returns how
+   many were written. */
+size_t sim_hot_lines(const sim_t *sim, sim_hotline_t *out, size_t n);
+
+/* Text report (config line, one row per core and the total, the `top`
+   hottest lines) and CSV (header, one row per core, a "total" row). */
+void sim_report(const sim_t *sim, FILE *out, size_t top);
+void sim_report_csv(const sim_t *sim, FILE *out);
+
+/* Full invariant check (slow: walks every cache and the directory); asserted
+   in debug builds at report time, and called by the tests. */
+bool sim_is_valid(const sim_t *sim);
+
+/* ---- access traces (formats: sim/README.md) ----
+   Text: "CORE R|W ADDR SIZE" per line, '#' comments. Binary: a magic, then
+   per access a head byte and two varints. sim_trace_read tells them apart by
+   the first byte and calls fn for every access; it returns the number of
+   accesses, or -1 with "name:line: message" (text) or "name: byte N: message"
+   (binary) in err; fn may have been called for the accesses before the error. */
+typedef void (*sim_trace_fn)(void *arg, unsigned core, uint64_t addr, uint64_t size, bool is_write);
+long long sim_trace_read(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn, void *arg,
+                         char *err, size_t errlen);
+/* sim_trace_read feeding sim_access. */
+long long sim_trace_run(sim_t *sim, FILE *in, const char *name, char *err, size_t errlen);
+/* Binary writer: the header once, then one call per access; *prev starts at 0. */
+int sim_trace_write_header(FILE *out);
+void sim_trace_write(FILE *out, uint64_t *prev, unsigned core, uint64_t addr, uint64_t size,
+                     bool is_write);
+
+#endif

@@ -1,0 +1,154 @@
+/* ----------------------------------------------------------------------------
+  sim/sim_internal.h: the simulator's internal structures, shared by its files.
+
+  sim_cache_*: one set-associative array of tags (caches and TLBs alike).
+  LRU keeps each set ordered most- to least-recently used (move to front), so
+  a hit on the MRU way changes nothing, the victim is the last way, and
+  invalid ways collect at the end. Tree-PLRU keeps ways in place with W-1
+  tree bits per set and fills invalid ways first.
+
+  The directory (sim_dir_*) holds one sim_line_t per line ever touched: the
+  MESI state of every private hierarchy, the per-core touched-byte masks and
+  the per-line counters. Lines are never dropped (their counters feed the
+  hottest-lines report), so memory grows with the footprint: ~ (32 + 8 x
+  cores) bytes per line.
+---------------------------------------------------------------------------- */
+#ifndef HL_SIM_INTERNAL_H
+#define HL_SIM_INTERNAL_H
+
+#include "sim/sim.h"
+#include <assert.h>
+#include <string.h>
+
+/* Invariant checks on the hot path are not free (they touch cold memory), so
+   (as mimalloc's mi_assert_internal) they are on only in debug builds:
+   -DSIM_DEBUG, or any sanitizer build (which make test runs). Plain assert()
+   guards the API and the cold paths everywhere. */
+#if defined(SIM_DEBUG) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define sim_assert_internal(x) assert(x)
+#else
+#define sim_assert_internal(x) ((void)0)
+#endif
+
+#define SIM_NO_TAG UINT64_MAX
+#define SIM_NO_DIR UINT32_MAX
+
+typedef struct sim_way_s {
+  uint64_t tag;   /* line (or page) number, SIM_NO_TAG when invalid */
+  uint32_t dir;   /* caches: index of the line's directory entry (saves a hash lookup) */
+  uint32_t dirty; /* LLC: the line differs from memory */
+} sim_way_t;
+
+typedef struct sim_cache_s {
+  uint32_t sets, ways;
+  uint64_t set_mask;
+  sim_policy_t policy;
+  sim_way_t *way;  /* sets x ways */
+  uint64_t *plru;  /* PLRU: tree bits per set (node i at bit i, root 1) */
+  uint32_t levels; /* PLRU: log2(ways) */
+  /* PLRU: touching way w sets plru_set[w] and clears plru_clear[w]: the tree
+     walk done once at init instead of at every hit */
+  uint64_t plru_set[64], plru_clear[64];
+  uint64_t *valid;   /* PLRU: per set, a bit per valid way (free ways found without a scan) */
+  uint64_t all_ways; /* PLRU: a bit per way */
+} sim_cache_t;
+
+int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy);
+void sim_cache_free(sim_cache_t *c);
+bool sim_cache_is_valid(const sim_cache_t *c);
+/* Install `tag` (known absent) and make it most recent; the way it displaced
+   is copied to *evicted (tag SIM_NO_TAG when the way was free). */
+sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted);
+/* The way sim_cache_insert(c, tag) would displace, without changing anything. */
+const sim_way_t *sim_cache_victim(const sim_cache_t *c, uint64_t tag);
+/* Remove `tag` if present (coherence invalidation, inclusion); true if it was. */
+bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
+/* Find `tag` without touching the replacement state. */
+sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag);
+
+static inline void sim_plru_touch(sim_cache_t *c, uint64_t set, uint32_t w) {
+  c->plru[set] = (c->plru[set] & ~c->plru_clear[w]) | c->plru_set[w];
+}
+
+/* Make way `w` (found by sim_cache_probe) the most recent; returns where it is now. */
+static inline sim_way_t *sim_cache_touch(sim_cache_t *c, sim_way_t *w) {
+  uint64_t set = w->tag & c->set_mask;
+  sim_way_t *s = c->way + set * c->ways;
+  uint32_t i = (uint32_t)(w - s);
+  if (c->policy == SIM_POLICY_LRU) {
+    sim_way_t hit = *w;
+    memmove(s + 1, s, i * sizeof(*s));
+    s[0] = hit;
+    return s;
+  }
+  sim_plru_touch(c, set, i);
+  return w;
+}
+
+/* Look `tag` up and, on a hit, make it most recent. The hot path: inline. */
+static inline sim_way_t *sim_cache_lookup(sim_cache_t *c, uint64_t tag) {
+  uint64_t set = tag & c->set_mask;
+  sim_way_t *s = c->way + set * c->ways;
+  if (c->policy == SIM_POLICY_LRU) {
+    if (s[0].tag == tag) return s;
+    for (uint32_t i = 1; i < c->ways; i++) {
+      if (s[i].tag == tag) {
+        sim_way_t hit = s[i];
+        memmove(s + 1, s, i * sizeof(*s));
+        s[0] = hit;
+        return s;
+      }
+      if (s[i].tag == SIM_NO_TAG) return NULL; /* invalid ways are all at the end */
+    }
+    return NULL;
+  }
+  for (uint32_t i = 0; i < c->ways; i++) {
+    if (s[i].tag == tag) {
+      sim_plru_touch(c, set, i);
+      return s + i;
+    }
+  }
+  return NULL;
+}
+
+/* ---- directory ---- */
+typedef struct sim_line_s {
+  uint64_t line;    /* line number (address >> line shift) */
+  uint32_t sharers; /* bit c: core c's L2 holds the line (M, E or S) */
+  uint8_t excl;     /* the single sharer holds it E or M */
+  uint8_t dirty;    /* ... M */
+  uint16_t pad;
+  uint32_t transfers, true_sharing, false_sharing, invalidations;
+  uint64_t mask[]; /* per core: bytes touched since it last obtained the line */
+} sim_line_t;
+
+typedef struct sim_core_s {
+  sim_cache_t l1, l2, dtlb, stlb;
+  uint64_t last_line; /* most recent line: MRU in L1, so a repeat hit needs no lookup */
+  uint32_t last_dir;
+  uint64_t last_page; /* same for the dTLB */
+  sim_stats_t st;
+} sim_core_t;
+
+struct sim_s {
+  sim_config_t cfg;
+  uint32_t ncores, line_shift, page_shift;
+  uint64_t line_size;
+  sim_core_t *core;
+  sim_cache_t llc;
+  /* directory: entries of dir_stride bytes (the header and the masks share a
+     host cache line for up to 4 cores), and an open-addressing index */
+  char *dir;
+  size_t dir_stride;
+  uint32_t ndir, cap_dir;
+  uint32_t *index; /* dir index + 1, 0 = empty */
+  uint32_t index_bits;
+};
+
+uint32_t sim_dir_get(sim_t *s, uint64_t line);
+static inline sim_line_t *sim_dir_at(const sim_t *s, uint32_t i) {
+  return (sim_line_t *)(void *)(s->dir + (size_t)i * s->dir_stride);
+}
+bool sim_coherence_is_valid(const sim_t *s);
+
+#endif

@@ -1,0 +1,179 @@
+/* ----------------------------------------------------------------------------
+  sim/sim_trace.c: the simulator's own access-trace formats, so it can be fed
+  and validated without the allocator harness (formats: sim/README.md).
+
+  Text, one access per line:   CORE R|W ADDR SIZE     (# comments)
+  Binary: an 8-byte magic (0x89 "hlsim\n" 0x01), then per access a head byte
+  (core << 1 | is_write), the address as a zigzag varint delta from the
+  previous access's address, and the size as a varint. The first byte tells
+  them apart (0x89 cannot start a text line), so readers need no seeking.
+
+  Parsing is strict: a bad field stops the run with "name:line: message" (text)
+  or "name: byte N: message" (binary), since a half-read trace would give
+  numbers that look right and are not.
+---------------------------------------------------------------------------- */
+#include "sim/sim_internal.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#define SIM_TRACE_MAX_SIZE (UINT64_C(1) << 30) /* one access: 1 GiB at most */
+
+static long long sim_trace_err(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (err != NULL && errlen > 0) vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* One unsigned field: digits in C notation up to the next space; advances *p. */
+static bool sim_trace_field(char **p, uint64_t *out) {
+  char *s = *p;
+  while (*s == ' ' || *s == '\t') s++;
+  if (!isdigit((unsigned char)*s)) return false;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno != 0 || (*end != '\0' && !isspace((unsigned char)*end))) return false;
+  *out = v;
+  *p = end;
+  return true;
+}
+
+static const unsigned char sim_trace_magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x01};
+
+static long long sim_trace_read_text(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn,
+                                     void *arg, char *err, size_t errlen) {
+  char buf[256];
+  unsigned long long lineno = 0;
+  long long n = 0;
+  while (fgets(buf, sizeof(buf), in) != NULL) {
+    lineno++;
+    if (strchr(buf, '\n') == NULL && !feof(in))
+      return sim_trace_err(err, errlen, "%s:%llu: line too long", name, lineno);
+    char *hash = strchr(buf, '#');
+    if (hash != NULL) *hash = '\0';
+    char *p = buf;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p == '\0') continue;
+    uint64_t core, addr, size;
+    if (!sim_trace_field(&p, &core))
+      return sim_trace_err(err, errlen, "%s:%llu: expected 'CORE R|W ADDR SIZE'", name, lineno);
+    if (core >= ncores)
+      return sim_trace_err(err, errlen, "%s:%llu: core %llu out of range (config has %u cores)",
+                           name, lineno, (unsigned long long)core, ncores);
+    while (*p == ' ' || *p == '\t') p++;
+    char op = *p;
+    if ((op != 'R' && op != 'W' && op != 'r' && op != 'w') || !isspace((unsigned char)p[1]))
+      return sim_trace_err(err, errlen, "%s:%llu: expected R or W after the core", name, lineno);
+    p++;
+    if (!sim_trace_field(&p, &addr))
+      return sim_trace_err(err, errlen, "%s:%llu: bad address", name, lineno);
+    if (!sim_trace_field(&p, &size) || size == 0 || size > SIM_TRACE_MAX_SIZE)
+      return sim_trace_err(err, errlen, "%s:%llu: bad size (1..%llu)", name, lineno,
+                           (unsigned long long)SIM_TRACE_MAX_SIZE);
+    while (isspace((unsigned char)*p)) p++;
+    if (*p != '\0')
+      return sim_trace_err(err, errlen, "%s:%llu: unexpected '%s' after the size", name, lineno, p);
+    if (addr + size < addr)
+      return sim_trace_err(err, errlen, "%s:%llu: access wraps around the address space", name,
+                           lineno);
+    fn(arg, (unsigned)core, addr, size, op == 'W' || op == 'w');
+    n++;
+  }
+  if (ferror(in)) return sim_trace_err(err, errlen, "%s: read error", name);
+  return n;
+}
+
+/* One LEB128 varint; false at EOF or past 10 bytes. */
+static bool sim_trace_varint(FILE *in, uint64_t *out, unsigned long long *pos) {
+  uint64_t v = 0;
+  for (unsigned shift = 0; shift < 70; shift += 7) {
+    int c = getc(in);
+    if (c == EOF) return false;
+    (*pos)++;
+    if (shift == 63 && (c & 0x7e) != 0) return false; /* more than 64 bits */
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if ((c & 0x80) == 0) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+static long long sim_trace_read_binary(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn,
+                                       void *arg, char *err, size_t errlen) {
+  unsigned char magic[8];
+  if (fread(magic, 1, sizeof(magic), in) != sizeof(magic) ||
+      memcmp(magic, sim_trace_magic, sizeof(magic)) != 0)
+    return sim_trace_err(err, errlen, "%s: byte 0: not an hlsim binary trace (version 1)", name);
+  unsigned long long pos = sizeof(magic);
+  uint64_t prev = 0;
+  long long n = 0;
+  int head;
+  while ((head = getc(in)) != EOF) {
+    unsigned long long at = pos++;
+    unsigned core = (unsigned)head >> 1;
+    if (core >= ncores)
+      return sim_trace_err(err, errlen,
+                           "%s: byte %llu: access %lld: core %u out of range (config has %u cores)",
+                           name, at, n, core, ncores);
+    uint64_t delta, size;
+    if (!sim_trace_varint(in, &delta, &pos) || !sim_trace_varint(in, &size, &pos))
+      return sim_trace_err(err, errlen, "%s: byte %llu: access %lld: truncated or bad varint", name,
+                           at, n);
+    uint64_t addr = prev + ((delta >> 1) ^ (0 - (delta & 1))); /* zigzag, wrapping */
+    if (size == 0 || size > SIM_TRACE_MAX_SIZE || addr + size < addr)
+      return sim_trace_err(err, errlen, "%s: byte %llu: access %lld: bad size %llu", name, at, n,
+                           (unsigned long long)size);
+    fn(arg, core, addr, size, (head & 1) != 0);
+    prev = addr;
+    n++;
+  }
+  if (ferror(in)) return sim_trace_err(err, errlen, "%s: read error", name);
+  return n;
+}
+
+long long sim_trace_read(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn, void *arg,
+                         char *err, size_t errlen) {
+  int c = getc(in);
+  if (c == EOF) return ferror(in) ? sim_trace_err(err, errlen, "%s: read error", name) : 0;
+  ungetc(c, in);
+  if (c == sim_trace_magic[0]) return sim_trace_read_binary(in, name, ncores, fn, arg, err, errlen);
+  return sim_trace_read_text(in, name, ncores, fn, arg, err, errlen);
+}
+
+static void sim_trace_to_sim(void *arg, unsigned core, uint64_t addr, uint64_t size,
+                             bool is_write) {
+  sim_access(arg, core, addr, size, is_write);
+}
+
+long long sim_trace_run(sim_t *sim, FILE *in, const char *name, char *err, size_t errlen) {
+  return sim_trace_read(in, name, sim->ncores, sim_trace_to_sim, sim, err, errlen);
+}
+
+int sim_trace_write_header(FILE *out) {
+  return fwrite(sim_trace_magic, 1, sizeof(sim_trace_magic), out) == sizeof(sim_trace_magic) ? 0
+                                                                                             : -1;
+}
+
+static void sim_trace_put_varint(FILE *out, uint64_t v) {
+  while (v >= 0x80) {
+    putc((int)(v & 0x7f) | 0x80, out);
+    v >>= 7;
+  }
+  putc((int)v, out);
+}
+
+void sim_trace_write(FILE *out, uint64_t *prev, unsigned core, uint64_t addr, uint64_t size,
+                     bool is_write) {
+  assert(core < 128 && size > 0);
+  uint64_t d = addr - *prev; /* wrapping difference, zigzagged so small moves stay small */
+  putc((int)(core << 1 | (is_write ? 1u : 0u)), out);
+  sim_trace_put_varint(out, (d << 1) ^ (0 - (d >> 63)));
+  sim_trace_put_varint(out, size);
+  *prev = addr;
+}
