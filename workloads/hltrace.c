@@ -6,12 +6,15 @@
     hltrace stats TRACE [--format text|csv]
     hltrace check TRACE...          validate
     hltrace gen MODEL ...           synthetic traces (workloads/gen/)
+    hltrace import FORMAT IN -o T   mtrace logs, recorder logs (workloads/import/)
 
   Exit status: 0 ok, 1 a trace (or file) error, 2 a usage error. Trace
   errors are printed as "FILE: byte OFFSET, event N: MESSAGE".
 ---------------------------------------------------------------------------- */
 #include "workloads/gen/gen.h"
+#include "workloads/import/import.h"
 #include "workloads/trace.h"
+#include "workloads/trace/stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +38,7 @@ static const char usage_main[] =
     "  stats TRACE [--format text|csv]  events, ops, objects, live bytes, sizes\n"
     "  check TRACE...                   validate; prints \"FILE: ok, N events\"\n"
     "  gen MODEL [OPTIONS] -o TRACE     synthetic traces (hltrace gen --help)\n"
+    "  import FORMAT INPUT -o TRACE     mtrace or recorder log -> trace (hltrace import --help)\n"
     "\n"
     "'-' as a file name means stdin (or stdout for -o).\n"
     "`hltrace COMMAND --help` describes one command.\n"
@@ -64,7 +68,11 @@ static const char usage_stats[] =
     "allocation kind, threads, objects, the peak and final live bytes (sum of\n"
     "the sizes of allocated, not yet freed objects), frees by a thread other\n"
     "than the allocating one, and a histogram of allocation sizes in\n"
-    "power-of-two buckets. --format csv prints 'metric,value' rows.\n";
+    "power-of-two buckets. Over time: live bytes and live objects at 20\n"
+    "points evenly spaced in event number (sample i of S = min(20, events)\n"
+    "right after event ceil(i*events/S)), and object lifetimes (events from\n"
+    "alloc to free) in power-of-two buckets, never-freed objects apart.\n"
+    "--format csv prints 'metric,value' rows.\n";
 
 static const char usage_check[] =
     "usage: hltrace check TRACE...\n"
@@ -73,6 +81,20 @@ static const char usage_check[] =
     "while live, accesses in bounds, threads started, barriers consistent).\n"
     "Prints \"FILE: ok, N events\" for a valid trace, the error with its byte\n"
     "offset and event number otherwise. Exit status 1 if any trace is invalid.\n";
+
+static const char usage_import[] =
+    "usage: hltrace import FORMAT INPUT -o TRACE\n"
+    "\n"
+    "Turn another tool's allocation log into a trace (workloads/RECORDING.md).\n"
+    "FORMAT is one of:\n"
+    "  record  the raw log of the LD_PRELOAD recorder: run\n"
+    "          LD_PRELOAD=build/lib/libhlrecord.so HEAPLAB_RECORD=PREFIX PROGRAM\n"
+    "          and import PREFIX.PID.raw (one file per process)\n"
+    "  mtrace  glibc's MALLOC_TRACE text (one thread; every alloc is a malloc)\n"
+    "Addresses become dense object ids. free(NULL), frees and reallocs of\n"
+    "addresses never seen allocated, and failed calls are dropped; the counts\n"
+    "are printed on stderr and kept in the trace's meta. Bad input is an error\n"
+    "with the file, the byte offset (and line, for mtrace).\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
                                                              ...) {
@@ -239,6 +261,7 @@ typedef struct stats_s {
   uint64_t hist[STATS_BUCKETS];
   stats_obj_t *obj;
   uint64_t cap;
+  hl_trace_stats_time_t time; /* samples over time, lifetimes (trace/stats.c) */
 } stats_t;
 
 static unsigned stats_bucket(uint64_t size) {
@@ -295,6 +318,10 @@ static int stats_read(hl_trace_reader_t *r, stats_t *s) {
     }
     if (s->live > s->live_peak) s->live_peak = s->live;
     if (s->live_objects > s->live_objects_peak) s->live_objects_peak = s->live_objects;
+    if (hl_trace_stats_time_event(&s->time, &ev, s->events - 1, s->live, s->live_objects)) {
+      free(used);
+      return fprintf(stderr, "hltrace stats: out of memory\n"), -2;
+    }
   }
   free(used);
   return rc;
@@ -313,12 +340,18 @@ static int cmd_stats(int argc, char **argv) {
     return usage_error("stats", "unknown format '%s' (text or csv)", a.format);
   const char *path = a.pos[0];
   hl_trace_error_t err;
-  hl_trace_reader_t *r = hl_trace_open(path, &err);
+  /* A first pass counts the events, to space the samples over time. */
+  hl_trace_stats_input_t in = {.path = path};
+  uint64_t total = 0;
+  hl_trace_reader_t *r = NULL;
+  if (hl_trace_stats_count(&in, &total, &err) == 0) r = hl_trace_stats_open(&in, &err);
   if (!r) {
     hl_trace_error_print(stderr, &err);
+    hl_trace_stats_input_free(&in);
     return 1;
   }
   stats_t s = {0};
+  hl_trace_stats_time_init(&s.time, total);
   rc = stats_read(r, &s);
   if (rc == -1) hl_trace_error_print(stderr, hl_trace_reader_error(r));
   const hl_trace_header_t *h = hl_trace_header(r);
@@ -344,6 +377,7 @@ static int cmd_stats(int argc, char **argv) {
     for (unsigned b = 0; b < STATS_BUCKETS; b++)
       if (s.hist[b])
         printf("size_hist_%" PRIu64 ",%" PRIu64 "\n", b ? UINT64_C(1) << (b - 1) : 0, s.hist[b]);
+    hl_trace_stats_time_print(stdout, &s.time, true);
   } else if (rc == 0) {
     printf("trace: %s (format version %" PRIu32 ")\n", hl_trace_reader_error(r)->file, h->version);
     if (h->meta_len) {
@@ -395,10 +429,37 @@ static int cmd_stats(int argc, char **argv) {
                100.0 * (double)s.hist[b] / (double)s.objects);
       }
     }
+    hl_trace_stats_time_print(stdout, &s.time, false);
   }
   free(s.obj);
+  hl_trace_stats_time_free(&s.time);
+  hl_trace_stats_input_free(&in);
   hl_trace_close(r);
   return rc == 0 ? 0 : 1;
+}
+
+/* ---- import ---- */
+
+static int cmd_import(int argc, char **argv) {
+  args_t a;
+  int rc = args_parse("import", argc, argv, "o", &a);
+  if (rc) return rc;
+  if (a.help) return fputs(usage_import, stdout), 0;
+  if (a.npos != 2) return usage_error("import", "expected FORMAT and INPUT, got %d", a.npos);
+  if (!a.out) return usage_error("import", "-o TRACE is required ('-o -' for stdout)");
+  int (*import)(const char *, const char *, hl_import_stats_t *, hl_trace_error_t *) =
+      strcmp(a.pos[0], "mtrace") == 0   ? hl_import_mtrace
+      : strcmp(a.pos[0], "record") == 0 ? hl_import_record
+                                        : NULL;
+  if (!import) return usage_error("import", "unknown format '%s' (mtrace or record)", a.pos[0]);
+  hl_import_stats_t st;
+  hl_trace_error_t err;
+  if (import(a.pos[1], a.out, &st, &err)) {
+    hl_trace_error_print(stderr, &err);
+    return 1;
+  }
+  hl_import_stats_print(stderr, &st);
+  return 0;
 }
 
 /* ---- main ---- */
@@ -416,6 +477,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "stats") == 0) return cmd_stats(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "gen") == 0) return hl_gen_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "import") == 0) return cmd_import(argc - 1, argv + 1);
   fprintf(stderr, "hltrace: unknown command '%s'\n\n", cmd);
   fputs(usage_main, stderr);
   return EXIT_USAGE;

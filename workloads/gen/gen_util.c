@@ -5,6 +5,7 @@
 #include "workloads/gen/gen_util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,188 @@ void gen_rng_seed(gen_rng_t *r, uint64_t seed, uint64_t stream) {
   uint64_t salt = gen_splitmix64(&x) ^ (stream * UINT64_C(0xd1342543de82ef95));
   for (int i = 0; i < 4; i++) r->s[i] = gen_splitmix64(&salt);
   if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0) r->s[0] = 1;
+}
+
+/* ---- size distributions ---- */
+
+const char gen_sizes_help[] =
+    "object sizes in bytes, one of:\n"
+    "fixed:N            always N\n"
+    "uniform:MIN:MAX    uniform integer in [MIN, MAX] (mean (MIN+MAX)/2)\n"
+    "powerlaw:MIN:MAX:A bounded Pareto, shape A > 0, MIN >= 1: with u uniform\n"
+    "                   in [0,1), size = min(MAX, floor(MIN / (1 - u*(1 -\n"
+    "                   (MIN/MAX)^A))^(1/A))), so P(size < s) =\n"
+    "                   (1 - (MIN/s)^A) / (1 - (MIN/MAX)^A) for MIN <= s <= MAX:\n"
+    "                   mostly small objects, a heavy tail up to MAX: an\n"
+    "                   analogue of alloc-test's Pareto-like sizes up to 1 KiB\n"
+    "                   (powerlaw:8:1024:1), not its generator\n"
+    "fitted:TRACE       the allocation sizes of TRACE (every alloc event),\n"
+    "                   sampled by inverse CDF: each of its allocations equally\n"
+    "                   likely";
+
+/* (below) */
+static bool gen_parse_u64(const char *s, uint64_t *out);
+
+/* One ':'-separated unsigned field of a --sizes argument; advances *s. */
+static bool gen_sizes_field(const char **s, uint64_t *out) {
+  char buf[32];
+  size_t n = strcspn(*s, ":");
+  if (n == 0 || n >= sizeof buf) return false;
+  memcpy(buf, *s, n);
+  buf[n] = '\0';
+  *s += n + ((*s)[n] == ':');
+  return gen_parse_u64(buf, out) && *out <= HL_TRACE_MAX_SIZE;
+}
+
+static int gen_sizes_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* fitted:TRACE: gather every alloc's size, sort, keep distinct sizes with
+   cumulative counts (the empirical CDF). */
+static int gen_sizes_fit(const gen_spec_t *spec, const char *path, gen_sizes_t *d) {
+  hl_trace_error_t err;
+  hl_trace_reader_t *r = hl_trace_open(path, &err);
+  if (!r) {
+    fprintf(stderr, "hltrace gen %s: --sizes fitted: ", spec->model->name);
+    hl_trace_error_print(stderr, &err);
+    return 2;
+  }
+  uint64_t *sizes = NULL;
+  size_t n = 0, cap = 0;
+  hl_event_t ev;
+  int rc;
+  while ((rc = hl_trace_next(r, &ev)) == 1) {
+    if (ev.op != HL_OP_ALLOC) continue;
+    if (n == cap) {
+      size_t ncap = cap ? 2 * cap : 1024;
+      uint64_t *bigger = realloc(sizes, ncap * sizeof *bigger);
+      if (!bigger) {
+        rc = -2;
+        break;
+      }
+      sizes = bigger, cap = ncap;
+    }
+    sizes[n++] = ev.size;
+  }
+  if (rc == -1) {
+    fprintf(stderr, "hltrace gen %s: --sizes fitted: ", spec->model->name);
+    hl_trace_error_print(stderr, hl_trace_reader_error(r));
+  } else if (rc == -2) {
+    fprintf(stderr, "hltrace gen %s: out of memory reading %s\n", spec->model->name, path);
+  } else if (n == 0) {
+    fprintf(stderr, "hltrace gen %s: --sizes fitted:%s: the trace has no allocations\n",
+            spec->model->name, path);
+    rc = -1;
+  }
+  hl_trace_close(r);
+  if (rc != 0) {
+    free(sizes);
+    return 2;
+  }
+  qsort(sizes, n, sizeof *sizes, gen_sizes_cmp);
+  d->size = sizes; /* distinct sizes compacted in place */
+  d->cum = malloc(n * sizeof *d->cum);
+  if (!d->cum) {
+    free(sizes);
+    d->size = NULL;
+    fprintf(stderr, "hltrace gen %s: out of memory reading %s\n", spec->model->name, path);
+    return 2;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (k == 0 || sizes[i] != d->size[k - 1]) d->size[k++] = sizes[i];
+    d->cum[k - 1] = i + 1;
+  }
+  d->n = k;
+  d->min = d->size[0];
+  d->max = d->size[k - 1];
+  return 0;
+}
+
+int gen_sizes_parse(const gen_spec_t *spec, const char *arg, gen_sizes_t *d) {
+  memset(d, 0, sizeof *d);
+  const char *s = strchr(arg, ':');
+  if (!s) goto bad;
+  size_t kind_len = (size_t)(s - arg);
+  s++;
+  if (kind_len == 6 && strncmp(arg, "fitted", 6) == 0) {
+    if (!*s) goto bad;
+    d->kind = GEN_SIZES_FITTED;
+    return gen_sizes_fit(spec, s, d);
+  }
+  if (kind_len == 5 && strncmp(arg, "fixed", 5) == 0) {
+    d->kind = GEN_SIZES_FIXED;
+    if (!gen_sizes_field(&s, &d->min) || *s) goto bad;
+    d->max = d->min;
+    return 0;
+  }
+  if (kind_len == 7 && strncmp(arg, "uniform", 7) == 0) {
+    d->kind = GEN_SIZES_UNIFORM;
+    if (!gen_sizes_field(&s, &d->min) || !gen_sizes_field(&s, &d->max) || *s) goto bad;
+    if (d->min > d->max) goto order;
+    return 0;
+  }
+  if (kind_len == 8 && strncmp(arg, "powerlaw", 8) == 0) {
+    d->kind = GEN_SIZES_POWERLAW;
+    if (!gen_sizes_field(&s, &d->min) || !gen_sizes_field(&s, &d->max) || !*s) goto bad;
+    char *end;
+    errno = 0;
+    d->alpha = strtod(s, &end);
+    if (errno || *end || !(d->alpha > 0 && d->alpha <= 100) || d->min == 0) goto bad;
+    if (d->min > d->max) goto order;
+    return 0;
+  }
+bad:
+  return gen_usage_error(spec,
+                         "--sizes '%s': expected fixed:N, uniform:MIN:MAX, "
+                         "powerlaw:MIN:MAX:ALPHA (MIN >= 1, 0 < ALPHA <= 100) or fitted:TRACE, "
+                         "sizes at most 2^48",
+                         arg);
+order:
+  return gen_usage_error(spec, "--sizes '%s': MIN is larger than MAX", arg);
+}
+
+uint64_t gen_sizes_sample(const gen_sizes_t *d, gen_rng_t *r) {
+  switch (d->kind) {
+    case GEN_SIZES_FIXED:
+      return d->min;
+    case GEN_SIZES_UNIFORM:
+      return gen_rng_range(r, d->min, d->max);
+    case GEN_SIZES_POWERLAW: {
+      /* Inverse CDF of the Pareto law truncated to [min, max] (see
+         gen_sizes_help). */
+      double lo = (double)d->min, tail = pow(lo / (double)d->max, d->alpha);
+      double u = gen_rng_unit(r);
+      double x = lo / pow(1 - u * (1 - tail), 1 / d->alpha);
+      if (!(x < (double)d->max)) return d->max; /* rounding at u -> 1 */
+      uint64_t v = (uint64_t)x;
+      return v < d->min ? d->min : v;
+    }
+    case GEN_SIZES_FITTED: {
+      /* The k-th allocation of the sorted trace, k uniform: the first
+         distinct size whose cumulative count exceeds k. */
+      uint64_t k = gen_rng_below(r, d->cum[d->n - 1]);
+      size_t lo = 0, hi = d->n - 1;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->cum[mid] > k)
+          hi = mid;
+        else
+          lo = mid + 1;
+      }
+      return d->size[lo];
+    }
+  }
+  return d->min;
+}
+
+void gen_sizes_free(gen_sizes_t *d) {
+  free(d->size);
+  free(d->cum);
+  d->size = d->cum = NULL;
+  d->n = 0;
 }
 
 /* ---- options ---- */
@@ -93,6 +276,11 @@ static void gen_help(const gen_spec_t *spec) {
                    "the scheduler runs a random live thread for 1..N steps (uniform)\n"
                    "before picking again; 1 = finest interleaving");
   printf("  %-22s (default %u)\n", "", GEN_DEFAULT_INTERLEAVE);
+  if (spec->sizes_default) {
+    gen_print_option("--sizes", "DIST", gen_sizes_help);
+    if (spec->sizes_help) gen_print_option("", "", spec->sizes_help);
+    printf("  %-22s (default %s)\n", "", spec->sizes_default);
+  }
   gen_print_option("-o, --output", "FILE", "the trace to write (required; - = stdout)");
   gen_print_option("-h, --help", "", "this text");
   printf("\n%s\nReference: %s\n", spec->notes, m->reference);
@@ -139,6 +327,11 @@ int gen_opts_parse(const gen_spec_t *spec, int argc, char **argv, gen_opts_t *o)
     name[len] = '\0';
     const char *inline_value = eq ? eq + 1 : NULL;
 
+    if (spec->sizes_default && strcmp(name, "sizes") == 0) {
+      if (!(o->sizes_arg = gen_option_value(spec, argc, argv, &i, inline_value, "--sizes")))
+        return 2;
+      continue;
+    }
     if (strcmp(name, "output") == 0) {
       if (!(o->out = gen_option_value(spec, argc, argv, &i, inline_value, "--output"))) return 2;
       if (!*o->out) return gen_usage_error(spec, "--output needs a non-empty file name");
@@ -173,7 +366,16 @@ int gen_opts_parse(const gen_spec_t *spec, int argc, char **argv, gen_opts_t *o)
     if (dst == &threads) o->threads = (uint32_t)threads;
   }
   if (!o->out) return gen_usage_error(spec, "missing -o FILE (the trace to write)");
+  if (spec->sizes_default) {
+    if (!o->sizes_arg) o->sizes_arg = spec->sizes_default;
+    int rc = gen_sizes_parse(spec, o->sizes_arg, &o->sizes);
+    if (rc) return rc;
+  }
   return -1;
+}
+
+void gen_opts_free(gen_opts_t *o) {
+  gen_sizes_free(&o->sizes);
 }
 
 void *gen_calloc(const gen_spec_t *spec, size_t n, size_t size) {
@@ -210,6 +412,7 @@ void gen_meta_init(gen_meta_t *m, const gen_spec_t *spec, const gen_opts_t *o) {
   gen_meta_add(m, "param.interleave=%llu", (unsigned long long)o->interleave);
   for (size_t p = 0; p < spec->nparams; p++)
     gen_meta_add(m, "param.%s=%llu", spec->params[p].name, (unsigned long long)o->v[p]);
+  if (o->sizes_arg) gen_meta_add(m, "param.sizes=%s", o->sizes_arg);
   gen_meta_add(m, "seed=%llu", (unsigned long long)o->seed);
   gen_meta_add(m, "heaplab_version=1");
 }
@@ -246,10 +449,41 @@ static void gen_emit(gen_emit_t *e, const hl_event_t *ev) {
 }
 
 uint64_t gen_emit_alloc(gen_emit_t *e, uint32_t thread, uint64_t size) {
-  hl_event_t ev = {.op = HL_OP_ALLOC, .kind = HL_KIND_MALLOC, .thread = thread, .size = size};
+  return gen_emit_alloc_kind(e, thread, HL_KIND_MALLOC, size, 0);
+}
+
+uint64_t gen_emit_alloc_kind(gen_emit_t *e, uint32_t thread, hl_alloc_kind_t kind, uint64_t size,
+                             uint64_t align) {
+  hl_event_t ev = {.op = HL_OP_ALLOC, .kind = kind, .thread = thread, .size = size, .align = align};
   ev.obj = hl_trace_writer_next_id(e->w);
   gen_emit(e, &ev);
   return ev.obj;
+}
+
+void gen_emit_read(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t offset, uint64_t len) {
+  hl_event_t ev = {.op = HL_OP_READ, .thread = thread, .obj = obj, .offset = offset, .size = len};
+  gen_emit(e, &ev);
+}
+
+void gen_emit_write(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t offset, uint64_t len) {
+  hl_event_t ev = {.op = HL_OP_WRITE, .thread = thread, .obj = obj, .offset = offset, .size = len};
+  gen_emit(e, &ev);
+}
+
+void gen_emit_link(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t field, uint64_t target) {
+  hl_event_t ev = {
+      .op = HL_OP_LINK, .thread = thread, .obj = obj, .offset = field, .target = target};
+  gen_emit(e, &ev);
+}
+
+void gen_emit_send(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to) {
+  hl_event_t ev = {.op = HL_OP_SEND, .thread = thread, .obj = obj, .target = to};
+  gen_emit(e, &ev);
+}
+
+void gen_emit_barrier(gen_emit_t *e, uint32_t thread, uint64_t number, uint64_t count) {
+  hl_event_t ev = {.op = HL_OP_BARRIER, .thread = thread, .obj = number, .size = count};
+  gen_emit(e, &ev);
 }
 
 void gen_emit_free(gen_emit_t *e, uint32_t thread, uint64_t obj) {

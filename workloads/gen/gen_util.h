@@ -12,6 +12,8 @@
   - gen_sched_*: the deterministic interleaver. A model describes one logical
     thread as a step function; the scheduler picks threads with the PRNG and
     serialises their steps into one global, legal order.
+  - gen_sizes_*: object size distributions (`--sizes fixed:N | uniform:MIN:MAX
+    | powerlaw:MIN:MAX:ALPHA | fitted:TRACE`), for models that take them.
 
   Adding a model: a file defining `const hl_gen_model_t hl_gen_NAME` (its main
   uses the helpers below), its extern here, one line in gen.c's table.
@@ -30,6 +32,11 @@
 extern const hl_gen_model_t hl_gen_threadtest;
 extern const hl_gen_model_t hl_gen_larson;
 extern const hl_gen_model_t hl_gen_xmalloc;
+extern const hl_gen_model_t hl_gen_mstress;
+extern const hl_gen_model_t hl_gen_list;
+extern const hl_gen_model_t hl_gen_tree;
+extern const hl_gen_model_t hl_gen_graph;
+extern const hl_gen_model_t hl_gen_pipeline;
 
 /* ---- PRNG ---- */
 typedef struct gen_rng_s {
@@ -74,6 +81,40 @@ static inline uint64_t gen_rng_range(gen_rng_t *r, uint64_t lo, uint64_t hi) {
   return lo + gen_rng_below(r, hi - lo + 1);
 }
 
+/* Uniform in [0, 1), 53 random bits. */
+static inline double gen_rng_unit(gen_rng_t *r) {
+  return (double)(gen_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* ---- size distributions ---- */
+typedef enum gen_sizes_kind_e {
+  GEN_SIZES_FIXED,    /* always min */
+  GEN_SIZES_UNIFORM,  /* uniform integer in [min, max] */
+  GEN_SIZES_POWERLAW, /* bounded Pareto on [min, max], shape alpha (gen_sizes_sample) */
+  GEN_SIZES_FITTED,   /* the allocation sizes of a trace, by inverse CDF */
+} gen_sizes_kind_t;
+
+typedef struct gen_sizes_s {
+  gen_sizes_kind_t kind;
+  uint64_t min, max;
+  double alpha;
+  /* FITTED: the distinct sizes ascending, and cum[i] = allocations of a size
+     <= size[i]; n distinct sizes, cum[n-1] allocations in all. */
+  uint64_t *size, *cum;
+  size_t n;
+} gen_sizes_t;
+
+struct gen_spec_s;
+
+/* The text `hltrace gen MODEL --help` prints for --sizes. */
+extern const char gen_sizes_help[];
+
+/* Parse a --sizes argument (loading the trace for fitted:). 0 ok; otherwise
+   the exit status (2), message printed. */
+int gen_sizes_parse(const struct gen_spec_s *spec, const char *arg, gen_sizes_t *d);
+uint64_t gen_sizes_sample(const gen_sizes_t *d, gen_rng_t *r);
+void gen_sizes_free(gen_sizes_t *d);
+
 /* ---- options ---- */
 #define GEN_MAX_PARAMS 16
 #define GEN_MAX_COUNT  UINT64_C(1000000000) /* upper bound of count-like parameters */
@@ -95,6 +136,10 @@ typedef struct gen_spec_s {
   const gen_param_t *params;
   size_t nparams;
   const char *notes; /* event counts, cross-thread frees, live bytes at the end */
+  /* Models that take --sizes: its default (NULL: the model has no --sizes)
+     and what the model does with a size (e.g. raises it to fit its fields). */
+  const char *sizes_default;
+  const char *sizes_help;
 } gen_spec_t;
 
 typedef struct gen_opts_s {
@@ -103,12 +148,16 @@ typedef struct gen_opts_s {
   uint64_t interleave; /* a thread runs 1..interleave steps before the next pick */
   const char *out;
   uint64_t v[GEN_MAX_PARAMS]; /* parameter values, in spec->params order */
+  const char *sizes_arg;      /* --sizes as given (or spec->sizes_default) */
+  gen_sizes_t sizes;          /* ... parsed; release with gen_opts_free */
 } gen_opts_t;
 
 /* Parse argv (argv[0] = model name). Returns -1 when the model should run
    with *o filled, otherwise the status to exit with: 0 after --help, 2 after a
    bad argument (message printed). */
 int gen_opts_parse(const gen_spec_t *spec, int argc, char **argv, gen_opts_t *o);
+/* Release what gen_opts_parse allocated (the fitted size table). */
+void gen_opts_free(gen_opts_t *o);
 
 /* Print "hltrace gen MODEL: MESSAGE" plus a --help hint; returns 2. */
 int gen_usage_error(const gen_spec_t *spec, const char *fmt, ...)
@@ -146,7 +195,17 @@ typedef struct gen_emit_s {
 int gen_emit_open(gen_emit_t *e, const gen_spec_t *spec, const gen_opts_t *o, const gen_meta_t *m);
 /* malloc(size) by `thread`; returns the new object's id. */
 uint64_t gen_emit_alloc(gen_emit_t *e, uint32_t thread, uint64_t size);
+/* An allocation of another kind (calloc...; alignment for the aligned ones). */
+uint64_t gen_emit_alloc_kind(gen_emit_t *e, uint32_t thread, hl_alloc_kind_t kind, uint64_t size,
+                             uint64_t align);
 void gen_emit_free(gen_emit_t *e, uint32_t thread, uint64_t obj);
+void gen_emit_read(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t offset, uint64_t len);
+void gen_emit_write(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t offset, uint64_t len);
+/* Store a pointer to `target` (HL_TRACE_NO_OBJECT: null) in obj's field. */
+void gen_emit_link(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t field, uint64_t target);
+void gen_emit_send(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to);
+/* Arrival at barrier `number` of `count` threads. */
+void gen_emit_barrier(gen_emit_t *e, uint32_t thread, uint64_t number, uint64_t count);
 void gen_emit_thread(gen_emit_t *e, uint32_t thread, hl_op_t op); /* THREAD_START/END */
 /* Close (or abort after a failure). Returns the exit status: 0 or 1. */
 int gen_emit_close(gen_emit_t *e);

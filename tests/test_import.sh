@@ -1,0 +1,205 @@
+# tests/test_import.sh: `hltrace import` (workloads/import/) on inputs made
+# here, so it runs in every build (sanitized too): a hand-made recorder log
+# exercising each rule (realloc halves with the old address reused in
+# between, realloc(p, 0), realloc(NULL, n), unknown and NULL frees, an empty
+# slot, events after a thread's exit record), glibc mtrace logs (hand-written
+# and, where libc_malloc_debug.so exists, a real one), and malformed inputs,
+# which must fail with the file, the byte offset and no output.
+# The recorder itself is tested by tests/test_record.sh. Alone:
+#   HL_BIN=build/bin HL_TMP=$(mktemp -d) bash tests/test_import.sh
+source "$(dirname "$0")/lib.sh"
+
+H=$HL_BIN/hltrace
+T=$(mktemp -d "$HL_TMP/test_import.XXXXXX")
+
+# expect_same DESC GOT_FILE WANT_FILE
+expect_same() {
+  if cmp -s "$2" "$3"; then pass; else
+    fail "$1: $2 differs from $3:"; diff "$3" "$2" | head -20 | sed 's/^/    /' >&2; fi
+}
+# expect_grep DESC REGEX FILE
+expect_grep() {
+  if grep -Eq -- "$2" "$3"; then pass; else
+    fail "$1: /$2/ not in $3:"; sed 's/^/    /' "$3" | head -20 >&2; fi
+}
+
+# ---- a hand-made recorder log (workloads/recorder/record_format.h) ----
+le() { # le VALUE BYTES: little-endian bytes of VALUE
+  local v=$1 i
+  for ((i = 0; i < $2; i++)); do printf "\\x$(printf %02x $(((v >> (8 * i)) & 255)))"; done
+}
+raw_header() { printf 'HLRAW01\n'; le 1 4; le 40 4; le 4242 4; le 1 4; le 0 8; le 0 8; le 0 24; }
+# raw_rec SEQ OP THREAD ADDR OLD SIZE [KIND ALIGN_LOG2]; ops: 1 alloc, 2 free,
+# 3 realloc-out, 4 realloc-in, 5 thread exit
+raw_rec() {
+  le "$1" 8; le "$4" 8; le "$5" 8; le "$6" 8; le "$3" 4; le "$2" 1; le "${7:-0}" 1
+  le "${8:-0}" 1; le 0 1
+}
+raw_empty() { le 0 40; }
+{
+  raw_header
+  raw_rec 0 1 0 0x1000 0 16          # t0 malloc 16 -> object 0
+  raw_rec 1 1 1 0x2000 0 32 2 6      # t1 memalign(64, 32) -> object 1
+  raw_rec 2 3 0 0x1000 0 0           # t0 realloc(0x1000, 64) begins: 0x1000 leaves
+  raw_rec 3 1 1 0x1000 0 8           # t1 is handed 0x1000 meanwhile -> object 2
+  raw_rec 4 4 0 0x3000 0x1000 64     # t0's realloc returns 0x3000: object 0
+  raw_rec 5 2 1 0x3000 0 0           # t1 frees it (cross-thread)
+  raw_rec 6 2 0 0x9999 0 0           # free of an unknown address: dropped
+  raw_rec 7 2 0 0 0 0                # free(NULL): dropped
+  raw_empty                          # slot 8 never written: lost
+  raw_rec 9 5 1 0 0 0                # t1's exit record...
+  raw_rec 10 2 1 0x1000 0 0          # ...but a later destructor frees: end after this
+  raw_rec 11 3 0 0x2000 0 0          # realloc(0x2000, 0)...
+  raw_rec 12 4 0 0 0x2000 0          # ...returns NULL: glibc freed it
+  raw_rec 13 4 2 0x4000 0 5          # t2 realloc(NULL, 5): a malloc
+  raw_rec 14 5 2 0 0 0
+  le 0 20                            # the file grows ahead: a partial empty slot
+} >"$T/a.raw"
+cat >"$T/a.expected" <<'EOF'
+heaplab-trace 1
+threads 3
+meta tool hltrace import record
+meta recorder.pid 4242
+meta recorder.ppid 1
+meta import.unknown_dropped 1
+meta import.null_frees 1
+meta import.failed 0
+meta import.lost 1
+0 start
+0 malloc 0 16
+1 start
+1 memalign 1 32 64
+1 malloc 2 8
+0 realloc 0 64
+1 free 0
+1 free 2
+1 end
+0 free 1
+2 start
+2 malloc 3 5
+2 end
+EOF
+expect_ok "import record (hand-made log)" "$H" import record "$T/a.raw" -o "$T/a.hlt"
+expect_grep "import prints the drop counts" "^dropped unknown address: 1$" "$HL_TMP/err"
+expect_grep "import prints lost records" "^lost records \(cut-off writers\): 1$" "$HL_TMP/err"
+expect_ok "imported log passes check" "$H" check "$T/a.hlt"
+"$H" dump "$T/a.hlt" >"$T/a.dump" 2>&1
+expect_same "import record: exact trace" "$T/a.dump" "$T/a.expected"
+
+# ---- malformed recorder logs: file, byte offset, non-zero exit, no output ----
+head -c 30 "$T/a.raw" >"$T/short.raw"
+expect_fail "raw: truncated header" "short.raw: byte 30, .*truncated" "$H" import record "$T/short.raw" -o "$T/x.hlt"
+{ printf 'XLRAW01\n'; tail -c +9 "$T/a.raw"; } >"$T/magic.raw"
+expect_fail "raw: bad magic" "magic.raw: byte 0, .*bad magic" "$H" import record "$T/magic.raw" -o "$T/x.hlt"
+{ head -c 8 "$T/a.raw"; le 7 4; tail -c +13 "$T/a.raw"; } >"$T/version.raw"
+expect_fail "raw: version" "version.raw: byte 8, .*version 7" "$H" import record "$T/version.raw" -o "$T/x.hlt"
+cp "$T/a.raw" "$T/seq.raw"   # slot 3 (byte 64 + 120) claims sequence number 9
+le 9 1 | dd of="$T/seq.raw" bs=1 seek=184 conv=notrunc 2>/dev/null
+expect_fail "raw: sequence number" "seq.raw: byte 184, event 3: .*sequence number 9" "$H" import record "$T/seq.raw" -o "$T/x.hlt"
+cp "$T/a.raw" "$T/op.raw"    # slot 1's op byte (64 + 40 + 36)
+le 9 1 | dd of="$T/op.raw" bs=1 seek=140 conv=notrunc 2>/dev/null
+expect_fail "raw: unknown op" "op.raw: byte 140, event 1: unknown record op 9" "$H" import record "$T/op.raw" -o "$T/x.hlt"
+{ cat "$T/a.raw"; printf 'junk'; } >"$T/tail.raw"   # 64 + 15 * 40 = 664: the partial slot
+expect_fail "raw: partial record" "tail.raw: byte 664, .*truncated record" "$H" import record "$T/tail.raw" -o "$T/x.hlt"
+{ raw_header; raw_rec 0 4 0 0x5000 0x1000 8; } >"$T/half.raw"
+expect_fail "raw: realloc without its first half" "half.raw: byte 64, event 0: .*no first half" "$H" import record "$T/half.raw" -o "$T/x.hlt"
+expect_fail "raw: missing file" "nope.raw: .*cannot open" "$H" import record "$T/nope.raw" -o "$T/x.hlt"
+expect_ok "failed imports leave no output" test ! -e "$T/x.hlt"
+
+# ---- mtrace: a hand-written log with every line shape ----
+cat >"$T/m.mtrace" <<'EOF'
+= Start
+@ ./prog:[0x401136] + 0x4052a0 0x10
+@ ./prog:(main+0x1d)[0x401150] + 0x4052c0 0x20
++ 0x405300 0
+@ ./prog:[0x40116a] < 0x4052a0
+@ ./prog:[0x40116a] > 0x405400 0x64
+@ ./prog:[0x40117a] ! 0x405400 0xffffff
+@ ./prog:[0x40118a] - 0x4052c0
+@ ./prog:[0x40118b] - 0x777777
+@ ./prog:[0x40118c] + (nil) 0x1000000000
+- 0x405400
+= End
+EOF
+cat >"$T/m.expected" <<'EOF'
+heaplab-trace 1
+threads 1
+meta tool hltrace import mtrace
+meta import.unknown_dropped 1
+meta import.null_frees 0
+meta import.failed 2
+0 start
+0 malloc 0 16
+0 malloc 1 32
+0 malloc 2 0
+0 realloc 0 100
+0 free 1
+0 free 0
+EOF
+expect_ok "import mtrace (hand-written)" "$H" import mtrace "$T/m.mtrace" -o "$T/m.hlt"
+"$H" dump "$T/m.hlt" >"$T/m.dump" 2>&1
+expect_same "import mtrace: exact trace" "$T/m.dump" "$T/m.expected"
+
+# ---- mtrace: a real log of tests/record/seq.c ----
+seq_expected() { # the trace of seq.c as mtrace sees it: every alloc a malloc
+  cat <<'EOF'
+heaplab-trace 1
+threads 1
+0 start
+0 malloc 0 100
+0 malloc 1 200
+0 realloc 0 5000
+0 realloc 0 50
+0 malloc 2 30
+0 malloc 3 70
+0 malloc 4 256
+0 malloc 5 40
+0 malloc 6 10
+0 free 1
+0 free 2
+0 free 0
+0 free 3
+0 free 4
+0 free 5
+0 free 6
+0 malloc 7 7
+EOF
+}
+if ! command -v gcc >/dev/null; then
+  echo "note: no gcc: the real mtrace log is not tested"
+elif ! gcc -O0 -fno-builtin -DSEQ_MTRACE -o "$T/seqm" "$(dirname "$0")/record/seq.c" 2>"$T/cc.err"; then
+  fail "compile tests/record/seq.c"; head -5 "$T/cc.err" >&2
+else
+  # glibc >= 2.34 keeps mtrace in libc_malloc_debug.so: preloaded, mtrace() works.
+  MALLOC_TRACE="$T/seq.mtrace" LD_PRELOAD=libc_malloc_debug.so.0 "$T/seqm" 2>/dev/null
+  [ -s "$T/seq.mtrace" ] || MALLOC_TRACE="$T/seq.mtrace" "$T/seqm" # older glibc: in libc
+  if [ ! -s "$T/seq.mtrace" ]; then
+    echo "note: mtrace() wrote nothing here (no libc_malloc_debug.so?): the real mtrace log is not tested"
+  else
+    expect_ok "import a real mtrace log" "$H" import mtrace "$T/seq.mtrace" -o "$T/seq.hlt"
+    "$H" dump "$T/seq.hlt" 2>&1 | grep -v '^meta ' >"$T/seq.dump"
+    seq_expected >"$T/seq.expected"
+    expect_same "real mtrace log: exact trace" "$T/seq.dump" "$T/seq.expected"
+  fi
+fi
+
+# ---- malformed mtrace: file, line, byte offset, non-zero exit ----
+printf '= Start\n@ ./p:[0x1] + 0x10 0x10\n@ ./p:[0x1] * 0x10\n' >"$T/op.mtrace"
+expect_fail "mtrace: unknown op" "op.mtrace:3: byte 32, .*expected an operation" "$H" import mtrace "$T/op.mtrace" -o "$T/x.hlt"
+printf '+ 0x10 0x10\n- zz\n' >"$T/addr.mtrace"
+expect_fail "mtrace: bad address" "addr.mtrace:2: byte 12, .*expected an address" "$H" import mtrace "$T/addr.mtrace" -o "$T/x.hlt"
+printf '+ 0x10\n' >"$T/size.mtrace"
+expect_fail "mtrace: missing size" "size.mtrace:1: byte 0, .*expected a size" "$H" import mtrace "$T/size.mtrace" -o "$T/x.hlt"
+printf '+ 0x10 0x10\n< 0x10\n- 0x10\n' >"$T/half.mtrace"
+expect_fail "mtrace: '<' without '>'" "half.mtrace:3: byte 19, .*expected '>'" "$H" import mtrace "$T/half.mtrace" -o "$T/x.hlt"
+printf '+ 0x10 0x10 extra\n' >"$T/extra.mtrace"
+expect_fail "mtrace: trailing text" "extra.mtrace:1: byte 0, .*unexpected text" "$H" import mtrace "$T/extra.mtrace" -o "$T/x.hlt"
+expect_ok "failed mtrace imports leave no output" test ! -e "$T/x.hlt"
+
+# ---- usage ----
+expect_ok "import --help" "$H" import --help
+expect_grep "--help names the formats" "mtrace" "$HL_TMP/out"
+expect_fail "import: unknown format" "unknown format 'ltrace'" "$H" import ltrace "$T/m.mtrace" -o "$T/x.hlt"
+expect_fail "import: -o required" "-o TRACE is required" "$H" import mtrace "$T/m.mtrace"
+
+finish test_import
