@@ -44,6 +44,8 @@ SIM_SRC      = $(sort $(filter-out sim/hl%.c,$(wildcard sim/*.c)))
 RECORDER_SRC = $(sort $(wildcard workloads/recorder/*.c))
 COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c sim/hl*.c)))
 PRELOADS     = $(if $(RECORDER_SRC),$(BUILD)/lib/libhlrecord.so)
+# Recorded traces of real programs ship xz-compressed; the build unpacks them.
+SHIPPED_TRACES = $(patsubst workloads/traces/%.hlt.xz,build/traces/%.hlt,$(wildcard workloads/traces/*.hlt.xz))
 TEST_SRC     = $(sort $(wildcard tests/test_*.c))
 TESTS        = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 FUZZ_SRC     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -58,7 +60,7 @@ BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
 .PHONY: all deps test fuzz fuzz-build bench plots clean format help
 .DEFAULT_GOAL := all
 
-all: $(COMMANDS) $(TESTS) $(PRELOADS)
+all: $(COMMANDS) $(TESTS) $(PRELOADS) $(SHIPPED_TRACES)
 
 help:
 	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
@@ -96,6 +98,11 @@ endef
 $(foreach dir,workloads harness sim,$(eval $(call LINK_RULE,$$(BUILD)/bin/%,$$(BUILD)/$(dir)/%.o)))
 $(eval $(call LINK_RULE,$$(BUILD)/tests/%,$$(BUILD)/tests/%.o))
 
+build/traces/%.hlt: workloads/traces/%.hlt.xz
+	@mkdir -p $(dir $@)
+	@echo "  XZ      $@"
+	@xz -dc $< >$@.tmp && mv $@.tmp $@
+
 # libFuzzer targets: the trace reader built with clang's fuzzer runtime.
 build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -108,7 +115,7 @@ build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 # ---- packages ----
 # Everything comes from Debian. dpkg-query decides what is missing, so a
 # machine that has it all runs no apt-get at all.
-DEB_PACKAGES = build-essential clang libclang-rt-dev git \
+DEB_PACKAGES = build-essential clang libclang-rt-dev git xz-utils \
                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev \
                libpapi-dev papi-tools linux-perf valgrind \
                gnuplot-nox python3-matplotlib
