@@ -92,6 +92,19 @@ static void sim_row(FILE *out, const char *label, const sim_stats_t *st, char se
   fputc('\n', out);
 }
 
+/* One row per core, then the total: shared by the text and CSV reports. */
+static void sim_rows(const sim_t *s, FILE *out, char sep, bool pad) {
+  sim_stats_t st;
+  char label[16];
+  for (uint32_t i = 0; i < s->ncores; i++) {
+    sim_stats(s, (int)i, &st);
+    snprintf(label, sizeof(label), "%u", i);
+    sim_row(out, label, &st, sep, pad);
+  }
+  sim_stats(s, -1, &st);
+  sim_row(out, "total", &st, sep, pad);
+}
+
 void sim_report(const sim_t *s, FILE *out, size_t top) {
   assert(sim_is_valid(s));
   sim_describe(s, out);
@@ -100,15 +113,7 @@ void sim_report(const sim_t *s, FILE *out, size_t top) {
   SIM_FIELDS(X)
 #undef X
   fputc('\n', out);
-  sim_stats_t st;
-  char label[16];
-  for (uint32_t i = 0; i < s->ncores; i++) {
-    sim_stats(s, (int)i, &st);
-    snprintf(label, sizeof(label), "%u", i);
-    sim_row(out, label, &st, ' ', true);
-  }
-  sim_stats(s, -1, &st);
-  sim_row(out, "total", &st, ' ', true);
+  sim_rows(s, out, ' ', true);
   if (top == 0) return;
   sim_hotline_t *hot = calloc(top, sizeof(*hot));
   if (hot == NULL) return;
@@ -132,13 +137,5 @@ void sim_report_csv(const sim_t *s, FILE *out) {
   SIM_FIELDS(X)
 #undef X
   fputc('\n', out);
-  sim_stats_t st;
-  char label[16];
-  for (uint32_t i = 0; i < s->ncores; i++) {
-    sim_stats(s, (int)i, &st);
-    snprintf(label, sizeof(label), "%u", i);
-    sim_row(out, label, &st, ',', false);
-  }
-  sim_stats(s, -1, &st);
-  sim_row(out, "total", &st, ',', false);
+  sim_rows(s, out, ',', false);
 }
