@@ -7,6 +7,7 @@
 #define HL_IMPORT_INTERNAL_H
 
 #include "workloads/import/import.h"
+#include "workloads/trace/internal.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,11 +32,8 @@ int hl_import_map_put(hl_import_map_t *m, uint64_t addr, uint64_t obj);
 /* Unbind addr; returns its object or HL_IMPORT_NONE. */
 uint64_t hl_import_map_del(hl_import_map_t *m, uint64_t addr);
 
-/* The whole of a file ("-" = stdin): mapped when it is a regular file
-   (returns 1), else read into a malloc'ed buffer (returns 0); -1 on error.
-   Give the result back with hl_import_unload(data, len, that return value). */
-int hl_import_load(const char *path, char **data, size_t *len, hl_trace_error_t *err);
-void hl_import_unload(char *data, size_t len, int how);
+/* Input files are loaded with the trace library's trace_file_load (mapped
+   when regular, read when a pipe) and given back with trace_file_release. */
 
 __attribute__((format(printf, 6, 7))) int hl_import_fail(hl_trace_error_t *err, const char *file,
                                                          uint64_t offset, uint64_t event,

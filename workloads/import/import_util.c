@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 /* ---- address map ---- */
 
@@ -98,66 +96,11 @@ uint64_t hl_import_map_del(hl_import_map_t *m, uint64_t addr) {
 
 int hl_import_fail(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
                    uint64_t line, const char *fmt, ...) {
-  memset(err, 0, sizeof *err);
-  snprintf(err->file, sizeof err->file, "%s", file);
-  err->offset = offset;
-  err->event = event;
-  err->line = line;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  trace_error_vset(err, file, offset, event, line, fmt, ap);
   va_end(ap);
   return -1;
-}
-
-int hl_import_load(const char *path, char **data, size_t *len, hl_trace_error_t *err) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) return hl_import_fail(err, path, 0, 0, 0, "cannot open: %s", strerror(errno));
-  /* A regular file is mapped, not copied: recorder logs can be gigabytes. */
-  struct stat st;
-  if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
-    fclose(f);
-    if (p == MAP_FAILED) return hl_import_fail(err, path, 0, 0, 0, "mmap: %s", strerror(errno));
-    *data = p;
-    *len = (size_t)st.st_size;
-    return 1;
-  }
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) break;
-    if (n == cap) {
-      char *bigger = realloc(buf, cap * 2);
-      if (!bigger) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = bigger;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  bool bad = !buf || ferror(f);
-  int saved = errno;
-  if (f != stdin) fclose(f);
-  if (bad) {
-    free(buf);
-    return hl_import_fail(err, path, n, 0, 0, "%s", buf ? strerror(saved) : "out of memory");
-  }
-  *data = buf;
-  *len = n;
-  return 0;
-}
-
-void hl_import_unload(char *data, size_t len, int how) {
-  if (how == 1)
-    munmap(data, len);
-  else
-    free(data);
 }
 
 /* ---- sink ---- */

@@ -194,12 +194,10 @@ static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
 
 int hl_import_mtrace(const char *in, const char *out, hl_import_stats_t *stats,
                      hl_trace_error_t *err) {
-  char *data;
-  size_t len;
-  int how = hl_import_load(in, &data, &len, err);
-  if (how < 0) return -1;
+  trace_file_t file;
+  if (trace_file_load(in, trace_display_name(in), &file, err) != 0) return -1;
   memset(err, 0, sizeof *err);
-  mtrace_import_t im = {.path = in, .data = data, .len = len, .err = err};
+  mtrace_import_t im = {.path = in, .data = (const char *)file.data, .len = file.len, .err = err};
   hl_import_sink_t count = {.err = err};
   int rc = mtrace_pass(&im, &count);
   if (rc == 0) {
@@ -215,6 +213,6 @@ int hl_import_mtrace(const char *in, const char *out, hl_import_stats_t *stats,
       stats->events = events;
     }
   }
-  hl_import_unload(data, len, how);
+  trace_file_release(&file);
   return rc;
 }

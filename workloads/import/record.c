@@ -241,11 +241,10 @@ static int record_validate(record_import_t *im, size_t len) {
 
 int hl_import_record(const char *in, const char *out, hl_import_stats_t *stats,
                      hl_trace_error_t *err) {
-  char *data;
-  size_t len;
-  int how = hl_import_load(in, &data, &len, err);
-  if (how < 0) return -1;
-  record_import_t im = {.path = in, .data = (const unsigned char *)data, .err = err};
+  trace_file_t file;
+  if (trace_file_load(in, trace_display_name(in), &file, err) != 0) return -1;
+  size_t len = file.len;
+  record_import_t im = {.path = in, .data = file.data, .err = err};
   memset(err, 0, sizeof *err);
   int rc = record_validate(&im, len);
   if (rc == 0) {
@@ -261,7 +260,7 @@ int hl_import_record(const char *in, const char *out, hl_import_stats_t *stats,
                           im.traced, HL_TRACE_MAX_THREADS);
     } else {
       record_header_t h;
-      memcpy(&h, data, sizeof h);
+      memcpy(&h, file.data, sizeof h);
       char meta[512];
       snprintf(meta, sizeof meta,
                "tool=hltrace import record\nrecorder.pid=%" PRIu32 "\nrecorder.ppid=%" PRIu32
@@ -280,6 +279,6 @@ int hl_import_record(const char *in, const char *out, hl_import_stats_t *stats,
     }
   }
   free(im.threads);
-  hl_import_unload(data, len, how);
+  trace_file_release(&file);
   return rc;
 }

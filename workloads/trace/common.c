@@ -25,17 +25,22 @@ const char *hl_op_name(hl_op_t op) {
   return (unsigned)op < HL_OP_COUNT ? op_names[op] : "?";
 }
 
-void trace_error_set(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
-                     uint64_t line, const char *fmt, ...) {
+void trace_error_vset(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
+                      uint64_t line, const char *fmt, va_list ap) {
   if (!err) return;
   memset(err, 0, sizeof *err);
   snprintf(err->file, sizeof err->file, "%s", file ? file : "<memory>");
   err->offset = offset;
   err->event = event;
   err->line = line;
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+void trace_error_set(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
+                     uint64_t line, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  trace_error_vset(err, file, offset, event, line, fmt, ap);
   va_end(ap);
 }
 

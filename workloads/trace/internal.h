@@ -11,6 +11,7 @@
 #define HL_TRACE_INTERNAL_H
 
 #include "workloads/trace.h"
+#include <stdarg.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +32,8 @@
 #define TRACE_MSG_LEN 256
 
 /* Printf-style error filling; err may be NULL. */
+void trace_error_vset(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
+                      uint64_t line, const char *fmt, va_list ap);
 void trace_error_set(hl_trace_error_t *err, const char *file, uint64_t offset, uint64_t event,
                      uint64_t line, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
