@@ -1,6 +1,6 @@
 # tests/test_gen_models.sh: the generators' size distributions (--sizes) and
-# the models with links, reads, sends and barriers (mstress, list, tree,
-# graph, pipeline).
+# the models with links, reads, writes, sends and barriers (mstress, list,
+# tree, graph, pipeline, cache-thrash, cache-scratch).
 #
 # Each model at 1 and 4 threads (small parameters): the trace passes
 # `hltrace check`; its op counts (from `hltrace stats --format csv`) equal
@@ -92,7 +92,7 @@ below() {
 # ---- the dispatcher ----
 expect_ok "gen --help" "$HT" gen --help
 cp "$HL_TMP/out" "$D/help.txt"
-for m in mstress list tree graph pipeline; do
+for m in mstress list tree graph pipeline cache-thrash cache-scratch; do
   if grep -q "^  $m " "$D/help.txt"; then pass; else fail "gen --help does not list $m"; fi
   expect_ok "$m --help" "$HT" gen $m --help
   for word in --threads --seed Reference default Trace; do
@@ -225,6 +225,35 @@ for T in 1 4; do
 done
 gen "$D/pipeline-2.hlt" pipeline --threads 2 --messages 5 --nodes 1 --interleave 1
 determinism pipeline --threads 4 --messages 20 --nodes 5
+
+# ---- cache-thrash: allocs T*I, writes T*I*R, events T*I*(R+2) + 2T ----
+for T in 1 4; do
+  f="$D/thrash-$T.hlt"
+  gen "$f" cache-thrash --threads $T --iterations 30 --repetitions 7 --size 8
+  stats "$f"
+  counts "cache-thrash T=$T" $((T * 30)) 0 0 $((T * 30 * 7)) 0 0 $((T * 30 * 9 + 2 * T))
+  expect_eq "cache-thrash T=$T: cross-thread frees" "${S[cross_thread_frees]}" 0
+  # every write covers the whole 8-byte object
+  expect_eq "cache-thrash T=$T: write extents" \
+    "$("$HT" dump "$f" | awk '$2 == "write" { print $4, $5 }' | sort -u)" "0 8"
+done
+determinism cache-thrash --threads 4 --iterations 20 --repetitions 3
+
+# ---- cache-scratch: allocs T*(I+1), sends T-1, events T*I*(R+2) + 5T - 1 ----
+for T in 1 4; do
+  f="$D/scratch-$T.hlt"
+  gen "$f" cache-scratch --threads $T --iterations 30 --repetitions 7 --size 8
+  stats "$f"
+  counts "cache-scratch T=$T" $((T * 31)) 0 0 $((T * 30 * 7)) $((T - 1)) 0 $((T * 30 * 9 + 5 * T - 1))
+  expect_eq "cache-scratch T=$T: cross-thread frees" "${S[cross_thread_frees]}" $((T - 1))
+  # Each thread's first free is of object t, thread 0's hand-out: by another
+  # thread than the allocator for every t > 0.
+  expect_eq "cache-scratch T=$T: first frees cross-thread" \
+    "$("$HT" dump "$f" | awk '$2 == "malloc" { by[$3] = $1 }
+        $2 == "free" && !seen[$1]++ { if ($3 != $1) bad++; else if (by[$3] != $1) x++ }
+        END { print bad + 0, x + 0 }')" "0 $((T - 1))"
+done
+determinism cache-scratch --threads 4 --iterations 20 --repetitions 3
 
 # ---- bad --sizes: message, exit status 2, no file ----
 bad() { # DESC REGEX ARGS...

@@ -11,8 +11,9 @@
 #include <string.h>
 
 static const hl_gen_model_t *const hl_gen_models[] = {
-    &hl_gen_threadtest, &hl_gen_larson, &hl_gen_xmalloc, &hl_gen_mstress,
-    &hl_gen_list,       &hl_gen_tree,   &hl_gen_graph,   &hl_gen_pipeline,
+    &hl_gen_threadtest,   &hl_gen_larson,        &hl_gen_xmalloc, &hl_gen_mstress,
+    &hl_gen_list,         &hl_gen_tree,          &hl_gen_graph,   &hl_gen_pipeline,
+    &hl_gen_cache_thrash, &hl_gen_cache_scratch,
 };
 #define HL_GEN_MODEL_COUNT (sizeof hl_gen_models / sizeof hl_gen_models[0])
 

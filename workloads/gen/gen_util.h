@@ -37,6 +37,8 @@ extern const hl_gen_model_t hl_gen_list;
 extern const hl_gen_model_t hl_gen_tree;
 extern const hl_gen_model_t hl_gen_graph;
 extern const hl_gen_model_t hl_gen_pipeline;
+extern const hl_gen_model_t hl_gen_cache_thrash;
+extern const hl_gen_model_t hl_gen_cache_scratch;
 
 /* ---- PRNG ---- */
 typedef struct gen_rng_s {
