@@ -8,6 +8,9 @@
 #   expect_ok DESC CMD...          CMD must exit 0
 #   expect_fail DESC REGEX CMD...  CMD must exit non-zero (not by a signal)
 #                                  and its stderr must match REGEX (grep -E)
+#   expect_status DESC N CMD...    CMD must exit with exactly status N
+#   expect_eq DESC GOT WANT        two strings must be equal
+#   expect_near DESC GOT WANT TOL  two decimal numbers must differ by at most TOL
 #   finish NAME                    print "NAME: N passed, M failed", set exit status
 HL_PASSED=0
 HL_FAILED=0
@@ -27,6 +30,22 @@ expect_fail() {
   elif ! grep -Eq -- "$re" "$HL_TMP/err"; then
     fail "$desc: stderr does not match /$re/:"; sed 's/^/    /' "$HL_TMP/err" | head -5 >&2
   else pass; fi
+}
+expect_status() {
+  local desc=$1 want=$2; shift 2
+  "$@" >"$HL_TMP/out" 2>"$HL_TMP/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then pass; else fail "$desc: exit $got, expected $want: $*"; fi
+}
+expect_eq() {
+  if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+expect_near() {
+  if awk -v g="$2" -v w="$3" -v t="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; then
+    pass
+  else
+    fail "$1: got '$2', want $3 +- $4"
+  fi
 }
 finish() {
   echo "$1: $HL_PASSED passed, $HL_FAILED failed"

@@ -14,28 +14,6 @@ mkdir -p "$D"
 
 # ---- helpers ----
 
-# expect_eq DESC GOT WANT
-expect_eq() {
-  if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
-}
-
-# expect_near DESC GOT WANT TOLERANCE (decimal numbers)
-expect_near() {
-  if awk -v g="$2" -v w="$3" -v t="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; then
-    pass
-  else
-    fail "$1: got '$2', want $3 +- $4"
-  fi
-}
-
-# expect_status DESC STATUS CMD...: CMD exits with exactly STATUS.
-expect_status() {
-  local desc=$1 want=$2
-  shift 2
-  "$@" >"$HL_TMP/out" 2>"$HL_TMP/err"
-  expect_eq "$desc (exit status)" "$?" "$want"
-}
-
 # gen FILE MODEL ARGS...: generate FILE; the run and `hltrace check` must pass.
 gen() {
   local file=$1

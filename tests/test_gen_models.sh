@@ -15,16 +15,6 @@ HT="$HL_BIN/hltrace"
 D="$HL_TMP/genm"
 mkdir -p "$D"
 
-expect_eq() {
-  if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
-}
-expect_near() {
-  if awk -v g="$2" -v w="$3" -v t="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t) }'; then
-    pass
-  else
-    fail "$1: got '$2', want $3 +- $4"
-  fi
-}
 
 # gen FILE MODEL ARGS...: generate FILE; the run and `hltrace check` must pass.
 gen() {

@@ -7,14 +7,6 @@ source "$(dirname "$0")/lib.sh"
 H=$HL_BIN/hltrace
 T=$(mktemp -d "$HL_TMP/test_hltrace.XXXXXX")
 
-# exit status of a command, output discarded
-status() { "$@" >/dev/null 2>&1; echo $?; }
-# expect_status DESC N CMD...: CMD must exit with status N
-expect_status() {
-  local desc=$1 want=$2; shift 2
-  local got; got=$(status "$@")
-  if [ "$got" = "$want" ]; then pass; else fail "$desc: exit $got, expected $want: $*"; fi
-}
 # expect_grep DESC REGEX FILE
 expect_grep() {
   if grep -Eq -- "$2" "$3"; then pass; else

@@ -31,7 +31,6 @@ expect_same() {
   if cmp -s "$2" "$3"; then pass; else
     fail "$1: $2 differs from $3:"; diff "$3" "$2" | head -20 | sed 's/^/    /' >&2; fi
 }
-expect_eq() { if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi; }
 # record PREFIX PROGRAM ARGS...: run under the recorder, killed after 60 s.
 # Not through timeout(1): the preload would record timeout's own process too.
 record() {
