@@ -90,40 +90,59 @@ def allocators_of(cells):
     return [a for a in ALLOCATOR_ORDER if a in present] + sorted(present - set(ALLOCATOR_ORDER))
 
 
+def panel_grid(count, width=3.6, height=3.0, cols=4):
+    cols = min(cols, count)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.8),
+                             squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
 def relative_bars(cells, fn, ylabel, title, out):
-    """Grouped bars: each allocator's median relative to glibc's median, per cell."""
-    groups = sorted({(k[0], k[1]) for k in cells})
+    """One panel per workload; in each, bars per allocator at each thread count: the
+    allocator's median relative to glibc's median in the same cell, min..max as error."""
+    workloads = sorted({k[0] for k in cells})
     allocs = [a for a in allocators_of(cells) if a != "system"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4.5))
     width = 0.8 / max(1, len(allocs))
-    for i, a in enumerate(allocs):
-        xs, ys, lo, hi = [], [], [], []
-        for g, (w, t) in enumerate(groups):
-            base = metric(cells.get((w, t, "system"), []), fn)
-            mine = metric(cells.get((w, t, a), []), fn)
-            if not base or not mine or statistics.median(base) <= 0:
-                continue  # NA stays absent, never drawn as zero
-            b = statistics.median(base)
-            m = statistics.median(mine) / b
-            xs.append(g + (i - (len(allocs) - 1) / 2) * width)
-            ys.append(m)
-            lo.append(m - min(mine) / b)
-            hi.append(max(mine) / b - m)
-        if xs:
-            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=colour(a), label=label(a))
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([f"{w}\n{t} thr" for w, t in groups])
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize="small", ncol=2)
-    save(fig, out)
+    fig, axes = panel_grid(len(workloads))
+    for ax, w in zip(axes, workloads):
+        threads = sorted({k[1] for k in cells if k[0] == w})
+        for i, a in enumerate(allocs):
+            xs, ys, lo, hi = [], [], [], []
+            for g, t in enumerate(threads):
+                base = metric(cells.get((w, t, "system"), []), fn)
+                mine = metric(cells.get((w, t, a), []), fn)
+                if not base or not mine or statistics.median(base) <= 0:
+                    continue  # NA stays absent, never drawn as zero
+                b = statistics.median(base)
+                m = statistics.median(mine) / b
+                xs.append(g + (i - (len(allocs) - 1) / 2) * width)
+                ys.append(m)
+                lo.append(m - min(mine) / b)
+                hi.append(max(mine) / b - m)
+            if xs:
+                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.5, color=colour(a), label=label(a),
+                       error_kw={"elinewidth": 0.7})
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(threads)))
+        ax.set_xticklabels([str(t) for t in threads])
+        ax.set_xlabel("threads")
+        ax.set_ylabel(ylabel)
+        ax.set_title(w)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small",
+               bbox_to_anchor=(0.5, 0.995))
+    fig.suptitle(title, y=0.965)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    save(fig, out, tight=False)
 
 
 def scaling(cells, out):
     workloads = sorted({k[0] for k in cells})
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4), squeeze=False)
-    for ax, w in zip(axes[0], workloads):
+    fig, axes = panel_grid(len(workloads))
+    for ax, w in zip(axes, workloads):
         for a in allocators_of(cells):
             pts = []
             for t in sorted({k[1] for k in cells if k[0] == w}):
@@ -144,13 +163,17 @@ def scaling(cells, out):
         ax.set_xticklabels([str(t) for t in threads])
         ax.minorticks_off()
         ax.set_ylim(bottom=0)
-    axes[0][0].legend(fontsize="small")
-    fig.suptitle("Replay throughput against threads (median, min..max)")
-    save(fig, out)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small",
+               bbox_to_anchor=(0.5, 0.995))
+    fig.suptitle("Replay throughput against threads (median, min..max)", y=0.965)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    save(fig, out, tight=False)
 
 
-def save(fig, out):
-    fig.tight_layout()
+def save(fig, out, tight=True):
+    if tight:
+        fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(f"{out}.{ext}", dpi=130)
     plt.close(fig)
@@ -169,10 +192,10 @@ def main():
     cells = load(run)
     if not cells:
         sys.exit(f"bench_plots: {run}: no successful runs to plot")
-    relative_bars(cells, lambda r: number(r, "wall_s"), "wall time / glibc's (lower is better)",
+    relative_bars(cells, lambda r: number(r, "wall_s"), "time / glibc (lower: better)",
                   "Replay wall time relative to glibc (median, min..max)",
                   os.path.join(out, "time_vs_glibc"))
-    relative_bars(cells, rss_growth_mib, "RSS growth / glibc's (lower is better)",
+    relative_bars(cells, rss_growth_mib, "RSS growth / glibc (lower: better)",
                   "Peak RSS growth during replay relative to glibc (median, min..max)",
                   os.path.join(out, "rss_vs_glibc"))
     scaling(cells, os.path.join(out, "scaling"))
