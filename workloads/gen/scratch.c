@@ -9,7 +9,7 @@
   their writes then fight over it: passive false sharing, inherited from
   another thread's allocations.
 ---------------------------------------------------------------------------- */
-#include "workloads/gen/gen_util.h"
+#include "workloads/gen/thrash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,11 +71,9 @@ typedef enum cs_phase_e { CS_HANDOUT, CS_SEND, CS_FREE_GIVEN, CS_ROUNDS } cs_pha
 
 typedef struct cs_thread_s {
   cs_phase_t phase;
-  uint64_t i;         /* CS_HANDOUT / CS_SEND: the next object or thread */
-  uint64_t iteration; /* CS_ROUNDS */
-  uint64_t j;         /* 0: malloc next; 1..R: write number j next; R+1: free next */
-  uint64_t obj;       /* the round's object */
-  bool given;         /* thread 0 has handed this thread its object */
+  uint64_t i;          /* CS_HANDOUT / CS_SEND: the next object or thread */
+  gen_thrash_t rounds; /* CS_ROUNDS: cache-thrash's rounds */
+  bool given;          /* thread 0 has handed this thread its object */
 } cs_thread_t;
 
 typedef struct cs_model_s {
@@ -111,19 +109,7 @@ static gen_step_t cs_step(void *model, uint32_t t) {
     case CS_ROUNDS:
       break;
   }
-  if (th->iteration == m->iterations) return GEN_STEP_DONE;
-  if (th->j == 0) {
-    th->obj = gen_emit_alloc(m->e, t, m->size);
-  } else if (th->j <= m->repetitions) {
-    gen_emit_write(m->e, t, th->obj, 0, m->size);
-  } else {
-    gen_emit_free(m->e, t, th->obj);
-    th->iteration++;
-    th->j = 0;
-    return GEN_STEP_RAN;
-  }
-  th->j++;
-  return GEN_STEP_RAN;
+  return gen_thrash_step(m->e, t, &th->rounds, m->iterations, m->repetitions, m->size);
 }
 
 static int cs_main(int argc, char **argv) {

@@ -7,7 +7,7 @@
   fight over that line: active false sharing, which the allocator itself
   causes.
 ---------------------------------------------------------------------------- */
-#include "workloads/gen/gen_util.h"
+#include "workloads/gen/thrash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,34 +60,32 @@ static const gen_spec_t ct_spec = {
              "  a step is one malloc, one write or one free\n",
 };
 
-typedef struct ct_thread_s {
-  uint64_t iteration;
-  uint64_t j;   /* 0: malloc next; 1..R: write number j next; R+1: free next */
-  uint64_t obj; /* the round's object */
-} ct_thread_t;
-
-typedef struct ct_model_s {
-  gen_emit_t *e;
-  uint64_t iterations, repetitions, size;
-  ct_thread_t *th;
-} ct_model_t;
-
-static gen_step_t ct_step(void *model, uint32_t t) {
-  ct_model_t *m = model;
-  ct_thread_t *th = &m->th[t];
-  if (th->iteration == m->iterations) return GEN_STEP_DONE;
+gen_step_t gen_thrash_step(gen_emit_t *e, uint32_t t, gen_thrash_t *th, uint64_t iterations,
+                           uint64_t repetitions, uint64_t size) {
+  if (th->iteration == iterations) return GEN_STEP_DONE;
   if (th->j == 0) {
-    th->obj = gen_emit_alloc(m->e, t, m->size);
-  } else if (th->j <= m->repetitions) {
-    gen_emit_write(m->e, t, th->obj, 0, m->size);
+    th->obj = gen_emit_alloc(e, t, size);
+  } else if (th->j <= repetitions) {
+    gen_emit_write(e, t, th->obj, 0, size);
   } else {
-    gen_emit_free(m->e, t, th->obj);
+    gen_emit_free(e, t, th->obj);
     th->iteration++;
     th->j = 0;
     return GEN_STEP_RAN;
   }
   th->j++;
   return GEN_STEP_RAN;
+}
+
+typedef struct ct_model_s {
+  gen_emit_t *e;
+  uint64_t iterations, repetitions, size;
+  gen_thrash_t *th;
+} ct_model_t;
+
+static gen_step_t ct_step(void *model, uint32_t t) {
+  ct_model_t *m = model;
+  return gen_thrash_step(m->e, t, &m->th[t], m->iterations, m->repetitions, m->size);
 }
 
 static int ct_main(int argc, char **argv) {
