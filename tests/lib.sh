@@ -11,6 +11,7 @@
 #   expect_status DESC N CMD...    CMD must exit with exactly status N
 #   expect_eq DESC GOT WANT        two strings must be equal
 #   expect_near DESC GOT WANT TOL  two decimal numbers must differ by at most TOL
+#   gen FILE MODEL ARGS...         `hltrace gen` must write FILE and `hltrace check` pass it
 #   finish NAME                    print "NAME: N passed, M failed", set exit status
 HL_PASSED=0
 HL_FAILED=0
@@ -46,6 +47,12 @@ expect_near() {
   else
     fail "$1: got '$2', want $3 +- $4"
   fi
+}
+gen() {
+  local file=$1
+  shift
+  expect_ok "gen $*" "$HL_BIN/hltrace" gen "$@" -o "$file"
+  expect_ok "check $* ($file)" "$HL_BIN/hltrace" check "$file"
 }
 finish() {
   echo "$1: $HL_PASSED passed, $HL_FAILED failed"

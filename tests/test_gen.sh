@@ -14,13 +14,6 @@ mkdir -p "$D"
 
 # ---- helpers ----
 
-# gen FILE MODEL ARGS...: generate FILE; the run and `hltrace check` must pass.
-gen() {
-  local file=$1
-  shift
-  expect_ok "gen $*" "$HT" gen "$@" -o "$file"
-  expect_ok "check $* ($file)" "$HT" check "$file"
-}
 
 # summarise FILE: the dump's statistics into the associative array S.
 # Keys: threads events allocs frees starts ends other min max cross live

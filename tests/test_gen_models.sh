@@ -16,13 +16,6 @@ D="$HL_TMP/genm"
 mkdir -p "$D"
 
 
-# gen FILE MODEL ARGS...: generate FILE; the run and `hltrace check` must pass.
-gen() {
-  local file=$1
-  shift
-  expect_ok "gen $*" "$HT" gen "$@" -o "$file"
-  expect_ok "check $* ($file)" "$HT" check "$file"
-}
 
 # stats FILE: `hltrace stats --format csv` into the associative array S
 # (S[op_alloc], S[cross_thread_frees] ...), plus S[meta.KEY] from the dump.
