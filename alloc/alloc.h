@@ -94,6 +94,8 @@ typedef enum hl_alloc_flag_e {
   HL_ALLOC_MOVES = 1u << 0,     /* objects may move: slots are rewritten */
   HL_ALLOC_PRELOAD = 1u << 1,   /* a malloc-API library that must be LD_PRELOADed */
   HL_ALLOC_NO_MEMORY = 1u << 2, /* does not really allocate (null): never verified */
+  HL_ALLOC_OWNED = 1u << 3,     /* per-thread ownership: every op on an object must come from
+                                   its owner's ctx; the harness makes hand-overs explicit sends */
 } hl_alloc_flag_t;
 
 /* The operations. Every function returning int returns 0 on success or an
@@ -123,7 +125,10 @@ typedef struct hl_allocator_s {
   /* Store a reference to *target's object (NULL target: a null pointer) in the
      pointer-sized field at byte `field` of the object. */
   void (*link)(hl_ctx_t *ctx, void **slot, size_t field, void **target);
-  /* Hand the object to thread `to`; afterwards `to` owns it. */
+  /* Hand the object to thread `to`; afterwards `to` owns it. Called from the
+     sender's thread; `to` may be running concurrently (an owned allocator
+     queues the object for it). A context stays usable for send and free
+     after its thread_done, until heap_done. */
   void (*send)(hl_ctx_t *from, hl_ctx_t *to, void **slot);
 
   void (*stats)(const hl_heap_t *heap, hl_alloc_stats_t *out);

@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
   }
 
   hl_trace_error_t err;
-  hl_replay_trace_t *trace = hl_replay_load(trace_path, &err);
+  hl_replay_trace_t *trace = hl_replay_load(trace_path, hl_replay_load_flags(opt.allocator), &err);
   if (!trace) {
     fprintf(stderr, "hlreplay: ");
     hl_trace_error_print(stderr, &err);

@@ -26,6 +26,7 @@
   X(access_model, "traced | touch | none: what touches object memory")                             \
   X(page_size_bytes, "allocator page size tunable (0 = allocator default)")                        \
   X(events, "trace events replayed")                                                               \
+  X(handover_sends, "sends inserted so every op runs in its owner thread (owned allocators)")      \
   X(wall_s, "wall-clock time of the replay loop")                                                  \
   X(cpu_s, "user+system CPU time of the process during the replay loop")                           \
   X(events_per_s, "events / wall_s")                                                               \

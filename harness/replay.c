@@ -524,6 +524,10 @@ static void replay_stats_report(replay_run_t *run, hl_metrics_t *row) {
   }
 }
 
+unsigned hl_replay_load_flags(const hl_allocator_t *alloc) {
+  return (alloc->flags & HL_ALLOC_OWNED) ? HL_REPLAY_OWNERSHIP : 0;
+}
+
 int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metrics_t *row,
                   char *why, size_t why_len) {
   replay_pattern_init();
@@ -532,6 +536,13 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   run.access = opt->access != HL_ACCESS_AUTO ? opt->access
                : t->has_accesses             ? HL_ACCESS_TRACED
                                              : HL_ACCESS_TOUCH;
+  if ((hl_replay_load_flags(run.alloc) & HL_REPLAY_OWNERSHIP) && !t->ownership) {
+    snprintf(why, why_len,
+             "allocator '%s' needs per-thread ownership: load the trace with "
+             "hl_replay_load_flags(allocator)",
+             run.alloc->name);
+    return -1;
+  }
   if (opt->verify && (run.alloc->flags & HL_ALLOC_NO_MEMORY)) {
     snprintf(why, why_len,
              "--verify: allocator '%s' allocates no memory, there is nothing to verify",
@@ -599,17 +610,23 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
                  opt->mode == HL_REPLAY_THREADS ? "threads-as-traced" : "serial");
   hl_metrics_set(row, HL_METRIC_access_model, "%s", hl_access_model_name(run.access));
   hl_metrics_set(row, HL_METRIC_threads, "%u", t->threads);
-  hl_metrics_set(row, HL_METRIC_events, "%llu", (unsigned long long)t->events);
+  uint64_t trace_events = t->events - t->handover_sends; /* the same for every allocator */
+  hl_metrics_set(row, HL_METRIC_events, "%llu", (unsigned long long)trace_events);
+  hl_metrics_set(row, HL_METRIC_handover_sends, "%llu", (unsigned long long)t->handover_sends);
   hl_metrics_set(row, HL_METRIC_page_size_bytes, "%zu", opt->heap.page_size);
-  if (rc == 0) hl_counters_report(&counters, t->events, row);
+  if (rc == 0) hl_counters_report(&counters, trace_events, row);
   replay_stats_report(&run, row);
 
   /* Objects the trace never freed (or a failed run left) are freed now,
      after the clock and the stats, so repeated runs in one process start
-     from a clean heap. A freed object's slot is NULL (alloc.h). */
+     from a clean heap. A freed object's slot is NULL (alloc.h). An owned
+     allocator gets each free from the owner's context. */
   if (inited)
     for (uint32_t i = 0; i < t->objects; i++)
-      if (run.slots[i]) run.alloc->free(&run.threads[0].ctx, &run.slots[i], run.sizes[i]);
+      if (run.slots[i]) {
+        uint32_t by = t->final_owner && t->final_owner[i] < inited ? t->final_owner[i] : 0;
+        run.alloc->free(&run.threads[by].ctx, &run.slots[i], run.sizes[i]);
+      }
   for (uint32_t i = 0; i < inited; i++)
     if (!run.threads[i].ended) run.alloc->thread_done(&run.threads[i].ctx);
   int failed = atomic_load(&run.failed);

@@ -51,12 +51,20 @@ typedef struct hl_replay_options_s {
 
 typedef struct hl_replay_trace_s hl_replay_trace_t;
 
+/* hl_replay_load flags. HL_REPLAY_OWNERSHIP: make every hand-over of an
+   object between threads an explicit SEND from its owner (replay_load.c),
+   as allocators with HL_ALLOC_OWNED require. hl_replay_load_flags gives the
+   flags an allocator needs. */
+enum { HL_REPLAY_OWNERSHIP = 1 };
+unsigned hl_replay_load_flags(const hl_allocator_t *alloc);
+
 /* Load and validate a binary trace. NULL on error with *err filled. */
-hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err);
+hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_error_t *err);
 void hl_replay_unload(hl_replay_trace_t *t);
 uint32_t hl_replay_threads(const hl_replay_trace_t *t);
 uint64_t hl_replay_events(const hl_replay_trace_t *t);
-bool hl_replay_has_accesses(const hl_replay_trace_t *t); /* any READ/WRITE events */
+bool hl_replay_has_accesses(const hl_replay_trace_t *t);       /* any READ/WRITE events */
+uint64_t hl_replay_handover_sends(const hl_replay_trace_t *t); /* inserted by HL_REPLAY_OWNERSHIP */
 
 /* Replay once. Fills the run's columns of `row` (timing, counters, allocator
    stats, access model, mode). Returns 0, or -1 with `why` filled. */

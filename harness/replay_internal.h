@@ -51,8 +51,11 @@ struct hl_replay_trace_s {
   uint32_t objects;
   uint32_t barriers;
   bool has_accesses;
-  replay_vec_t *programs; /* [threads] of replay_event_t */
-  replay_vec_t order;     /* uint16_t thread of each event in trace order (serial mode) */
+  bool ownership;          /* loaded with HL_REPLAY_OWNERSHIP */
+  uint64_t handover_sends; /* SEND events the loader inserted (ownership mode) */
+  uint32_t *final_owner;   /* [objects] owner at the end of the trace (ownership mode) */
+  replay_vec_t *programs;  /* [threads] of replay_event_t */
+  replay_vec_t order;      /* uint16_t thread of each event in trace order (serial mode) */
 };
 
 #endif

@@ -4,6 +4,19 @@
 
   The trace reader has already validated the trace (objects live when used,
   threads in range, barriers consistent), so the loader only translates.
+
+  Ownership (HL_REPLAY_OWNERSHIP, for HL_ALLOC_OWNED allocators such as
+  ravioli, where only the owning thread may touch an object's pages): every
+  object has an owner, its allocating thread or the target of its last send.
+  When another thread uses it (free, realloc, read, write, send, link as
+  object or target), the loader first appends a SEND from the owner to that
+  thread to the owner's program, at the owner's current position in trace
+  order, so the hand-over the trace left implicit becomes an explicit
+  message. The usual publish/await marks then order the send before the use.
+  Two places in a program need care: after the owner's THREAD_END the send is
+  still appended (contexts live until heap_done, alloc.h), and while the
+  owner waits at a barrier the send goes before its arrival, or the user
+  (which may have to arrive at the same barrier) would wait forever.
 ---------------------------------------------------------------------------- */
 #include "harness/replay_internal.h"
 #include <assert.h>
@@ -59,10 +72,27 @@ typedef struct load_barrier_s {
   uint32_t index, arrived;
 } load_barrier_t;
 
+/* Ownership mode: who owns each object, since which trace event, and
+   whether each thread waits at a barrier (and since when). */
+typedef struct load_holder_s {
+  uint32_t thread;
+  uint64_t since; /* trace event number at which `thread` became the owner */
+} load_holder_t;
+
+typedef struct load_waiting_s {
+  uint32_t barrier; /* dense barrier index + 1; 0: not waiting */
+  uint64_t since;   /* trace event number of its arrival */
+} load_waiting_t;
+
 typedef struct load_state_s {
   hl_replay_trace_t *trace;
-  replay_vec_t owners;   /* load_owner_t per object */
-  replay_vec_t barriers; /* load_barrier_t, the barriers in progress */
+  replay_vec_t owners;     /* load_owner_t per object */
+  replay_vec_t barriers;   /* load_barrier_t, the barriers in progress */
+  bool ownership;          /* HL_REPLAY_OWNERSHIP */
+  replay_vec_t holders;    /* load_holder_t per object (ownership mode) */
+  load_waiting_t *waiting; /* [threads] (ownership mode) */
+  uint64_t seq;            /* trace events read so far */
+  const char *why;         /* what made the load fail, when it is not ENOMEM */
 } load_state_t;
 
 static replay_event_t *load_event_at(hl_replay_trace_t *t, uint32_t thread, uint64_t index) {
@@ -87,7 +117,8 @@ static uint32_t load_handover(load_state_t *s, uint32_t obj, uint32_t thread, ui
   return wait;
 }
 
-static uint32_t load_barrier_index(load_state_t *s, uint64_t number, uint64_t count) {
+static uint32_t load_barrier_index(load_state_t *s, uint64_t number, uint64_t count,
+                                   uint32_t thread) {
   load_barrier_t *b = s->barriers.data;
   size_t i = 0;
   while (i < s->barriers.len && b[i].number != number) i++;
@@ -98,7 +129,13 @@ static uint32_t load_barrier_index(load_state_t *s, uint64_t number, uint64_t co
     s->barriers.len++;
   }
   uint32_t index = b[i].index;
-  if (++b[i].arrived == count) b[i] = b[--s->barriers.len]; /* complete: forget the number */
+  if (s->waiting) s->waiting[thread] = (load_waiting_t){.barrier = index + 1, .since = s->seq};
+  if (++b[i].arrived == count) {
+    b[i] = b[--s->barriers.len]; /* complete: forget the number */
+    if (s->waiting)
+      for (uint32_t th = 0; th < s->trace->threads; th++)
+        if (s->waiting[th].barrier == index + 1) s->waiting[th].barrier = 0;
+  }
   return index;
 }
 
@@ -111,9 +148,82 @@ static int load_fail(hl_trace_error_t *err, const hl_trace_reader_t *r, const ch
   return -1;
 }
 
+/* Ownership mode: `thread` is about to use `obj`; if another thread owns it,
+   append that owner's SEND to `thread` (see the banner). Returns 0 or an
+   errno value (EINVAL with s->why set when the hand-over cannot be placed). */
+static int load_claim(load_state_t *s, uint32_t obj, uint32_t thread) {
+  load_holder_t *h = (load_holder_t *)s->holders.data + obj;
+  if (h->thread == thread) return 0;
+  hl_replay_trace_t *t = s->trace;
+  uint32_t from = h->thread;
+  replay_vec_t *prog = &t->programs[from];
+  if (replay_vec_reserve(prog, sizeof(replay_event_t), prog->len + 1)) return ENOMEM;
+  if (replay_vec_reserve(&t->order, sizeof(uint16_t), t->order.len + 1)) return ENOMEM;
+  replay_event_t *ev = prog->data;
+  uint64_t at = prog->len;
+  if (s->waiting[from].barrier) {
+    /* Serial replay runs the owner's events in program order at its order
+       slots, so the send takes the arrival's slot: the owner must already
+       have held the object then. */
+    if (h->since > s->waiting[from].since) {
+      s->why = "an object reached a thread waiting at a barrier and was then used by another "
+               "thread; an owned allocator cannot replay this hand-over";
+      return EINVAL;
+    }
+    at = prog->len - 1; /* the arrival is the owner's last event */
+    assert(ev[at].op == HL_OP_BARRIER);
+    ev[at + 1] = ev[at];
+  }
+  ev[at] = (replay_event_t){.op = HL_OP_SEND, .obj = obj, .a = thread};
+  prog->len++;
+  ev[at].wait = load_handover(s, obj, from, at, false);
+  if (ev[at].wait) ev[at].sync |= REPLAY_AWAIT;
+  ((uint16_t *)t->order.data)[t->order.len++] = (uint16_t)from;
+  t->events++;
+  t->handover_sends++;
+  *h = (load_holder_t){.thread = thread, .since = s->seq};
+  return 0;
+}
+
+/* Ownership mode, before event `e` is appended: claim what it uses. */
+static int load_ownership(load_state_t *s, const hl_event_t *e) {
+  switch (e->op) {
+    case HL_OP_ALLOC:
+      if (e->obj >= UINT32_MAX) return EOVERFLOW;
+      if (replay_vec_reserve(&s->holders, sizeof(load_holder_t), e->obj + 1)) return ENOMEM;
+      ((load_holder_t *)s->holders.data)[e->obj] =
+          (load_holder_t){.thread = e->thread, .since = s->seq};
+      s->holders.len = e->obj + 1;
+      return 0;
+    case HL_OP_FREE:
+    case HL_OP_REALLOC:
+    case HL_OP_READ:
+    case HL_OP_WRITE:
+    case HL_OP_SEND:
+    case HL_OP_LINK: {
+      int rc = load_claim(s, (uint32_t)e->obj, e->thread);
+      if (rc == 0 && e->op == HL_OP_LINK && e->target != HL_TRACE_NO_OBJECT)
+        rc = load_claim(s, (uint32_t)e->target, e->thread);
+      if (rc == 0 && e->op == HL_OP_SEND) /* the trace's own send: the target owns it now */
+        ((load_holder_t *)s->holders.data)[e->obj] =
+            (load_holder_t){.thread = (uint32_t)e->target, .since = s->seq};
+      return rc;
+    }
+    case HL_OP_BARRIER:
+      return 0; /* load_event records the arrival once the barrier index is known */
+    default:
+      return 0;
+  }
+}
+
 /* Translate one validated event and append it to its thread's program. */
 static int load_event(load_state_t *s, const hl_event_t *e) {
   hl_replay_trace_t *t = s->trace;
+  s->seq++;
+  if (s->ownership) {
+    int rc = load_ownership(s, e);
+    if (rc) return rc;
+  }
   replay_vec_t *prog = &t->programs[e->thread];
   if (replay_vec_reserve(prog, sizeof(replay_event_t), prog->len + 1)) return ENOMEM;
   uint64_t index = prog->len;
@@ -152,7 +262,7 @@ static int load_event(load_state_t *s, const hl_event_t *e) {
       if (e->op == HL_OP_READ || e->op == HL_OP_WRITE) t->has_accesses = true;
       break;
     case HL_OP_BARRIER:
-      re.obj = load_barrier_index(s, e->obj, e->size);
+      re.obj = load_barrier_index(s, e->obj, e->size, e->thread);
       if (re.obj == UINT32_MAX) return ENOMEM;
       re.a = e->size;
       break;
@@ -192,21 +302,23 @@ static bool replay_trace_is_valid(const hl_replay_trace_t *t) {
   return total == t->events && t->order.len == t->events;
 }
 
-hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
+hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_error_t *err) {
   hl_trace_reader_t *r = hl_trace_open(path, err);
   if (!r) return NULL;
   hl_replay_trace_t *t = replay_map(sizeof *t);
   uint32_t threads = hl_trace_header(r)->threads;
+  load_state_t s = {.trace = t, .ownership = (flags & HL_REPLAY_OWNERSHIP) != 0};
   if (t) t->programs = replay_map(threads * sizeof(replay_vec_t));
-  if (!t || !t->programs) {
+  if (t && s.ownership) s.waiting = replay_map(threads * sizeof *s.waiting);
+  if (!t || !t->programs || (s.ownership && !s.waiting)) {
     load_fail(err, r, path, "out of memory loading the trace");
     hl_trace_close(r);
-    if (t) replay_unmap(t, sizeof *t);
+    if (t) replay_unmap(t->programs, threads * sizeof(replay_vec_t)), replay_unmap(t, sizeof *t);
     return NULL;
   }
   snprintf(t->path, sizeof t->path, "%s", path);
   t->threads = threads;
-  load_state_t s = {.trace = t};
+  t->ownership = s.ownership;
   hl_event_t e;
   int rc, status = 0;
   while ((rc = hl_trace_next(r, &e)) == 1) {
@@ -214,6 +326,7 @@ hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
     if (fail) {
       load_fail(err, r, path,
                 fail == EOVERFLOW ? "more than 2^32-1 objects: too many for replay"
+                : fail == EINVAL  ? s.why
                                   : "out of memory loading the trace");
       status = -1;
       break;
@@ -226,6 +339,17 @@ hl_replay_trace_t *hl_replay_load(const char *path, hl_trace_error_t *err) {
   hl_trace_close(r);
   replay_vec_free(&s.owners, sizeof(load_owner_t));
   replay_vec_free(&s.barriers, sizeof(load_barrier_t));
+  replay_unmap(s.waiting, threads * sizeof *s.waiting);
+  if (status == 0 && s.ownership) { /* the final owners: who frees what the trace left live */
+    t->final_owner = replay_map(t->objects * sizeof *t->final_owner);
+    if (!t->final_owner) {
+      load_fail(err, r, path, "out of memory loading the trace");
+      status = -1;
+    }
+    for (uint32_t i = 0; status == 0 && i < t->objects; i++)
+      t->final_owner[i] = ((load_holder_t *)s.holders.data)[i].thread;
+  }
+  replay_vec_free(&s.holders, sizeof(load_holder_t));
   if (status) {
     hl_replay_unload(t);
     return NULL;
@@ -240,6 +364,7 @@ void hl_replay_unload(hl_replay_trace_t *t) {
     replay_vec_free(&t->programs[i], sizeof(replay_event_t));
   replay_unmap(t->programs, t->threads * sizeof(replay_vec_t));
   replay_vec_free(&t->order, sizeof(uint16_t));
+  replay_unmap(t->final_owner, t->objects * sizeof *t->final_owner);
   replay_unmap(t, sizeof *t);
 }
 
@@ -247,8 +372,11 @@ uint32_t hl_replay_threads(const hl_replay_trace_t *t) {
   return t->threads;
 }
 uint64_t hl_replay_events(const hl_replay_trace_t *t) {
-  return t->events;
+  return t->events - t->handover_sends; /* the trace's own events */
 }
 bool hl_replay_has_accesses(const hl_replay_trace_t *t) {
   return t->has_accesses;
+}
+uint64_t hl_replay_handover_sends(const hl_replay_trace_t *t) {
+  return t->handover_sends;
 }

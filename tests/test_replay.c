@@ -245,6 +245,66 @@ static const hl_allocator_t order_checker = {
     .identify = always_ok,
 };
 
+/* The ownership checker: the order checker plus an owner per object, as an
+   HL_ALLOC_OWNED allocator sees it. Every op must come from the owner's
+   context; send moves ownership. Uses by anyone else are violations: the
+   loader must have made every hand-over an explicit send. */
+static _Atomic uint32_t owner_of[ORDER_MAX];
+static _Atomic uint64_t owner_violations;
+static void owned_check(const hl_ctx_t *ctx, void *const *slot) {
+  if (atomic_load(&owner_of[order_obj(slot)]) != ctx->thread)
+    atomic_fetch_add(&owner_violations, 1);
+}
+static int owned_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t k, size_t al) {
+  int rc = order_alloc(ctx, slot, size, k, al);
+  if (rc == 0) atomic_store(&owner_of[order_obj(slot)], ctx->thread);
+  return rc;
+}
+static void owned_free(hl_ctx_t *ctx, void **slot, size_t size) {
+  owned_check(ctx, slot);
+  order_free(ctx, slot, size);
+}
+static int owned_realloc(hl_ctx_t *ctx, void **slot, size_t o, size_t n) {
+  owned_check(ctx, slot);
+  return order_realloc(ctx, slot, o, n);
+}
+static void owned_read(hl_ctx_t *c, void *const *slot, size_t off, void *dst, size_t len) {
+  owned_check(c, slot);
+  order_read(c, slot, off, dst, len);
+}
+static void owned_write(hl_ctx_t *c, void *const *slot, size_t off, const void *src, size_t len) {
+  owned_check(c, slot);
+  order_write(c, slot, off, src, len);
+}
+static void owned_link(hl_ctx_t *c, void **slot, size_t field, void **target) {
+  owned_check(c, slot);
+  if (target) owned_check(c, target);
+  order_link(c, slot, field, target);
+}
+static void owned_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
+  owned_check(from, slot);
+  order_send(from, to, slot);
+  atomic_store(&owner_of[order_obj(slot)], to->thread);
+}
+static const hl_allocator_t owned_checker = {
+    .name = "owned",
+    .summary = "test",
+    .flags = HL_ALLOC_NO_MEMORY | HL_ALLOC_OWNED,
+    .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init,
+    .thread_done = hl_flat_thread_done,
+    .alloc = owned_alloc,
+    .free = owned_free,
+    .realloc = owned_realloc,
+    .read = owned_read,
+    .write = owned_write,
+    .link = owned_link,
+    .send = owned_send,
+    .stats = no_stats,
+    .identify = always_ok,
+};
+
 static int run(hl_replay_trace_t *t, const hl_allocator_t *a, hl_replay_mode_t mode,
                hl_access_model_t access, bool verify, char *why, size_t len) {
   hl_replay_options_t opt = {.allocator = a, .mode = mode, .access = access, .verify = verify};
@@ -280,6 +340,66 @@ static void test_verify_catches_faults(hl_replay_trace_t *t) {
   fault = FAULT_NONE;
 }
 
+/* Hand-overs to place around a barrier wait and a thread's end; then one
+   that cannot be placed (an object sent to a thread already waiting). */
+static void test_ownership_edges(void) {
+  char path[600], why[512] = "";
+  snprintf(path, sizeof path, "%s/test_replay_owned.hlt", tmpdir);
+  w_begin(path, 2);
+  w_op(HL_OP_THREAD_START, 0, 0);
+  w_op(HL_OP_THREAD_START, 1, 0);
+  uint64_t x = w_alloc(0, 32, HL_KIND_MALLOC, 0);
+  w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = 0, .obj = 7, .size = 2});
+  w_op(HL_OP_FREE, 1, x); /* owner 0 waits at barrier 7: its send goes before the arrival */
+  w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = 1, .obj = 7, .size = 2});
+  uint64_t y = w_alloc(0, 48, HL_KIND_MALLOC, 0);
+  w_op(HL_OP_THREAD_END, 0, 0);
+  w_event((hl_event_t){.op = HL_OP_READ, .thread = 1, .obj = y, .offset = 0, .size = 8});
+  w_op(HL_OP_FREE, 1, y); /* owner 0 has ended: its send comes after its end */
+  uint64_t z = w_alloc(1, 16, HL_KIND_MALLOC, 0); /* left live: freed by its owner, 1 */
+  (void)z;
+  w_op(HL_OP_THREAD_END, 1, 0);
+  CHECK(w_end() == 0, "writing %s", path);
+  hl_trace_error_t err;
+  hl_replay_trace_t *t = hl_replay_load(path, HL_REPLAY_OWNERSHIP, &err);
+  CHECK(t != NULL, "load with ownership: %s", err.message);
+  if (!t) return;
+  CHECK(hl_replay_handover_sends(t) == 2, "%llu hand-over sends, expected 2 (x and y)",
+        (unsigned long long)hl_replay_handover_sends(t));
+  CHECK(hl_replay_events(t) == 12, "the trace's own events: %llu, expected 12",
+        (unsigned long long)hl_replay_events(t));
+  for (int mode = 0; mode < 2; mode++) {
+    atomic_store(&owner_violations, 0);
+    why[0] = 0;
+    CHECK(run(t, &owned_checker, (hl_replay_mode_t)mode, HL_ACCESS_NONE, false, why, sizeof why) ==
+              0,
+          "owned edges, mode %d: %s", mode, why);
+    CHECK(atomic_load(&owner_violations) == 0, "mode %d: %llu ops outside the owner", mode,
+          (unsigned long long)atomic_load(&owner_violations));
+  }
+  hl_replay_unload(t);
+
+  w_begin(path, 2);
+  w_op(HL_OP_THREAD_START, 0, 0);
+  w_op(HL_OP_THREAD_START, 1, 0);
+  w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = 0, .obj = 1, .size = 2});
+  uint64_t m = w_alloc(1, 32, HL_KIND_MALLOC, 0);
+  w_event((hl_event_t){.op = HL_OP_SEND, .thread = 1, .obj = m, .target = 0});
+  w_op(HL_OP_FREE, 1, m); /* 0 received m while waiting: no place for 0's send back */
+  w_event((hl_event_t){.op = HL_OP_BARRIER, .thread = 1, .obj = 1, .size = 2});
+  w_op(HL_OP_THREAD_END, 0, 0);
+  w_op(HL_OP_THREAD_END, 1, 0);
+  CHECK(w_end() == 0, "writing %s", path);
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP, &err);
+  CHECK(t == NULL && strstr(err.message, "waiting at a barrier") && err.event == 6,
+        "unplaceable hand-over must fail the load at event 6: event %llu, '%s'",
+        (unsigned long long)err.event, t ? "(loaded)" : err.message);
+  if (t) hl_replay_unload(t);
+  t = hl_replay_load(path, 0, &err);
+  CHECK(t != NULL, "the same trace loads without ownership: %s", err.message);
+  if (t) hl_replay_unload(t);
+}
+
 int main(void) {
   const char *base = getenv("HL_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", base ? base : "/tmp");
@@ -288,7 +408,7 @@ int main(void) {
   make_mixed_trace(path, 4, 60);
 
   hl_trace_error_t err;
-  hl_replay_trace_t *t = hl_replay_load(path, &err);
+  hl_replay_trace_t *t = hl_replay_load(path, 0, &err);
   CHECK(t != NULL, "load: %s", err.message);
   if (!t) return check_summary("test_replay");
   CHECK(hl_replay_threads(t) == 4, "threads %u", hl_replay_threads(t));
@@ -323,6 +443,10 @@ int main(void) {
   CHECK(threaded_ops > hl_replay_events(t) / 2, "ops %llu for %llu events",
         (unsigned long long)threaded_ops, (unsigned long long)hl_replay_events(t));
 
+  /* An owned allocator is refused a trace loaded without ownership... */
+  CHECK(run(t, &owned_checker, HL_REPLAY_SERIAL, HL_ACCESS_NONE, false, why, sizeof why) != 0 &&
+            strstr(why, "needs per-thread ownership"),
+        "owned allocator on a plain load must be refused: %s", why);
   /* null cannot be verified */
   CHECK(run(t, hl_alloc_find("null"), HL_REPLAY_SERIAL, HL_ACCESS_NONE, true, why, sizeof why) !=
                 0 &&
@@ -330,11 +454,33 @@ int main(void) {
         "null --verify must be refused: %s", why);
   hl_replay_unload(t);
 
+  /* ...and with it, every op of the mixed trace runs in its owner's context. */
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP, &err);
+  CHECK(t != NULL, "load with ownership: %s", err.message);
+  if (t) {
+    CHECK(hl_replay_handover_sends(t) > 0, "the mixed trace has implicit hand-overs");
+    for (int rep = 0; rep < 10; rep++) {
+      hl_replay_mode_t mode = rep == 0 ? HL_REPLAY_SERIAL : HL_REPLAY_THREADS;
+      atomic_store(&owner_violations, 0);
+      memset((void *)order_state, 0, sizeof order_state);
+      atomic_store(&order_violations, 0);
+      why[0] = 0;
+      CHECK(run(t, &owned_checker, mode, HL_ACCESS_TRACED, false, why, sizeof why) == 0,
+            "owned run %d: %s", rep, why);
+      CHECK(atomic_load(&owner_violations) == 0 && atomic_load(&order_violations) == 0,
+            "owned run %d: %llu ops outside the owner, %llu out of order", rep,
+            (unsigned long long)atomic_load(&owner_violations),
+            (unsigned long long)atomic_load(&order_violations));
+    }
+    hl_replay_unload(t);
+  }
+  test_ownership_edges();
+
   /* loading a corrupt file reports file, offset and event */
   snprintf(path, sizeof path, "%s/test_replay_bad.hlt", tmpdir);
   FILE *f = fopen(path, "wb");
   if (f) fputs("not a trace at all", f), fclose(f);
-  t = hl_replay_load(path, &err);
+  t = hl_replay_load(path, 0, &err);
   CHECK(t == NULL && strstr(err.file, "test_replay_bad.hlt") && err.offset == 0,
         "corrupt trace: file '%s' offset %llu: %s", err.file, (unsigned long long)err.offset,
         err.message);
