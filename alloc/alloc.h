@@ -94,6 +94,7 @@ typedef enum hl_alloc_flag_e {
   HL_ALLOC_MOVES = 1u << 0,     /* objects may move: slots are rewritten */
   HL_ALLOC_PRELOAD = 1u << 1,   /* a malloc-API library that must be LD_PRELOADed */
   HL_ALLOC_NO_MEMORY = 1u << 2, /* does not really allocate (null): never verified */
+  HL_ALLOC_PAGE_SIZE = 1u << 4, /* honours hl_heap_config_t.page_size (others refuse one) */
   HL_ALLOC_OWNED = 1u << 3,     /* per-thread ownership: every op on an object must come from
                                    its owner's ctx; the harness makes hand-overs explicit sends */
 } hl_alloc_flag_t;

@@ -85,6 +85,8 @@ typedef struct hl_bench_config_s {
   size_t n_threads;
   uint64_t *page_sizes; /* bytes; 0 = the allocator's default */
   size_t n_page_sizes;
+  bool *alloc_paged; /* per allocator: has a page size tunable (hlreplay --list); the
+                        others run once per cell, at their default (page size 0) */
   unsigned repeats;
   uint64_t seed;
   double timeout_s;

@@ -428,6 +428,7 @@ int hl_bench_config_only_allocs(hl_bench_config_t *cfg, const char *list, FILE *
         continue;
       }
       cfg->alloc_lines[kept] = cfg->alloc_lines[i];
+      if (cfg->alloc_paged) cfg->alloc_paged[kept] = cfg->alloc_paged[i];
       cfg->allocs.v[kept++] = cfg->allocs.v[i];
     }
     cfg->allocs.n = kept;
@@ -443,6 +444,7 @@ void hl_bench_config_free(hl_bench_config_t *cfg) {
   free(cfg->alloc_lines);
   free(cfg->threads);
   free(cfg->page_sizes);
+  free(cfg->alloc_paged);
   hl_bench_strv_free(&cfg->replay_args);
   for (size_t i = 0; i < cfg->n_workloads; i++) {
     free(cfg->workloads[i].name);

@@ -119,7 +119,7 @@ void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
   size_t cells = 0;
   for (size_t w = 0; w < cfg->n_workloads; w++)
     cells += (cfg->workloads[w].source == HL_BENCH_GEN ? cfg->n_threads : 1) * cfg->n_page_sizes *
-             cfg->allocs.n;
+             cfg->allocs.n; /* an upper bound: allocators without the tunable run once */
   plan->runs = hl_bench_xmalloc(cells * cfg->repeats * sizeof *plan->runs);
   /* Repeats outermost: slow drift of the machine (thermal, other tenants)
      then spreads over every allocator instead of favouring the first. */
@@ -130,13 +130,15 @@ void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
       for (size_t t = 0; t < n_t; t++)
         for (size_t p = 0; p < cfg->n_page_sizes; p++)
           for (size_t a = 0; a < cfg->allocs.n; a++) {
+            bool paged = !cfg->alloc_paged || cfg->alloc_paged[a];
+            if (!paged && p > 0) continue;
             hl_bench_run_t *r = &plan->runs[plan->n];
             memset(r, 0, sizeof *r);
             r->index = plan->n++;
             r->workload = hl_bench_xstrdup(wl->name);
             r->source = wl->source;
             r->threads = wl->source == HL_BENCH_GEN ? cfg->threads[t] : 0;
-            r->page_size = cfg->page_sizes[p];
+            r->page_size = paged ? cfg->page_sizes[p] : 0;
             r->alloc = hl_bench_xstrdup(cfg->allocs.v[a]);
             r->repeat = rep;
             r->trace = wl->source == HL_BENCH_GEN ? hl_bench_trace_path(wl->name, r->threads)

@@ -189,9 +189,10 @@ static char *hl_bench_tool(const char *bin, const char *name) {
   return path;
 }
 
-/* `hlreplay --list`: names into `names`, whole lines into `lines`. */
+/* `hlreplay --list`: names into `names`, whole lines into `lines`, the
+   names of allocators with the page-size property into `paged`. */
 static void hl_bench_list_allocs(const char *hlreplay, hl_bench_strv_t *names,
-                                 hl_bench_strv_t *lines) {
+                                 hl_bench_strv_t *lines, hl_bench_strv_t *paged) {
   char *argv[] = {(char *)hlreplay, "--list", NULL};
   hl_bench_child_t res;
   if (hl_bench_child_run(argv, NULL, 60, &hl_bench_stop, &res) != 0) {
@@ -212,6 +213,9 @@ static void hl_bench_list_allocs(const char *hlreplay, hl_bench_strv_t *names,
     if (name_len > 0) {
       hl_bench_strv_push_owned(names, hl_bench_xstrndup(line, name_len));
       hl_bench_strv_push(lines, line);
+      const char *props = strrchr(line, '\t'); /* the last field: properties */
+      if (props && strstr(props, "page-size"))
+        hl_bench_strv_push_owned(paged, hl_bench_xstrndup(line, name_len));
     }
     line = nl ? nl + 1 : NULL;
   }
@@ -569,9 +573,13 @@ int main(int argc, char **argv) {
   char *hltrace = NULL;
   for (size_t w = 0; w < cfg.n_workloads && !hltrace; w++)
     if (cfg.workloads[w].source == HL_BENCH_GEN) hltrace = hl_bench_tool(bin, "hltrace");
-  hl_bench_strv_t known = {0}, known_lines = {0};
-  hl_bench_list_allocs(hlreplay, &known, &known_lines);
+  hl_bench_strv_t known = {0}, known_lines = {0}, paged = {0};
+  hl_bench_list_allocs(hlreplay, &known, &known_lines, &paged);
   if (hl_bench_config_check_allocs(&cfg, &known, stderr) != 0) return 2;
+  cfg.alloc_paged = hl_bench_xmalloc((cfg.allocs.n ? cfg.allocs.n : 1) * sizeof *cfg.alloc_paged);
+  for (size_t a = 0; a < cfg.allocs.n; a++)
+    cfg.alloc_paged[a] = hl_bench_strv_find(&paged, cfg.allocs.v[a]) >= 0;
+  hl_bench_strv_free(&paged);
 
   char *name, *tmp_dir, *final_dir;
   hl_bench_make_run_dir(o.results, started, &name, &tmp_dir, &final_dir);

@@ -56,9 +56,25 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
+/* One line per allocator: name, summary, and its properties (comma
+   separated, "-" for none), which hlbench reads to plan page-size sweeps. */
 static void list_allocators(void) {
-  for (size_t i = 0; i < hl_alloc_count(); i++)
-    printf("%s\t%s\n", hl_alloc_at(i)->name, hl_alloc_at(i)->summary);
+  static const struct {
+    uint32_t flag;
+    const char *name;
+  } props[] = {{HL_ALLOC_PAGE_SIZE, "page-size"},
+               {HL_ALLOC_MOVES, "moves"},
+               {HL_ALLOC_OWNED, "owned"},
+               {HL_ALLOC_PRELOAD, "preload"},
+               {HL_ALLOC_NO_MEMORY, "no-memory"}};
+  for (size_t i = 0; i < hl_alloc_count(); i++) {
+    const hl_allocator_t *a = hl_alloc_at(i);
+    printf("%s\t%s\t", a->name, a->summary);
+    const char *sep = "";
+    for (size_t p = 0; p < sizeof props / sizeof props[0]; p++)
+      if (a->flags & props[p].flag) printf("%s%s", sep, props[p].name), sep = ",";
+    printf("%s\n", *sep ? "" : "-");
+  }
 }
 
 /* "4096", "64K", "2M", "1G" -> bytes; false on junk or overflow. */
@@ -179,6 +195,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "\n");
     return 2;
   }
+  if (opt.heap.page_size && !(opt.allocator->flags & HL_ALLOC_PAGE_SIZE))
+    return usage_error("--page-size: allocator '%s' has no page size tunable (--list shows "
+                       "which have the page-size property)",
+                       opt.allocator->name);
 
   char why[512];
   if (hl_preload_ensure(opt.allocator, argv, why, sizeof why) != 0) {

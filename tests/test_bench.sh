@@ -246,6 +246,27 @@ check "odd output: non-ok status kept and counted" \
 check "odd output: 6 of 8 failed" grep -q "^6 of 8 runs failed" "$D/odd.out"
 check "odd output: median from the quoted row" grep -Eq "^system +1/1 +0\.5000 " "$D/odd.out"
 
+# ---- a page-size sweep runs only the allocators with the tunable at each size; the
+# others once, at their default (page size 0) ----
+P=$D/pagedbin
+mkdir -p "$P"
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\nsweeper\tstand-in\tpage-size,moves\n'; exit 0; fi
+page=0; alloc=; prev=
+for a in "$@"; do [ "$prev" = --page-size ] && page=$a; [ "$prev" = --alloc ] && alloc=$a; prev=$a; done
+[ "$alloc" = system ] && [ "$page" != 0 ] && { echo "system got --page-size" >&2; exit 2; }
+printf 'allocator,page_size_bytes,wall_s,status\n%s,%s,0.1,ok\n' "$alloc" "$page"
+SH
+chmod +x "$P/hlreplay"
+: >"$D/one.hlt"
+printf 'allocators = system sweeper\nrepeats = 1\npage_sizes = 0 4K 64K\nworkload one = file one.hlt\n' >"$D/paged.conf"
+expect_ok "page sweep" "$B" --config "$D/paged.conf" --bin "$P" --results "$D/r9"
+RUN=$(run_dir "$D/r9")
+check "page sweep: system once at 0, sweeper at 0, 4K and 64K" \
+  test "$(csv "$RUN/bench.csv" 'sorted((x["allocator"], x["page_size_bytes"]) for x in rows)')" = \
+  "[('sweeper', '0'), ('sweeper', '4096'), ('sweeper', '65536'), ('system', '0')]"
+
 # ---- a preloaded baseline says which library served (normal builds only) ----
 if [ "${HL_SANITIZED:-0}" != 1 ] && "$HL_BIN/hlreplay" --list | grep -q '^jemalloc'; then
   sed 's/^allocators = .*/allocators = system jemalloc/; s/^repeats = .*/repeats = 1/' \

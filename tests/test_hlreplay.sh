@@ -15,6 +15,8 @@ expect_fail "bad access model" "expected auto, traced, touch or none" $R x.hlt -
 expect_fail "missing trace file" "no-such-file.hlt" $R "$HL_TMP/no-such-file.hlt" --alloc system
 printf 'definitely not a trace' >"$HL_TMP/bad.hlt"
 expect_fail "corrupt trace" "bad.hlt: byte 0, event 0" $R "$HL_TMP/bad.hlt" --alloc system
+expect_fail "page size without the tunable" "allocator 'system' has no page size tunable" \
+  $R "$HL_TMP/bad.hlt" --alloc system --page-size 64K
 
 # Traces: every generator with cross-thread traffic, and a hand-written one with every op.
 $T gen threadtest --threads 2 --iterations 3 --objects 2000 --size 24 --seed 1 -o "$HL_TMP/tt.hlt" || fail "gen threadtest"
