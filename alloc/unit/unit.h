@@ -125,6 +125,26 @@ typedef struct hl_unit_queue_s hl_unit_queue_t;
 
 hl_unit_queue_t *hl_unit_queue_new(const char *label, size_t entry_size, size_t entries_per_growth,
                                    size_t maximum_entries, unsigned options, hl_unit_status_t *why);
+/* Where a queue's nodes come from: `alloc` returns a 16-byte aligned node of
+   `node_size` bytes (16 bytes of link + the entry) or NULL with *why (may be
+   NULL); `release` takes it back when the consumer is done. Any thread may
+   call alloc; release is called by whoever finishes with the entry. */
+typedef struct hl_unit_queue_source_s {
+  const char *name;
+  void *(*alloc)(void *arg, size_t node_size, hl_unit_status_t *why);
+  void (*release)(void *arg, void *node);
+  void *arg;
+} hl_unit_queue_source_t;
+
+/* The same queue with nodes from `src` instead of an own unit heap (used to
+   compare entry sources with identical queue code). hl_unit_queue_heap is
+   NULL for it, and entries are given back with hl_unit_queue_done only (no
+   reference counts). */
+hl_unit_queue_t *hl_unit_queue_new_with(size_t entry_size, const hl_unit_queue_source_t *src,
+                                        hl_unit_status_t *why);
+/* Give a popped entry back to the queue's source (for the own heap: one
+   release, as hl_unit_queue_release). */
+void hl_unit_queue_done(hl_unit_queue_t *q, void *entry);
 /* The queue must be empty of entries the caller still needs; frees its heap. */
 void hl_unit_queue_delete(hl_unit_queue_t *q);
 /* A fresh entry (count 1) from the queue's heap, any thread; NULL + *why when full. */
