@@ -4,7 +4,8 @@
 #   make deps       install the Debian packages heaplab uses, where missing
 #   make test       unit + integration tests, again under ASan+UBSan and under TSan,
 #                   and a short fuzz run of the trace reader
-#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
+#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf);
+#                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
 #   make clean      remove build/
 #
@@ -57,13 +58,13 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps test fuzz fuzz-build bench plots clean format help
+.PHONY: all deps test fuzz fuzz-build bench bench-sim plots clean format help
 .DEFAULT_GOAL := all
 
 all: $(COMMANDS) $(TESTS) $(PRELOADS) $(SHIPPED_TRACES)
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 $(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -222,6 +223,20 @@ fuzz: fuzz-build
 # ---- benchmarks ----
 bench: deps all
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
+	$(if $(QUICK),,$(MAKE) --no-print-directory bench-sim)
+
+# The simulator's validation against Cachegrind at large sizes and the speed of
+# `hlreplay --sim`, written into the newest run folder (the one just made);
+# part of `make bench` except with QUICK=1 (the comparison takes minutes).
+bench-sim:
+	@run=$$(ls -td results/*/ | head -n1); \
+	echo "make bench: Cachegrind comparison (large) -> $${run}cachegrind.txt"; \
+	if command -v valgrind >/dev/null; then \
+	  bash sim/cachegrind-compare.sh --large $(BUILD)/bin/hlsim >$${run}cachegrind.txt; \
+	else echo "NA: valgrind not installed" >$${run}cachegrind.txt; fi; \
+	cat $${run}cachegrind.txt; \
+	echo "make bench: hlreplay --sim speed -> $${run}sim-speed.txt"; \
+	bash sim/speed.sh $(BUILD)/bin >$${run}sim-speed.txt && cat $${run}sim-speed.txt
 
 # ---- figures ----
 RUN ?=
