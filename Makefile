@@ -229,14 +229,15 @@ bench: deps all
 # `hlreplay --sim`, written into the newest run folder (the one just made);
 # part of `make bench` except with QUICK=1 (the comparison takes minutes).
 bench-sim:
-	@run=$$(ls -td results/*/ | head -n1); \
+	@run=$$(ls -td results/*/ | head -n1); cg=0; \
 	echo "make bench: Cachegrind comparison (large) -> $${run}cachegrind.txt"; \
 	if command -v valgrind >/dev/null; then \
-	  bash sim/cachegrind-compare.sh --large $(BUILD)/bin/hlsim >$${run}cachegrind.txt; \
+	  bash sim/cachegrind-compare.sh --large $(BUILD)/bin/hlsim >$${run}cachegrind.txt || cg=$$?; \
 	else echo "NA: valgrind not installed" >$${run}cachegrind.txt; fi; \
 	cat $${run}cachegrind.txt; \
 	echo "make bench: hlreplay --sim speed -> $${run}sim-speed.txt"; \
-	bash sim/speed.sh $(BUILD)/bin >$${run}sim-speed.txt && cat $${run}sim-speed.txt
+	bash sim/speed.sh $(BUILD)/bin >$${run}sim-speed.txt && cat $${run}sim-speed.txt || exit 1; \
+	[ $$cg = 0 ] || { echo "make bench: hlsim disagrees with Cachegrind (see $${run}cachegrind.txt)" >&2; exit 1; }
 
 # ---- figures ----
 RUN ?=
