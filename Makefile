@@ -152,6 +152,7 @@ endef
 $(foreach dir,sim harness,$(eval $(call CAPTURE_PLAIN_RULE,$(dir))))
 
 $(CAPTURE)/callbacks.ok: $(CAPTURE_OBJS) $(CAPTURE_RT)
+	@mkdir -p $(dir $@)
 	@nm -u $(CAPTURE_OBJS) | awk '$$1 == "U" && $$2 ~ /^(__tsan_|hl_capture_)/ {print $$2}' \
 	  | sort -u >$(CAPTURE)/callbacks.needed
 	@nm --defined-only $(CAPTURE_RT) | awk '$$2 == "T" {print $$3}' | sort -u >$(CAPTURE)/callbacks.have
