@@ -46,8 +46,8 @@ typedef struct hl_replay_options_s {
   hl_heap_config_t heap;
   hl_replay_mode_t mode;
   hl_access_model_t access;
-  bool verify;   /* check distinct, aligned, contents preserved; fail on the first violation */
-  bool progress; /* print progress to stderr on long runs */
+  bool verify;    /* check distinct, aligned, contents preserved; fail on the first violation */
+  bool progress;  /* print progress to stderr on long runs */
   uint32_t cores; /* 0: logical thread t runs as core t (native); else core t mod cores
                      (--sim: the simulated cores) */
 } hl_replay_options_t;
