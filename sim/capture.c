@@ -234,12 +234,12 @@ void hl_capture_counts(hl_capture_counts_t *out) {
 }
 
 void hl_capture_report(FILE *out, const sim_t *sim, size_t top) {
+  if (top == 0) return;
   fprintf(out, "hottest lines, with what lives there (application: the object the replay was "
                "accessing when this line caused a transfer or invalidation; allocator: the "
                "function whose access did, <- its caller)\n");
   fprintf(out, "  %-18s %9s %7s %7s %9s  %s\n", "line", "transfers", "true", "false", "invals",
           "what lives there");
-  if (top == 0) return;
   sim_hotline_t *hot = calloc(top, sizeof *hot);
   if (!hot) return;
   size_t n = sim_hot_lines(sim, hot, top);
