@@ -116,7 +116,8 @@ build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 # Debian baselines' alloc/baseline/ and any malloc-API face that defines
 # malloc itself) are compiled again with -fsanitize=thread into build/capture/,
 # their memcpy/memset/memmove and pthread mutex/spin lock calls renamed to
-# hl_capture_* (libc is not instrumented), and linked WITHOUT libtsan against
+# hl_capture_* (libc is not instrumented), their own malloc calls likewise
+# (sim/capture_malloc.c: deterministic placement), and linked WITHOUT libtsan against
 # our runtime sim/capture*.c. Every __tsan_* or hl_capture_* symbol the capture
 # objects need must be defined by the runtime: checked here by `nm` (a missing
 # callback stops the build with its name), and the link would fail anyway.
@@ -130,7 +131,8 @@ CAPTURE_RT_SRC   = $(sort $(wildcard sim/capture*.c))
 CAPTURE_RT       = $(CAPTURE_RT_SRC:%.c=$(CAPTURE)/%.o)
 CAPTURE_OBJS     = $(CAPTURE_ALLOC:%.c=$(CAPTURE)/%.o)
 CAPTURE_LIBC     = memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock \
-                   pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock
+                   pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock \
+                   malloc calloc realloc free posix_memalign aligned_alloc memalign
 CAPTURE_HARNESS  = $(CAPTURE)/harness/replay.o \
                    $(filter-out build/harness/replay.o,$(HARNESS_SRC:%.c=build/%.o))
 CAPTURE_PROGRAMS = build/bin/hlreplay-sim $(CAPTURE)/tests/atomics

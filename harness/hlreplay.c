@@ -369,13 +369,12 @@ int main(int argc, char **argv) {
 #else
   if (!so.config)
     return usage_error("%s", "hlreplay-sim is `hlreplay --sim CONFIG`: --sim is required");
-  /* run directly (not through hlreplay): randomization off here too */
-  if (!getenv("HEAPLAB_SIM_NO_ASLR")) {
-    setenv("HEAPLAB_SIM_NO_ASLR", "1", 1);
-    if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && sim_no_aslr()) {
-      fflush(NULL);
-      execv("/proc/self/exe", argv);
-    }
+  /* run directly (not through hlreplay): randomization off here too (the
+     re-executed process finds the flag set, so this happens once; no
+     environment variable, whose size would move glibc's heap) */
+  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && sim_no_aslr()) {
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
   }
   if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && !quiet)
     fprintf(stderr, "hlreplay: --sim: warning: address randomization is on; simulated L2/LLC "

@@ -62,6 +62,15 @@ print(",".join(r[k] for k in r if k.startswith("sim_")))' "$1"; }
 expect_eq "deterministic sim columns" "$(simcols "$T/unit2.csv")" "$(simcols "$T/unit1.csv")"
 cmp -s "$T/unit1.rep" "$T/unit2.rep" && pass || fail "reports differ: $(diff "$T/unit1.rep" "$T/unit2.rep" | head)"
 
+# ... also with a larger environment and the trace path spelled differently
+# (the allocator's own malloc'd records must not move with them)
+expect_ok "unit --sim, other environment" env HL_PADDING=$(printf '%04000d' 0) \
+  "$R" "$T/../$(basename "$T")/tt.hlt" --alloc unit --sim "$CONF" --sim-top 5 --format csv \
+  --sim-report "$T/unit3.rep" -q
+cp "$HL_TMP/out" "$T/unit3.csv"
+expect_eq "sim columns independent of environment" "$(simcols "$T/unit3.csv")" "$(simcols "$T/unit1.csv")"
+cmp -s "$T/unit1.rep" "$T/unit3.rep" && pass || fail "reports differ: $(diff "$T/unit1.rep" "$T/unit3.rep" | head)"
+
 # A Debian baseline: placement only, said so.
 expect_ok "system --sim" "$R" "$T/tt.hlt" --alloc system --sim "$CONF" --format csv -q
 case "$(col "$HL_TMP/out" sim_capture)" in

@@ -3,12 +3,15 @@
   an object compiled with -fsanitize=thread, as the allocators are: every
   atomic must really be performed (right values) and reported to the
   simulator as an access of the right core, and memcpy/memset and mutex
-  calls (renamed by objcopy, as in the capture build) must be seen. Built by
+  calls (renamed by objcopy, as in the capture build) must be seen; the
+  renamed malloc family must behave as malloc does. Built by
   the Makefile into build/capture/tests/atomics; run by tests/test_capture.sh.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
 #include "tests/check.h"
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -88,6 +91,22 @@ int main(void) {
   CHECK(c.locks - locks == 2, "lock calls: %llu", (unsigned long long)(c.locks - locks));
   CHECK(c.alloc_accesses - acc >= 5, "memset + memcpy (2) + locks (2): %llu",
         (unsigned long long)(c.alloc_accesses - acc));
+
+  /* malloc family (renamed to hl_capture_*, sim/capture_malloc.c): exact-size
+     reuse, zeroed calloc, realloc keeps contents, alignment honoured */
+  char *p = malloc(40), *q = malloc(40);
+  CHECK(p && q && ((uintptr_t)p & 15) == 0 && q - p == 64, "16-byte header, 16-byte payloads");
+  memset(p, 0x5a, 40);
+  free(p);
+  char *r = calloc(5, 8);
+  CHECK(r == p && r[0] == 0 && r[39] == 0, "freed block reused, calloc zeroes it");
+  memset(r, 0x11, 40);
+  char *g = realloc(r, 4000);
+  CHECK(g && g[0] == 0x11 && g[39] == 0x11, "realloc keeps contents");
+  void *al = NULL;
+  CHECK(posix_memalign(&al, 4096, 100) == 0 && ((uintptr_t)al & 4095) == 0, "posix_memalign");
+  CHECK(posix_memalign(&al, 24, 100) == EINVAL, "bad alignment refused");
+  free(g), free(q), free(al);
 
   /* stopped: atomics still work, nothing reported */
   hl_capture_stop();
