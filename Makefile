@@ -4,7 +4,8 @@
 #   make deps       install the Debian packages heaplab uses, where missing
 #   make test       unit + integration tests, again under ASan+UBSan and under TSan,
 #                   and a short fuzz run of the trace reader
-#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf)
+#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf);
+#                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
 #   make clean      remove build/
 #
@@ -40,7 +41,7 @@ FUZZ_SECONDS ?= 20
 ALLOC_SRC    = $(sort $(wildcard alloc/*.c alloc/*/*.c))
 TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c workloads/import/*.c))
 HARNESS_SRC  = $(sort $(filter-out harness/hl%.c,$(wildcard harness/*.c)))
-SIM_SRC      = $(sort $(filter-out sim/hl%.c,$(wildcard sim/*.c)))
+SIM_SRC      = $(sort $(filter-out sim/hl%.c sim/capture%.c,$(wildcard sim/*.c)))
 RECORDER_SRC = $(sort $(wildcard workloads/recorder/*.c))
 COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c sim/hl*.c)))
 PRELOADS     = $(if $(RECORDER_SRC),$(BUILD)/lib/libhlrecord.so)
@@ -57,13 +58,13 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps test fuzz fuzz-build bench plots clean format help
+.PHONY: all deps test fuzz fuzz-build bench bench-sim plots clean format help
 .DEFAULT_GOAL := all
 
 all: $(COMMANDS) $(TESTS) $(PRELOADS) $(SHIPPED_TRACES)
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 $(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -110,6 +111,80 @@ build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
 
+# ---- access capture: build/bin/hlreplay-sim (`hlreplay --sim`, sim/README.md) ----
+# The project's allocator sources (every alloc/*.c and alloc/*/*.c except the
+# Debian baselines' alloc/baseline/ and any malloc-API face that defines
+# malloc itself) are compiled again with -fsanitize=thread into build/capture/,
+# their memcpy/memset/memmove and pthread mutex/spin lock calls renamed to
+# hl_capture_* (libc is not instrumented), their own malloc calls likewise
+# (sim/capture_malloc.c: deterministic placement), and linked WITHOUT libtsan against
+# our runtime sim/capture*.c. Every __tsan_* or hl_capture_* symbol the capture
+# objects need must be defined by the runtime: checked here by `nm` (a missing
+# callback stops the build with its name), and the link would fail anyway.
+# The normal build only (a sanitizer build owns the __tsan_* names itself).
+ifeq ($(SAN),)
+CAPTURE          = build/capture
+CAPTURE_FACES    = $(shell grep -lP '^[a-z_ ]*[ *]malloc\s*\x28' $(ALLOC_SRC) 2>/dev/null)
+CAPTURE_PLAIN    = $(filter alloc/baseline/%,$(ALLOC_SRC)) $(CAPTURE_FACES)
+CAPTURE_ALLOC    = $(filter-out $(CAPTURE_PLAIN),$(ALLOC_SRC))
+CAPTURE_RT_SRC   = $(sort $(wildcard sim/capture*.c))
+CAPTURE_RT       = $(CAPTURE_RT_SRC:%.c=$(CAPTURE)/%.o)
+CAPTURE_OBJS     = $(CAPTURE_ALLOC:%.c=$(CAPTURE)/%.o)
+CAPTURE_LIBC     = memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock \
+                   pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock \
+                   malloc calloc realloc free posix_memalign aligned_alloc memalign
+CAPTURE_HARNESS  = $(CAPTURE)/harness/replay.o \
+                   $(filter-out build/harness/replay.o,$(HARNESS_SRC:%.c=build/%.o))
+CAPTURE_PROGRAMS = build/bin/hlreplay-sim $(CAPTURE)/tests/atomics
+all: $(CAPTURE_PROGRAMS)
+
+$(CAPTURE)/alloc/%.o: alloc/%.c $(wildcard */*.h */*/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC/CAP  $<"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -fsanitize=thread -MMD -c $< -o $@.tmp
+	@objcopy $(foreach f,$(CAPTURE_LIBC),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp $@
+	@rm -f $@.tmp
+# uninstrumented parts of the capture program: the runtime and the replay's hooks
+define CAPTURE_PLAIN_RULE
+$$(CAPTURE)/$(1)/%.o: $(1)/%.c $$(wildcard */*.h */*/*.h) Makefile
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$< (capture)"
+	@$$(CC) $$(CFLAGS) $$(HL_CFLAGS) $$(BUILD_INFO) -DHL_CAPTURE -MMD -c $$< -o $$@
+endef
+$(foreach dir,sim harness,$(eval $(call CAPTURE_PLAIN_RULE,$(dir))))
+
+$(CAPTURE)/callbacks.ok: $(CAPTURE_OBJS) $(CAPTURE_RT)
+	@mkdir -p $(dir $@)
+	@nm -u $(CAPTURE_OBJS) | awk '$$1 == "U" && $$2 ~ /^(__tsan_|hl_capture_)/ {print $$2}' \
+	  | sort -u >$(CAPTURE)/callbacks.needed
+	@nm --defined-only $(CAPTURE_RT) | awk '$$2 == "T" {print $$3}' | sort -u >$(CAPTURE)/callbacks.have
+	@missing=$$(comm -23 $(CAPTURE)/callbacks.needed $(CAPTURE)/callbacks.have); \
+	if [ -n "$$missing" ]; then \
+	  echo "capture: the instrumented allocators need callbacks sim/capture.c lacks:" $$missing >&2; \
+	  exit 1; fi
+	@touch $@
+
+$(CAPTURE)/libhlalloc.a: $(CAPTURE_OBJS) $(CAPTURE_PLAIN:%.c=build/%.o)
+	@echo "  AR      $@"; rm -f $@; ar rcs $@ $^
+
+build/bin/hlreplay-sim: $(CAPTURE)/harness/hlreplay.o $(CAPTURE_HARNESS) $(CAPTURE)/libhlalloc.a \
+                        $(CAPTURE_RT) $(CAPTURE)/callbacks.ok build/libhlsim.a build/libhltrace.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $< $(CAPTURE_HARNESS) $(CAPTURE)/libhlalloc.a \
+	  $(CAPTURE_RT) build/libhlsim.a build/libhltrace.a $(LDLIBS) -o $@
+	@if readelf -d $@ | grep -q 'libtsan'; then echo "capture: $@ links libtsan" >&2; rm -f $@; exit 1; fi
+
+# the runtime's atomics checked by a tiny instrumented program (tests/test_capture.sh)
+$(CAPTURE)/tests/%: tests/capture/%.c $(CAPTURE_RT) $(CAPTURE)/callbacks.ok build/libhlsim.a
+	@mkdir -p $(dir $@)
+	@echo "  CC/CAP  $<"
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -fsanitize=thread -c $< -o $@.tmp.o
+	@objcopy $(foreach f,$(CAPTURE_LIBC),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp.o $@.o
+	@rm -f $@.tmp.o
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $@.o $(CAPTURE_RT) build/libhlsim.a $(LDLIBS) -o $@
+endif
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- packages ----
@@ -151,6 +226,21 @@ fuzz: fuzz-build
 # ---- benchmarks ----
 bench: deps all
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
+	$(if $(QUICK),,$(MAKE) --no-print-directory bench-sim)
+
+# The simulator's validation against Cachegrind at large sizes and the speed of
+# `hlreplay --sim`, written into the newest run folder (the one just made);
+# part of `make bench` except with QUICK=1 (the comparison takes minutes).
+bench-sim:
+	@run=$$(ls -td results/*/ | head -n1); cg=0; \
+	echo "make bench: Cachegrind comparison (large) -> $${run}cachegrind.txt"; \
+	if command -v valgrind >/dev/null; then \
+	  bash sim/cachegrind-compare.sh --large $(BUILD)/bin/hlsim >$${run}cachegrind.txt || cg=$$?; \
+	else echo "NA: valgrind not installed" >$${run}cachegrind.txt; fi; \
+	cat $${run}cachegrind.txt; \
+	echo "make bench: hlreplay --sim speed -> $${run}sim-speed.txt"; \
+	bash sim/speed.sh $(BUILD)/bin >$${run}sim-speed.txt && cat $${run}sim-speed.txt || exit 1; \
+	[ $$cg = 0 ] || { echo "make bench: hlsim disagrees with Cachegrind (see $${run}cachegrind.txt)" >&2; exit 1; }
 
 # ---- figures ----
 RUN ?=

@@ -1,15 +1,30 @@
 /* ----------------------------------------------------------------------------
   harness/hlreplay.c: the `hlreplay` command. One trace through one
   allocator, natively; one row of metrics out (harness/metrics.h).
+
+  `--sim CONFIG` runs the same trace through the memory-hierarchy simulator
+  instead: this file is compiled a second time with -DHL_CAPTURE into
+  build/bin/hlreplay-sim (linked with the -fsanitize=thread copy of the
+  allocators and the capture runtime, sim/capture.c), and hlreplay execs that
+  program with its own arguments, with address-space randomization off so
+  that the simulated set indices (hence the counts) are the same every run.
+  The normal hlreplay carries no instrumentation.
 ---------------------------------------------------------------------------- */
 #include "harness/preload.h"
 #include "harness/replay.h"
+#include "sim/sim.h"
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/personality.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef HL_CAPTURE
+#include "sim/capture.h"
+#endif
 
 static void usage(FILE *out) {
   fprintf(
@@ -38,6 +53,20 @@ static void usage(FILE *out) {
       "                        the allocator's own)\n"
       "  --options STR         allocator-specific options, key=value,key=value\n"
       "  --format text|csv     output: 'name value' lines (default) or a CSV header + row\n"
+      "  --sim CONFIG          feed the memory-hierarchy simulator (sim/README.md) with\n"
+      "                        every access instead of measuring natively: the\n"
+      "                        application's reads and writes of its objects at the\n"
+      "                        addresses the allocator chose, and every load, store,\n"
+      "                        atomic, memcpy/memset and lock of the project's own\n"
+      "                        allocator code (Debian baselines: placement only). CONFIG\n"
+      "                        is a config file (sim/presets/*.conf). All logical threads\n"
+      "                        run on one OS thread in trace order (serial mode);\n"
+      "                        thread t runs on simulated core t mod cores.\n"
+      "  --sim-top N           hottest lines in the simulator report (default 10)\n"
+      "  --sim-page-size 4K|2M|1G  the simulated page size (default: the config's)\n"
+      "  --sim-report FILE     write the simulator's text report (per core, hottest\n"
+      "                        lines and what lives there) to FILE (default: stderr,\n"
+      "                        unless -q)\n"
       "  --list                list the allocators and exit\n"
       "  -q, --quiet           no notes or progress on stderr (progress is shown once\n"
       "                        a second when stderr is a terminal)\n"
@@ -95,6 +124,131 @@ static bool parse_bytes(const char *s, size_t *out) {
   return true;
 }
 
+/* The simulator columns (metrics.h): hl_metric_t range of sim_config..sim_writebacks. */
+static void sim_columns_na(hl_metrics_t *row, const char *reason) {
+  for (int m = HL_METRIC_sim_config; m <= HL_METRIC_sim_writebacks; m++)
+    hl_metrics_set_na(row, (hl_metric_t)m, reason);
+}
+
+/* Options of --sim, checked here (so a bad one fails before any exec). */
+typedef struct sim_opts_s {
+  const char *config; /* NULL: no --sim */
+  const char *page;   /* --sim-page-size or NULL */
+  const char *report; /* --sim-report FILE or NULL */
+  size_t top;
+} sim_opts_t;
+
+static int sim_load_config(const sim_opts_t *so, sim_config_t *cfg) {
+  char err[512];
+  sim_config_default(cfg);
+  if (sim_config_load(cfg, so->config, err, sizeof err) != 0 ||
+      (so->page && sim_config_set(cfg, "page", so->page, err, sizeof err) != 0) ||
+      sim_config_check(cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "hlreplay: --sim: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Turn address-space randomization off for this process and what it execs
+   (the simulated L2/LLC set index uses address bits above the page offset).
+   Returns true when it is off. */
+static bool sim_no_aslr(void) {
+  int pers = personality(0xffffffff);
+  if (pers != -1 && (pers & ADDR_NO_RANDOMIZE)) return true;
+  return pers != -1 && personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1 &&
+         (personality(0xffffffff) & ADDR_NO_RANDOMIZE);
+}
+
+#ifndef HL_CAPTURE
+/* hlreplay --sim: exec the capture program beside this one, same arguments. */
+static int sim_exec(char **argv) {
+  char self[PATH_MAX], path[PATH_MAX + 32];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "hlreplay: --sim: cannot find this program: %s\n", strerror(errno));
+    return 1;
+  }
+  self[n] = '\0';
+  snprintf(path, sizeof path, "%s/hlreplay-sim", dirname(self));
+  if (access(path, X_OK) != 0) {
+    fprintf(stderr,
+            "hlreplay: --sim: %s: %s (the capture program is built by `make` in the normal "
+            "build only, not in sanitizer builds)\n",
+            path, strerror(errno));
+    return 1;
+  }
+  if (!sim_no_aslr())
+    fprintf(stderr, "hlreplay: --sim: warning: cannot turn address randomization off; "
+                    "simulated L2/LLC set conflicts may differ between runs\n");
+  fflush(NULL);
+  execv(path, argv);
+  fprintf(stderr, "hlreplay: --sim: exec %s: %s\n", path, strerror(errno));
+  return 1;
+}
+#endif
+
+#ifdef HL_CAPTURE
+/* The simulator's columns of the row. */
+static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t *row,
+                         const char *served_by) {
+  static const char *const pages[] = {"4K", "2M", "1G"};
+  hl_metrics_set(row, HL_METRIC_sim_config, "%s, %u cores, %s pages", cfg->name, cfg->cores,
+                 pages[cfg->page]);
+  hl_capture_counts_t c;
+  hl_capture_counts(&c);
+  /* a library served malloc (served_by names its .so): its code is not ours and
+     not instrumented; only the glue in alloc/ (alloc/flat.c) is */
+  if (strstr(served_by, ".so")) {
+    size_t n = strcspn(served_by, " ");
+    hl_metrics_set(row, HL_METRIC_sim_capture, "app only (placement): %.*s is a Debian library",
+                   (int)n, served_by);
+  } else if (c.alloc_functions > 0) {
+    hl_metrics_set(row, HL_METRIC_sim_capture, "app+allocator");
+  } else {
+    hl_metrics_set(row, HL_METRIC_sim_capture, "app only: no instrumented allocator code ran");
+  }
+  sim_stats_t st;
+  sim_stats(sim, -1, &st);
+  const struct {
+    hl_metric_t m;
+    uint64_t v;
+  } cols[] = {
+      {HL_METRIC_sim_app_accesses, c.app_accesses},
+      {HL_METRIC_sim_alloc_accesses, c.alloc_accesses},
+      {HL_METRIC_sim_l1d_misses, st.l1d_misses},
+      {HL_METRIC_sim_l2_misses, st.l2_misses},
+      {HL_METRIC_sim_llc_misses, st.llc_misses},
+      {HL_METRIC_sim_dtlb_misses, st.dtlb_misses},
+      {HL_METRIC_sim_stlb_misses, st.stlb_misses},
+      {HL_METRIC_sim_walks, st.walks},
+      {HL_METRIC_sim_transfers, st.transfers},
+      {HL_METRIC_sim_true_sharing, st.true_sharing},
+      {HL_METRIC_sim_false_sharing, st.false_sharing},
+      {HL_METRIC_sim_invalidations, st.invalidations},
+      {HL_METRIC_sim_writebacks, st.writebacks},
+  };
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+    hl_metrics_set(row, cols[i].m, "%llu", (unsigned long long)cols[i].v);
+}
+
+static void sim_write_report(FILE *out, const sim_t *sim, size_t top, const hl_metrics_t *row) {
+  hl_capture_counts_t c;
+  hl_capture_counts(&c);
+  fprintf(out, "simulated: %s; capture: %s\n", row->value[HL_METRIC_sim_config],
+          row->value[HL_METRIC_sim_capture]);
+  fprintf(out,
+          "accesses: application %llu, allocator %llu (%llu allocator functions entered, %llu "
+          "atomics, %llu lock calls; not simulated: %llu stack and %llu harness accesses)\n",
+          (unsigned long long)c.app_accesses, (unsigned long long)c.alloc_accesses,
+          (unsigned long long)c.alloc_functions, (unsigned long long)c.atomics,
+          (unsigned long long)c.locks, (unsigned long long)c.stack_dropped,
+          (unsigned long long)c.harness_dropped);
+  sim_report(sim, out, 0);
+  hl_capture_report(out, sim, top);
+}
+#endif
+
 static void print_row(const hl_metrics_t *row, bool csv) {
   if (csv) {
     hl_metrics_write_csv_header(stdout);
@@ -114,7 +268,11 @@ int main(int argc, char **argv) {
     OPT_PAGE,
     OPT_OPTIONS,
     OPT_FORMAT,
-    OPT_LIST
+    OPT_LIST,
+    OPT_SIM,
+    OPT_SIM_TOP,
+    OPT_SIM_PAGE,
+    OPT_SIM_REPORT
   };
   static const struct option long_opts[] = {
       {"alloc", required_argument, 0, 'a'},
@@ -126,6 +284,10 @@ int main(int argc, char **argv) {
       {"options", required_argument, 0, OPT_OPTIONS},
       {"format", required_argument, 0, OPT_FORMAT},
       {"list", no_argument, 0, OPT_LIST},
+      {"sim", required_argument, 0, OPT_SIM},
+      {"sim-top", required_argument, 0, OPT_SIM_TOP},
+      {"sim-page-size", required_argument, 0, OPT_SIM_PAGE},
+      {"sim-report", required_argument, 0, OPT_SIM_REPORT},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
@@ -133,6 +295,7 @@ int main(int argc, char **argv) {
   hl_replay_options_t opt = {.mode = HL_REPLAY_THREADS, .access = HL_ACCESS_AUTO};
   const char *alloc_name = NULL;
   bool csv = false, quiet = false;
+  sim_opts_t so = {.top = 10};
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "a:qh", long_opts, NULL)) != -1) {
@@ -172,6 +335,24 @@ int main(int argc, char **argv) {
       case OPT_LIST:
         list_allocators();
         return 0;
+      case OPT_SIM:
+        so.config = optarg;
+        break;
+      case OPT_SIM_TOP: {
+        size_t top;
+        if (!parse_bytes(optarg, &top) || strpbrk(optarg, "KkMmGg") || top > 100000)
+          return usage_error("--sim-top: expected a line count 0..100000, got '%s'", optarg);
+        so.top = top;
+        break;
+      }
+      case OPT_SIM_PAGE:
+        if (sim_page_parse(optarg) < 0)
+          return usage_error("--sim-page-size: expected 4K, 2M or 1G, got '%s'", optarg);
+        so.page = optarg;
+        break;
+      case OPT_SIM_REPORT:
+        so.report = optarg;
+        break;
       case 'q':
         quiet = true;
         break;
@@ -199,6 +380,29 @@ int main(int argc, char **argv) {
     return usage_error("--page-size: allocator '%s' has no page size tunable (--list shows "
                        "which have the page-size property)",
                        opt.allocator->name);
+  if (!so.config && (so.page || so.report || so.top != 10))
+    return usage_error("%s", "--sim-top, --sim-page-size and --sim-report need --sim CONFIG");
+  sim_config_t sim_cfg;
+  if (so.config && sim_load_config(&so, &sim_cfg) != 0) return 2;
+#ifndef HL_CAPTURE
+  if (so.config) return sim_exec(argv);
+#else
+  if (!so.config)
+    return usage_error("%s", "hlreplay-sim is `hlreplay --sim CONFIG`: --sim is required");
+  /* run directly (not through hlreplay): randomization off here too (the
+     re-executed process finds the flag set, so this happens once; no
+     environment variable, whose size would move glibc's heap) */
+  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && sim_no_aslr()) {
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+  }
+  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && !quiet)
+    fprintf(stderr, "hlreplay: --sim: warning: address randomization is on; simulated L2/LLC "
+                    "set conflicts may differ between runs\n");
+  if (opt.verify) return usage_error("%s", "--verify and --sim do not mix (verify natively first)");
+  opt.mode = HL_REPLAY_SERIAL; /* the simulator is the only clock: one OS thread, trace order */
+  opt.cores = sim_cfg.cores;
+#endif
 
   char why[512];
   if (hl_preload_ensure(opt.allocator, argv, why, sizeof why) != 0) {
@@ -239,7 +443,45 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hlreplay: access model %s: %s\n", hl_access_model_name(shown),
             hl_access_model_description(shown));
   }
+#ifdef HL_CAPTURE
+  if (!quiet)
+    fprintf(stderr,
+            "hlreplay: --sim %s (%s, %u cores): serial mode, all %u logical threads on one OS "
+            "thread in trace order; logical thread t runs on simulated core t mod %u\n",
+            so.config, sim_cfg.name, sim_cfg.cores, hl_replay_threads(trace), sim_cfg.cores);
+  char sim_err[512];
+  sim_t *sim = sim_create(&sim_cfg, sim_err, sizeof sim_err);
+  if (!sim) {
+    fprintf(stderr, "hlreplay: --sim: %s\n", sim_err);
+    return 1;
+  }
+  hl_capture_start(sim);
+#endif
   int rc = hl_replay_run(trace, &opt, &row, why, sizeof why);
+#ifdef HL_CAPTURE
+  hl_capture_stop();
+  if (rc == 0)
+    sim_fill_row(sim, &sim_cfg, &row, served_by);
+  else
+    sim_columns_na(&row, "the replay failed");
+  if (rc == 0 && (so.report || !quiet)) {
+    FILE *out = so.report ? fopen(so.report, "w") : stderr;
+    if (!out) {
+      fprintf(stderr, "hlreplay: --sim-report %s: %s\n", so.report, strerror(errno));
+      rc = -1;
+      snprintf(why, sizeof why, "--sim-report %s: %s", so.report, strerror(errno));
+    } else {
+      sim_write_report(out, sim, so.top, &row);
+      if (out != stderr && fclose(out) != 0) {
+        rc = -1;
+        snprintf(why, sizeof why, "--sim-report %s: write failed", so.report);
+      }
+    }
+  }
+  sim_destroy(sim);
+#else
+  sim_columns_na(&row, "no --sim");
+#endif
   if (rc == 0)
     hl_metrics_set(&row, HL_METRIC_status, "ok");
   else

@@ -41,6 +41,21 @@
   X(l1d_misses, "L1 data cache read misses")                                                       \
   X(llc_misses, "last-level cache misses")                                                         \
   X(dtlb_misses, "data TLB read misses")                                                           \
+  X(sim_config, "--sim: simulator config (name, cores, page size)")                                \
+  X(sim_capture, "--sim: what the simulator saw: app+allocator, or app only (placement)")          \
+  X(sim_app_accesses, "--sim: simulated accesses of application objects")                          \
+  X(sim_alloc_accesses, "--sim: simulated accesses of the allocator's own code")                   \
+  X(sim_l1d_misses, "--sim: simulated L1D misses, all cores")                                      \
+  X(sim_l2_misses, "--sim: simulated L2 misses, all cores")                                        \
+  X(sim_llc_misses, "--sim: simulated LLC misses")                                                 \
+  X(sim_dtlb_misses, "--sim: simulated L1 dTLB misses")                                            \
+  X(sim_stlb_misses, "--sim: simulated STLB misses")                                               \
+  X(sim_walks, "--sim: simulated page walks")                                                      \
+  X(sim_transfers, "--sim: simulated cache-to-cache transfers")                                    \
+  X(sim_true_sharing, "--sim: transfers where the cores used the same bytes")                      \
+  X(sim_false_sharing, "--sim: transfers where the cores used different bytes of the line")        \
+  X(sim_invalidations, "--sim: copies invalidated by coherence")                                   \
+  X(sim_writebacks, "--sim: dirty lines written back from private L2s to the LLC")                 \
   X(alloc_bytes_live, "allocator-reported live bytes at the end")                                  \
   X(alloc_bytes_mapped, "allocator-reported bytes mapped at the end")                              \
   X(alloc_moves, "objects the allocator moved")                                                    \

@@ -14,6 +14,11 @@
   Waiting between threads uses a futex on the object's epoch word: spin a
   little first (hand-overs are usually quick), then sleep, with a timeout so
   a failure elsewhere is noticed and never turns into a hang.
+
+  Built a second time with -DHL_CAPTURE for build/bin/hlreplay-sim (`hlreplay
+  --sim`), the replay also tells the capture runtime (sim/capture.h) which
+  simulated core runs each event and which object an application access is
+  for; in the normal build those hooks compile to nothing.
 ---------------------------------------------------------------------------- */
 #include "harness/counters.h"
 #include "harness/replay_internal.h"
@@ -31,6 +36,18 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef HL_CAPTURE
+#include "sim/capture.h"
+#define CAPTURE_CORE(core) hl_capture_set_core(core)
+#define CAPTURE_APP(run, obj, buf, len)                                                            \
+  hl_capture_app_begin(obj, (run)->sizes[obj], (run)->owner[obj], buf, len)
+#define CAPTURE_ALLOC() hl_capture_alloc_begin()
+#else
+#define CAPTURE_CORE(core)              ((void)0)
+#define CAPTURE_APP(run, obj, buf, len) ((void)0)
+#define CAPTURE_ALLOC()                 ((void)0)
+#endif
 
 #define REPLAY_CHUNK   65536       /* bytes touched per read/write call */
 #define REPLAY_WAITING 0x80000000u /* epoch bit: someone sleeps on this word */
@@ -98,6 +115,9 @@ struct replay_run_s {
   uint64_t *sizes;          /* current size of each object */
   _Atomic uint32_t *epochs; /* hand-over counter of each object */
   uint8_t *linked;          /* verify: object holds pointers, pattern no longer applies */
+#ifdef HL_CAPTURE
+  uint32_t *owner; /* the logical thread that allocated each object (attribution) */
+#endif
   replay_barrier_t *barriers;
   _Atomic uint32_t start_gate;
   _Atomic uint32_t finished; /* worker threads done */
@@ -248,7 +268,9 @@ static void replay_write_range(replay_thread_t *th, uint32_t obj, uint64_t offse
   replay_run_t *run = th->run;
   while (len) {
     size_t n = len < REPLAY_CHUNK ? (size_t)len : REPLAY_CHUNK;
+    CAPTURE_APP(run, obj, replay_pattern_at(obj, offset), n);
     run->alloc->write(&th->ctx, &run->slots[obj], offset, replay_pattern_at(obj, offset), n);
+    CAPTURE_ALLOC();
     offset += n, len -= n;
   }
 }
@@ -263,7 +285,9 @@ static bool replay_read_range(replay_thread_t *th, uint32_t obj, uint64_t offset
   uint64_t sum = 0;
   while (len) {
     size_t n = len < REPLAY_CHUNK ? (size_t)len : REPLAY_CHUNK;
+    CAPTURE_APP(run, obj, th->scratch, n);
     run->alloc->read(&th->ctx, &run->slots[obj], offset, th->scratch, n);
+    CAPTURE_ALLOC();
     if (mode == READ_TOUCH) {
       sum += th->scratch[0] + th->scratch[n - 1];
     } else {
@@ -302,6 +326,9 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
   switch ((hl_op_t)e->op) {
     case HL_OP_ALLOC:
       run->sizes[e->obj] = e->a;
+#ifdef HL_CAPTURE
+      run->owner[e->obj] = th->ctx.thread;
+#endif
       if ((rc = A->alloc(ctx, slot, e->a, (hl_alloc_kind_t)e->kind, e->b)) != 0)
         return replay_fail(th, "%s of object %u (%llu bytes) failed: %s%s%s",
                            hl_alloc_kind_name(e->kind), e->obj, (unsigned long long)e->a,
@@ -349,7 +376,9 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
       return true;
     case HL_OP_LINK:
       if (verify) run->linked[e->obj] = 1;
+      CAPTURE_APP(run, e->obj, NULL, 0); /* the application's pointer store */
       A->link(ctx, slot, e->a, e->b == REPLAY_NO_TARGET ? NULL : &run->slots[e->b]);
+      CAPTURE_ALLOC();
       return true;
     case HL_OP_SEND:
       A->send(ctx, &run->threads[e->a].ctx, slot);
@@ -458,6 +487,7 @@ static void replay_run_serial(replay_run_t *run) {
   replay_progress_init(&p);
   for (uint64_t i = 0; i < run->trace->events; i++) {
     replay_thread_t *th = &run->threads[order[i]];
+    CAPTURE_CORE(th->ctx.core);
     if (!replay_event(th, &th->events[th->next])) break;
     th->next++;
     if (run->opt->progress && i % REPLAY_PROGRESS_EVERY == 0) replay_progress_tick(run, &p, i);
@@ -497,6 +527,9 @@ static void replay_run_free(replay_run_t *run) {
   replay_unmap(run->sizes, t->objects * sizeof *run->sizes);
   replay_unmap((void *)run->epochs, t->objects * sizeof *run->epochs);
   replay_unmap(run->linked, t->objects);
+#ifdef HL_CAPTURE
+  replay_unmap(run->owner, t->objects * sizeof *run->owner);
+#endif
   replay_unmap(run->barriers, t->barriers * sizeof *run->barriers);
   if (run->verify_live) tdestroy(run->verify_live, free);
   pthread_mutex_destroy(&run->verify_lock);
@@ -556,6 +589,22 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   run.linked = replay_map(t->objects);
   run.barriers = replay_map(t->barriers * sizeof *run.barriers);
   bool ok = run.threads && run.slots && run.sizes && run.epochs && run.linked && run.barriers;
+#ifdef HL_CAPTURE
+  ok = ok && (run.owner = replay_map(t->objects * sizeof *run.owner)) != NULL;
+  if (opt->mode != HL_REPLAY_SERIAL || !hl_capture_active()) {
+    snprintf(why, why_len, "internal: the capture replay must run serially with a simulator");
+    replay_run_free(&run);
+    return -1;
+  }
+  if (ok && (hl_capture_exclude(run.slots, t->objects * sizeof *run.slots) != 0 ||
+             hl_capture_exclude(run.threads, t->threads * sizeof *run.threads) != 0)) {
+    snprintf(why, why_len, "internal: capture exclusions used up");
+    replay_run_free(&run);
+    return -1;
+  }
+  CAPTURE_CORE(0); /* heap set-up is charged to core 0 */
+  CAPTURE_ALLOC();
+#endif
   for (uint32_t i = 0; ok && i < t->threads; i++)
     ok = (run.threads[i].scratch = replay_map(REPLAY_CHUNK)) != NULL;
   if (!ok) {
@@ -576,7 +625,9 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   for (; inited < t->threads; inited++) {
     replay_thread_t *th = &run.threads[inited];
     th->run = &run;
-    th->ctx = (hl_ctx_t){.heap = &run.heap, .thread = inited, .core = inited};
+    th->ctx = (hl_ctx_t){
+        .heap = &run.heap, .thread = inited, .core = opt->cores ? inited % opt->cores : inited};
+    CAPTURE_CORE(th->ctx.core);
     th->events = t->programs[inited].data;
     th->count = t->programs[inited].len;
     if ((rc = run.alloc->thread_init(&th->ctx)) != 0) break;
@@ -605,6 +656,9 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   for (uint32_t i = 0; i < spawned; i++) pthread_join(run.threads[i].os_thread, NULL);
   if (rc == 0) hl_counters_stop(&counters);
   assert(rc != 0 || replay_run_is_valid(&run));
+#ifdef HL_CAPTURE
+  hl_capture_stop(); /* the stats query and the clean-up below are not the trace's */
+#endif
 
   hl_metrics_set(row, HL_METRIC_mode, "%s",
                  opt->mode == HL_REPLAY_THREADS ? "threads-as-traced" : "serial");

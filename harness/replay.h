@@ -1,5 +1,6 @@
 /* ----------------------------------------------------------------------------
-  harness/replay.h: one trace through one allocator, natively.
+  harness/replay.h: one trace through one allocator, natively (or, in
+  build/bin/hlreplay-sim, serially into the simulator: sim/capture.h).
 
   Loading turns the trace into one program per traced thread. Cross-thread
   order is kept the way glibc's trace_run keeps it, but computed once at load
@@ -45,8 +46,10 @@ typedef struct hl_replay_options_s {
   hl_heap_config_t heap;
   hl_replay_mode_t mode;
   hl_access_model_t access;
-  bool verify;   /* check distinct, aligned, contents preserved; fail on the first violation */
-  bool progress; /* print progress to stderr on long runs */
+  bool verify;    /* check distinct, aligned, contents preserved; fail on the first violation */
+  bool progress;  /* print progress to stderr on long runs */
+  uint32_t cores; /* 0: logical thread t runs as core t (native); else core t mod cores
+                     (--sim: the simulated cores) */
 } hl_replay_options_t;
 
 typedef struct hl_replay_trace_s hl_replay_trace_t;

@@ -363,6 +363,11 @@ void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_w
   }
 }
 
+const sim_stats_t *sim_core_counters(const sim_t *s, unsigned core) {
+  assert(core < s->ncores);
+  return &s->core[core].st;
+}
+
 void sim_stats(const sim_t *s, int core, sim_stats_t *out) {
   if (core >= 0) {
     *out = s->core[core].st;

@@ -100,6 +100,10 @@ typedef struct sim_stats_s {
 } sim_stats_t;
 
 void sim_stats(const sim_t *sim, int core, sim_stats_t *out);
+/* Core `core`'s live counters (updated by every sim_access): the capture
+   runtime watches transfers + invalidations after each access to attribute
+   coherence events without a call. */
+const sim_stats_t *sim_core_counters(const sim_t *sim, unsigned core);
 
 /* Per-line coherence counters, for the hottest-lines report. */
 typedef struct sim_hotline_s {

@@ -1,0 +1,459 @@
+/* ----------------------------------------------------------------------------
+  sim/capture.c: our own runtime for gcc's -fsanitize=thread instrumentation,
+  feeding the simulator instead of a race detector (API: sim/capture.h).
+
+  Only the project's allocator objects in build/capture/ call into this file;
+  it is linked into build/bin/hlreplay-sim and nowhere else, and libtsan is
+  never linked there, so an entry point gcc emits that this file lacks fails
+  the link (the Makefile also checks `nm -u` of the capture objects against
+  what this file defines, with a readable message).
+
+  What becomes a simulated access:
+  - __tsan_readN / writeN / unaligned / _range: one access of that size;
+  - atomics: performed here with __atomic builtins (sequentially consistent,
+    which is valid for every requested order; one OS thread runs them all);
+    a load is a read, a store a write, and every read-modify-write (exchange,
+    fetch_op, compare-exchange, failed or not) one write access: the
+    read-for-ownership a locked x86 instruction does, so the line arrives
+    exclusive at once instead of shared and then upgraded;
+  - memcpy/memmove (a read of the source and a write of the destination),
+    memset (a write), renamed to hl_capture_* in the capture objects because
+    libc itself is not instrumented;
+  - pthread_mutex_lock/trylock/unlock and pthread_spin_lock/trylock/unlock:
+    an atomic RMW of the lock word (its first 4 bytes), then the real call.
+  Accesses to the OS thread's own stack (the allocator's spilled locals) are
+  dropped and counted: they are private to one core in any real run and
+  their addresses depend on the environment size, which would make runs
+  differ. So are accesses to the ranges the replay excludes
+  (hl_capture_exclude): its reference-slot table and its per-thread
+  contexts, which are the harness's bookkeeping packed densely in one array
+  (in a real program the pointers live in its own data and the context is
+  thread-local), and would otherwise add false sharing no program has. Fences do nothing (no memory
+is touched).
+
+  Attribution: after each access the requesting core's transfer and
+  invalidation counters are compared with their last value; when they moved,
+  every line of the access records who caused it: the application object
+  (id, size, allocating thread) or the allocator function (the PC of the
+  callback's caller, and the caller's caller from the __tsan_func_entry
+  shadow stack). The records live in an mmap'ed hash table, so this runtime
+  never calls malloc while the allocator under test runs.
+---------------------------------------------------------------------------- */
+#include "sim/capture.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define CAPTURE_SHADOW   256 /* shadow stack depth kept (deeper frames only counted) */
+#define CAPTURE_EXCLUDED 4   /* harness ranges never simulated */
+
+typedef struct capture_line_s {
+  uint64_t line1;                    /* line number + 1; 0 = empty slot */
+  uint32_t app_events, alloc_events; /* coherence events caused, by whom */
+  uint32_t obj, owner;               /* last application object */
+  uint64_t obj_size;
+  const void *pc, *caller; /* last allocator access: function and its caller */
+} capture_line_t;
+
+static struct {
+  sim_t *sim; /* NULL: not capturing */
+  unsigned core;
+  hl_capture_who_t who;
+  uintptr_t stack_lo, stack_len; /* the OS thread's stack */
+  uintptr_t ign_lo, ign_len;     /* APP: the replay's own buffer */
+  uintptr_t excl_lo[CAPTURE_EXCLUDED], excl_len[CAPTURE_EXCLUDED]; /* hl_capture_exclude */
+  uint32_t obj, owner;
+  uint64_t obj_size;
+  uint64_t accesses[2]; /* by hl_capture_who_t */
+  uint64_t alloc_functions, stack_dropped, harness_dropped, atomics, locks;
+  const sim_stats_t *st[SIM_MAX_CORES];
+  uint64_t seen[SIM_MAX_CORES]; /* transfers + invalidations already attributed */
+  uint32_t line_shift;
+  const void *shadow[CAPTURE_SHADOW];
+  unsigned depth;
+  capture_line_t *map;
+  size_t map_cap, map_len; /* power of two */
+} cap;
+
+/* ---- attribution table ---- */
+
+static uint64_t capture_hash(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return x;
+}
+
+static capture_line_t *capture_map_alloc(size_t n) {
+  void *p = mmap(NULL, n * sizeof(capture_line_t), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static capture_line_t *capture_map_find(uint64_t line, bool create) {
+  if (cap.map == NULL) {
+    if (!create) return NULL;
+    cap.map = capture_map_alloc(cap.map_cap = 4096);
+    if (cap.map == NULL) abort(); /* cannot attribute: refuse to produce a partial report */
+  }
+  size_t mask = cap.map_cap - 1;
+  for (size_t i = capture_hash(line) & mask;; i = (i + 1) & mask) {
+    if (cap.map[i].line1 == line + 1) return &cap.map[i];
+    if (cap.map[i].line1 == 0) {
+      if (!create) return NULL;
+      if (2 * (cap.map_len + 1) > cap.map_cap) {
+        capture_line_t *old = cap.map;
+        size_t old_cap = cap.map_cap;
+        cap.map = capture_map_alloc(cap.map_cap = 2 * old_cap);
+        if (cap.map == NULL) abort();
+        for (size_t k = 0; k < old_cap; k++) {
+          if (old[k].line1 == 0) continue;
+          size_t j = capture_hash(old[k].line1 - 1) & (cap.map_cap - 1);
+          while (cap.map[j].line1 != 0) j = (j + 1) & (cap.map_cap - 1);
+          cap.map[j] = old[k];
+        }
+        munmap(old, old_cap * sizeof *old);
+        return capture_map_find(line, true);
+      }
+      cap.map_len++;
+      cap.map[i].line1 = line + 1;
+      return &cap.map[i];
+    }
+  }
+}
+
+static void capture_attribute(uintptr_t addr, uint64_t size, const void *pc) {
+  uint64_t first = addr >> cap.line_shift, last = (addr + size - 1) >> cap.line_shift;
+  for (uint64_t line = first; line <= last; line++) {
+    capture_line_t *r = capture_map_find(line, true);
+    if (cap.who == HL_CAPTURE_APP) {
+      r->app_events++;
+      r->obj = cap.obj, r->owner = cap.owner, r->obj_size = cap.obj_size;
+    } else {
+      r->alloc_events++;
+      r->pc = pc;
+      r->caller = cap.depth > 0 && cap.depth <= CAPTURE_SHADOW ? cap.shadow[cap.depth - 1] : NULL;
+    }
+  }
+}
+
+/* ---- the hot path ---- */
+
+static inline void capture_access(const volatile void *p, uint64_t size, bool is_write,
+                                  const void *pc) {
+  if (__builtin_expect(cap.sim == NULL, 0) || size == 0) return;
+  uintptr_t addr = (uintptr_t)p;
+  if (addr - cap.stack_lo < cap.stack_len) {
+    cap.stack_dropped++;
+    return;
+  }
+  if (cap.who == HL_CAPTURE_APP && addr - cap.ign_lo < cap.ign_len) return;
+  for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
+    if (addr - cap.excl_lo[i] < cap.excl_len[i]) {
+      cap.harness_dropped++;
+      return;
+    }
+  cap.accesses[cap.who]++;
+  unsigned core = cap.core;
+  sim_access(cap.sim, core, addr, size, is_write);
+  const sim_stats_t *st = cap.st[core];
+  uint64_t events = st->transfers + st->invalidations;
+  if (__builtin_expect(events != cap.seen[core], 0)) {
+    cap.seen[core] = events;
+    capture_attribute(addr, size, pc);
+  }
+}
+
+#define CAPTURE_PC __builtin_return_address(0)
+
+/* ---- control (sim/capture.h) ---- */
+
+void hl_capture_start(sim_t *sim) {
+  if (cap.map) munmap(cap.map, cap.map_cap * sizeof *cap.map);
+  memset(&cap, 0, sizeof cap);
+  if (sim == NULL) return;
+  const sim_config_t *cfg = sim_config(sim);
+  cap.line_shift = (uint32_t)__builtin_ctz(cfg->line);
+  for (unsigned c = 0; c < cfg->cores; c++) cap.st[c] = sim_core_counters(sim, c);
+  pthread_attr_t attr;
+  void *lo;
+  size_t len;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &lo, &len) == 0) {
+      cap.stack_lo = (uintptr_t)lo;
+      cap.stack_len = len;
+    }
+    pthread_attr_destroy(&attr);
+  }
+  cap.sim = sim;
+}
+
+void hl_capture_stop(void) {
+  cap.sim = NULL;
+}
+
+bool hl_capture_active(void) {
+  return cap.sim != NULL;
+}
+
+int hl_capture_exclude(const void *p, size_t len) {
+  for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
+    if (cap.excl_len[i] == 0) {
+      cap.excl_lo[i] = (uintptr_t)p, cap.excl_len[i] = len;
+      return 0;
+    }
+  return -1;
+}
+
+void hl_capture_set_core(unsigned core) {
+  cap.core = core;
+}
+
+void hl_capture_alloc_begin(void) {
+  cap.who = HL_CAPTURE_ALLOC;
+}
+
+void hl_capture_app_begin(uint32_t obj, uint64_t size, uint32_t owner, const void *buf,
+                          size_t len) {
+  cap.who = HL_CAPTURE_APP;
+  cap.obj = obj, cap.obj_size = size, cap.owner = owner;
+  cap.ign_lo = (uintptr_t)buf, cap.ign_len = len;
+}
+
+void hl_capture_counts(hl_capture_counts_t *out) {
+  *out = (hl_capture_counts_t){
+      .app_accesses = cap.accesses[HL_CAPTURE_APP],
+      .alloc_accesses = cap.accesses[HL_CAPTURE_ALLOC],
+      .alloc_functions = cap.alloc_functions,
+      .stack_dropped = cap.stack_dropped,
+      .harness_dropped = cap.harness_dropped,
+      .atomics = cap.atomics,
+      .locks = cap.locks,
+  };
+}
+
+void hl_capture_report(FILE *out, const sim_t *sim, size_t top) {
+  if (top == 0) return;
+  fprintf(out, "hottest lines, with what lives there (application: the object the replay was "
+               "accessing when this line caused a transfer or invalidation; allocator: the "
+               "function whose access did, <- its caller)\n");
+  fprintf(out, "  %-18s %9s %7s %7s %9s  %s\n", "line", "transfers", "true", "false", "invals",
+          "what lives there");
+  sim_hotline_t *hot = calloc(top, sizeof *hot);
+  if (!hot) return;
+  size_t n = sim_hot_lines(sim, hot, top);
+  uint32_t shift = (uint32_t)__builtin_ctz(sim_config(sim)->line);
+  for (size_t i = 0; i < n; i++) {
+    const sim_hotline_t *h = &hot[i];
+    fprintf(out, "  0x%-16llx %9llu %7llu %7llu %9llu  ", (unsigned long long)h->addr,
+            (unsigned long long)h->transfers, (unsigned long long)h->true_sharing,
+            (unsigned long long)h->false_sharing, (unsigned long long)h->invalidations);
+    const capture_line_t *r = capture_map_find(h->addr >> shift, false);
+    if (r == NULL) {
+      fprintf(out, "(no attributed access)\n");
+      continue;
+    }
+    const char *sep = "";
+    if (r->app_events) {
+      fprintf(out, "object %u (%llu B, allocated by thread %u) [%u events]", r->obj,
+              (unsigned long long)r->obj_size, r->owner, r->app_events);
+      sep = "; ";
+    }
+    if (r->alloc_events) {
+      char fn[128], caller[128];
+      hl_capture_symbol(r->pc, fn, sizeof fn);
+      if (r->caller)
+        hl_capture_symbol(r->caller, caller, sizeof caller);
+      else
+        snprintf(caller, sizeof caller, "?");
+      fprintf(out, "%sallocator: %s <- %s [%u events]", sep, fn, caller, r->alloc_events);
+    }
+    fprintf(out, "\n");
+  }
+  free(hot);
+}
+
+/* ---- gcc's -fsanitize=thread entry points ---- */
+
+void __tsan_init(void) {}
+
+void __tsan_func_entry(void *pc) {
+  if (cap.depth < CAPTURE_SHADOW) cap.shadow[cap.depth] = pc;
+  cap.depth++;
+  if (cap.sim != NULL && cap.who == HL_CAPTURE_ALLOC) cap.alloc_functions++;
+}
+
+void __tsan_func_exit(void) {
+  if (cap.depth > 0) cap.depth--;
+}
+
+#define CAPTURE_RW(n)                                                                              \
+  void __tsan_read##n(void *a) {                                                                   \
+    capture_access(a, n, false, CAPTURE_PC);                                                       \
+  }                                                                                                \
+  void __tsan_write##n(void *a) {                                                                  \
+    capture_access(a, n, true, CAPTURE_PC);                                                        \
+  }
+#define CAPTURE_UNALIGNED(n)                                                                       \
+  void __tsan_unaligned_read##n(void *a) {                                                         \
+    capture_access(a, n, false, CAPTURE_PC);                                                       \
+  }                                                                                                \
+  void __tsan_unaligned_write##n(void *a) {                                                        \
+    capture_access(a, n, true, CAPTURE_PC);                                                        \
+  }
+/* the prototypes gcc would otherwise see only implicitly (-Wmissing-prototypes) */
+#define CAPTURE_RW_DECL(n)                                                                         \
+  void __tsan_read##n(void *a);                                                                    \
+  void __tsan_write##n(void *a);                                                                   \
+  void __tsan_unaligned_read##n(void *a);                                                          \
+  void __tsan_unaligned_write##n(void *a);
+void __tsan_init(void);
+void __tsan_func_entry(void *pc);
+void __tsan_func_exit(void);
+CAPTURE_RW_DECL(1)
+CAPTURE_RW_DECL(2)
+CAPTURE_RW_DECL(4)
+CAPTURE_RW_DECL(8)
+CAPTURE_RW_DECL(16)
+CAPTURE_RW(1)
+CAPTURE_RW(2)
+CAPTURE_RW(4)
+CAPTURE_RW(8)
+CAPTURE_RW(16)
+CAPTURE_UNALIGNED(2)
+CAPTURE_UNALIGNED(4)
+CAPTURE_UNALIGNED(8)
+CAPTURE_UNALIGNED(16)
+
+void __tsan_read_range(void *a, unsigned long size);
+void __tsan_write_range(void *a, unsigned long size);
+void __tsan_read_range(void *a, unsigned long size) {
+  capture_access(a, size, false, CAPTURE_PC);
+}
+void __tsan_write_range(void *a, unsigned long size) {
+  capture_access(a, size, true, CAPTURE_PC);
+}
+
+/* C++ virtual-pointer hooks: a read (and for an update, a write) of the vptr. */
+void __tsan_vptr_update(void **vptr_p, void *new_val);
+void __tsan_vptr_read(void **vptr_p);
+void __tsan_vptr_update(void **vptr_p, void *new_val) {
+  (void)new_val;
+  capture_access(vptr_p, sizeof *vptr_p, true, CAPTURE_PC);
+}
+void __tsan_vptr_read(void **vptr_p) {
+  capture_access(vptr_p, sizeof *vptr_p, false, CAPTURE_PC);
+}
+
+/* ---- atomics: performed, and reported (see the banner) ---- */
+
+#define SEQ __ATOMIC_SEQ_CST
+
+#define CAPTURE_ATOMIC_OP(bits, T, op, builtin)                                                    \
+  T __tsan_atomic##bits##_##op(volatile T *a, T v, int mo);                                        \
+  T __tsan_atomic##bits##_##op(volatile T *a, T v, int mo) {                                       \
+    (void)mo;                                                                                      \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), true, CAPTURE_PC);                                                \
+    return builtin(a, v, SEQ);                                                                     \
+  }
+
+#define CAPTURE_ATOMICS(bits, T)                                                                   \
+  T __tsan_atomic##bits##_load(const volatile T *a, int mo);                                       \
+  T __tsan_atomic##bits##_load(const volatile T *a, int mo) {                                      \
+    (void)mo;                                                                                      \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), false, CAPTURE_PC);                                               \
+    return __atomic_load_n(a, SEQ);                                                                \
+  }                                                                                                \
+  void __tsan_atomic##bits##_store(volatile T *a, T v, int mo);                                    \
+  void __tsan_atomic##bits##_store(volatile T *a, T v, int mo) {                                   \
+    (void)mo;                                                                                      \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), true, CAPTURE_PC);                                                \
+    __atomic_store_n(a, v, SEQ);                                                                   \
+  }                                                                                                \
+  CAPTURE_ATOMIC_OP(bits, T, exchange, __atomic_exchange_n)                                        \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_add, __atomic_fetch_add)                                        \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_sub, __atomic_fetch_sub)                                        \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_and, __atomic_fetch_and)                                        \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_or, __atomic_fetch_or)                                          \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_xor, __atomic_fetch_xor)                                        \
+  CAPTURE_ATOMIC_OP(bits, T, fetch_nand, __atomic_fetch_nand)                                      \
+  int __tsan_atomic##bits##_compare_exchange_strong(volatile T *a, T *c, T v, int mo, int fmo);    \
+  int __tsan_atomic##bits##_compare_exchange_strong(volatile T *a, T *c, T v, int mo, int fmo) {   \
+    (void)mo, (void)fmo;                                                                           \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), true, CAPTURE_PC);                                                \
+    return __atomic_compare_exchange_n(a, c, v, false, SEQ, SEQ);                                  \
+  }                                                                                                \
+  int __tsan_atomic##bits##_compare_exchange_weak(volatile T *a, T *c, T v, int mo, int fmo);      \
+  int __tsan_atomic##bits##_compare_exchange_weak(volatile T *a, T *c, T v, int mo, int fmo) {     \
+    (void)mo, (void)fmo;                                                                           \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), true, CAPTURE_PC);                                                \
+    /* strong: a spurious failure would make the replay's result depend on luck */                 \
+    return __atomic_compare_exchange_n(a, c, v, false, SEQ, SEQ);                                  \
+  }                                                                                                \
+  T __tsan_atomic##bits##_compare_exchange_val(volatile T *a, T c, T v, int mo, int fmo);          \
+  T __tsan_atomic##bits##_compare_exchange_val(volatile T *a, T c, T v, int mo, int fmo) {         \
+    (void)mo, (void)fmo;                                                                           \
+    cap.atomics++;                                                                                 \
+    capture_access(a, sizeof(T), true, CAPTURE_PC);                                                \
+    __atomic_compare_exchange_n(a, &c, v, false, SEQ, SEQ);                                        \
+    return c;                                                                                      \
+  }
+
+CAPTURE_ATOMICS(8, uint8_t)
+CAPTURE_ATOMICS(16, uint16_t)
+CAPTURE_ATOMICS(32, uint32_t)
+CAPTURE_ATOMICS(64, uint64_t)
+
+void __tsan_atomic_thread_fence(int mo);
+void __tsan_atomic_signal_fence(int mo);
+void __tsan_atomic_thread_fence(int mo) {
+  (void)mo;
+  __atomic_thread_fence(SEQ);
+}
+void __tsan_atomic_signal_fence(int mo) {
+  (void)mo;
+  __atomic_signal_fence(SEQ);
+}
+
+/* ---- libc calls of the capture objects (renamed by objcopy) ---- */
+
+void *hl_capture_memcpy(void *dst, const void *src, size_t n);
+void *hl_capture_memmove(void *dst, const void *src, size_t n);
+void *hl_capture_memset(void *dst, int c, size_t n);
+
+void *hl_capture_memcpy(void *dst, const void *src, size_t n) {
+  capture_access(src, n, false, CAPTURE_PC);
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memcpy(dst, src, n);
+}
+
+void *hl_capture_memmove(void *dst, const void *src, size_t n) {
+  capture_access(src, n, false, CAPTURE_PC);
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memmove(dst, src, n);
+}
+
+void *hl_capture_memset(void *dst, int c, size_t n) {
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memset(dst, c, n);
+}
+
+#define CAPTURE_LOCK(name, T)                                                                      \
+  int hl_capture_##name(T *l);                                                                     \
+  int hl_capture_##name(T *l) {                                                                    \
+    cap.locks++;                                                                                   \
+    capture_access(l, 4, true, CAPTURE_PC);                                                        \
+    return name(l);                                                                                \
+  }
+CAPTURE_LOCK(pthread_mutex_lock, pthread_mutex_t)
+CAPTURE_LOCK(pthread_mutex_trylock, pthread_mutex_t)
+CAPTURE_LOCK(pthread_mutex_unlock, pthread_mutex_t)
+CAPTURE_LOCK(pthread_spin_lock, pthread_spinlock_t)
+CAPTURE_LOCK(pthread_spin_trylock, pthread_spinlock_t)
+CAPTURE_LOCK(pthread_spin_unlock, pthread_spinlock_t)

@@ -1,0 +1,77 @@
+/* ----------------------------------------------------------------------------
+  sim/capture.h: the access-capture runtime (sim/capture.c) that feeds the
+  simulator from `hlreplay --sim` (the build/bin/hlreplay-sim program).
+
+  The project's allocators are compiled a second time with -fsanitize=thread
+  (build/capture/) and linked WITHOUT libtsan against sim/capture.c, which
+  defines the `__tsan_*` entry points gcc emits. Every load and store of the
+  allocator code, every atomic (performed here with __atomic builtins), and
+  memcpy/memset/memmove and the pthread mutex/spin lock calls of those objects
+  (renamed to hl_capture_* by objcopy, since libc is not instrumented) become
+  sim_access() calls on the current logical core. The replay (harness/replay.c
+  built with -DHL_CAPTURE) says which core runs each event and whether the
+  allocator is working for itself (metadata) or for the application (read,
+  write, link of an object, and the touch and free-time reads of the access
+  model).
+
+  Everything runs on one OS thread: the state here is plain globals.
+---------------------------------------------------------------------------- */
+#ifndef HL_SIM_CAPTURE_H
+#define HL_SIM_CAPTURE_H
+
+#include "sim/sim.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum hl_capture_who_e {
+  HL_CAPTURE_ALLOC = 0, /* allocator calls: its own metadata work */
+  HL_CAPTURE_APP = 1,   /* the application's access to one object (through the allocator) */
+} hl_capture_who_t;
+
+/* Start feeding `sim` (NULL stops). Counters and attribution restart. */
+void hl_capture_start(sim_t *sim);
+/* Stop feeding (the replay's own cleanup after the measured run is not seen). */
+void hl_capture_stop(void);
+bool hl_capture_active(void);
+
+/* Never simulate accesses to [p, p+len) (the replay's own bookkeeping: its
+   reference-slot table and per-thread contexts); up to 4 ranges per
+   hl_capture_start. Returns 0, or -1 when the ranges are used up. */
+int hl_capture_exclude(const void *p, size_t len);
+
+/* The simulated core of the events that follow (< the sim's cores). */
+void hl_capture_set_core(unsigned core);
+
+/* Accesses that follow are the allocator's own work. */
+void hl_capture_alloc_begin(void);
+/* Accesses that follow are the application's access to object `obj` (its
+   size and the logical thread that allocated it), made through the
+   allocator; accesses inside [buf, buf+len) (the replay's own scratch or
+   pattern buffer, the other side of the copy) are not the application's
+   memory and are dropped. */
+void hl_capture_app_begin(uint32_t obj, uint64_t size, uint32_t owner, const void *buf, size_t len);
+
+typedef struct hl_capture_counts_s {
+  uint64_t app_accesses;    /* sim_access calls made for the application */
+  uint64_t alloc_accesses;  /* ... for the allocator's own work */
+  uint64_t alloc_functions; /* instrumented allocator functions entered */
+  uint64_t stack_dropped;   /* accesses to the OS thread's stack, not simulated */
+  uint64_t harness_dropped; /* accesses to excluded harness ranges, not simulated */
+  uint64_t atomics, locks;  /* atomics performed, lock calls seen */
+} hl_capture_counts_t;
+
+void hl_capture_counts(hl_capture_counts_t *out);
+
+/* The hottest `top` lines (sim_hot_lines) with what lives there: the
+   application object or the allocator function whose access caused a
+   transfer or invalidation on the line. Text, addresses included. */
+void hl_capture_report(FILE *out, const sim_t *sim, size_t top);
+
+/* ---- symbols (sim/capture_sym.c) ----
+   The function containing `pc` in this program, from its ELF symbol table
+   (static functions included), as "name+0xoff" or "?" when unknown. */
+void hl_capture_symbol(const void *pc, char *buf, size_t len);
+
+#endif
