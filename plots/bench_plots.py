@@ -289,7 +289,7 @@ def gnuplot_time(cells, table, out, report):
                 f.write(f"{w}/t{t} " + " ".join(vals) + "\n")
     colours = " ".join(to_hex(colour(a)) for a in allocs)
     script = os.path.join(HERE, "time_vs_glibc.gp")
-    for term, ext in (("pngcairo size 1400,600", "png"), ("pdfcairo size 10in,4.3in", "pdf")):
+    for term, ext in (("pngcairo size 1400,600", "png"), ("pdfcairo size 7.5in,3.6in", "pdf")):
         cmd = [gnuplot, "-e", f"datafile='{dat}'; outfile='{out}_gnuplot.{ext}'; "
                               f"term='{term}'; colours='{colours}'; n={len(allocs)}", script]
         p = subprocess.run(cmd, capture_output=True, text=True)

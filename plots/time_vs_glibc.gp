@@ -9,7 +9,7 @@
 #   n         allocator columns              same colours as the matplotlib figures)
 # By hand: gnuplot -e "datafile='plots/out/RUN/time_vs_glibc.dat'; \
 #   outfile='t.png'; term='pngcairo size 1400,600'; colours='#ff7f0e'; n=1" plots/time_vs_glibc.gp
-set terminal @term font ",9"
+set terminal @term font ",8"
 set output outfile
 set datafile missing "NA"
 set style data histograms
@@ -20,7 +20,7 @@ set key outside top center horizontal autotitle columnhead
 set title "Replay wall time relative to glibc (median over repeats; NA cells left empty)"
 set ylabel "time / glibc time (lower: better)"
 set xlabel "workload / threads"
-set xtics rotate by -40 scale 0 font ",7"
+set xtics rotate by 90 right scale 0 font ",6"
 set grid ytics
 set yrange [0:*]
 plot for [i=2:n+1] datafile using i:xtic(1) linecolor rgb word(colours, i-1), \
