@@ -178,6 +178,13 @@ paper: paper-deps
 	@n=$$(grep -c nodata paper/gen/numbers.tex paper/gen/*.tex | awk -F: '{s+=$$2} END {print s}'); \
 	  echo "make paper: paper/paper.pdf from $(PAPER_RUN); n/a markers in the generated tex: $$n"
 
+# ---- running elsewhere ----
+# A self-contained tarball: sources, configs, run.sh and this machine's baseline
+# libraries (harness/BENCH.md, "Scaling beyond this machine").
+BUNDLE ?= build/heaplab-bundle.tar.gz
+bench-bundle: deps
+	harness/bundle/make-bundle.sh $(BUNDLE)
+
 # ---- reproduction ----
 # Reruns the matrix stored in REF's meta.json into a new results run and checks
 # paper/claims.conf on both; exit 1 when a claim does not hold.
