@@ -122,7 +122,8 @@ DEB_PACKAGES = build-essential clang libclang-rt-dev git xz-utils \
                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev \
                libpapi-dev papi-tools linux-perf valgrind \
                gnuplot-nox python3-matplotlib
-# The paper's LaTeX toolchain, apart: only `make paper` needs it (about 300 MB).
+# The paper's LaTeX toolchain, apart: only `make paper` needs it. These three are
+# enough (the Computer Modern fonts come with texlive-base, a dependency).
 PAPER_PACKAGES = latexmk texlive-latex-base texlive-latex-recommended
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

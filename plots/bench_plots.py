@@ -27,6 +27,7 @@ usage: /usr/bin/python3 plots/bench_plots.py [RUN_DIR] [--out DIR] [--no-gnuplot
 import argparse
 import csv
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -75,7 +76,12 @@ def newest_run(results):
             if os.path.isfile(os.path.join(results, d, "bench.csv"))]
     if not runs:
         sys.exit(f"bench_plots: no run with a bench.csv in {results}/ (run `make bench` first)")
-    return max(runs, key=lambda d: os.path.basename(d))
+    # hlbench names runs YYYYmmdd-HHMMSS-host, so the newest sorts last; other folders
+    # (results/paper, copies) count by modification time, after every dated run.
+    dated = [d for d in runs if re.match(r"\d{8}-\d{6}-", os.path.basename(d))]
+    if dated:
+        return max(dated, key=os.path.basename)
+    return max(runs, key=lambda d: os.path.getmtime(os.path.join(d, "bench.csv")))
 
 
 def number(row, column):

@@ -92,7 +92,12 @@ figs_absent "$HL_TMP/full" sim_cache sim_tlb sim_transfers sim_sharing
 # the sweep still has memory overhead (mapped/live), so it is drawn
 figs_exist "$HL_TMP/full" page_size_sweep time_vs_glibc
 
-# ---- 4. bad input ----
+# ---- 4. the default run: the newest dated run, never results/paper by its name ----
+for d in paper 20260101-000000-a 20261231-000000-b; do mkdir -p "$HL_TMP/res/$d"; echo x >"$HL_TMP/res/$d/bench.csv"; done
+expect_eq "newest run" "$(cd plots && /usr/bin/python3 -c "import bench_plots as b; print(b.newest_run('$HL_TMP/res'))")" \
+  "$HL_TMP/res/20261231-000000-b"
+
+# ---- 5. bad input ----
 printf 'workload,allocator\nx,y\n' >"$run/bench.csv"
 expect_fail "missing columns" "expected columns" /usr/bin/python3 $P "$run" --out "$HL_TMP/figs2"
 expect_fail "no such run" "bench.csv" /usr/bin/python3 $P "$HL_TMP/nothing" --out "$HL_TMP/figs3"
