@@ -176,8 +176,8 @@ paper: paper-deps
 	/usr/bin/python3 paper/make_numbers.py $(PAPER_RUN) $(if $(STRICT),--strict)
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -quiet paper.tex
 	@grep -o 'Output written on paper.pdf ([0-9]* pages*' paper/paper.log | sed 's/^/make paper: /'
-	@n=$$(grep -c nodata paper/gen/numbers.tex paper/gen/*.tex | awk -F: '{s+=$$2} END {print s}'); \
-	  echo "make paper: paper/paper.pdf from $(PAPER_RUN); n/a markers in the generated tex: $$n"
+	@n=$$(cat paper/gen/*.tex | grep -o 'nodata{' | wc -l); f=$$(grep -o 'nofigure{' paper/gen/figures.tex | wc -l); \
+	  echo "make paper: paper/paper.pdf from $(PAPER_RUN); red n/a markers defined: $$n values, $$f figures"
 
 # ---- running elsewhere ----
 # A self-contained tarball: sources, configs, run.sh and this machine's baseline
