@@ -7,6 +7,9 @@
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf);
 #                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
+#   make paper      paper/paper.pdf from the reference run results/paper (PAPER_RUN=DIR)
+#   make reproduce  rerun the reference run's matrix here and check paper/claims.conf
+#   make bench-bundle  a self-contained tarball to run the scaling matrix elsewhere
 #   make clean      remove build/
 #
 # Conventions that keep this file short: in workloads/, harness/ and sim/, a
@@ -58,13 +61,14 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps test fuzz fuzz-build bench bench-sim plots clean format help
+.PHONY: all deps paper-deps test fuzz fuzz-build bench bench-sim plots paper reproduce bench-bundle \
+        clean format help
 .DEFAULT_GOAL := all
 
 all: $(COMMANDS) $(TESTS) $(PRELOADS) $(SHIPPED_TRACES)
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 $(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -194,20 +198,24 @@ DEB_PACKAGES = build-essential clang libclang-rt-dev git xz-utils \
                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev \
                libpapi-dev papi-tools linux-perf valgrind \
                gnuplot-nox python3-matplotlib
+# The paper's LaTeX toolchain, apart: only `make paper` needs it. These three are
+# enough (the Computer Modern fonts come with texlive-base, a dependency).
+PAPER_PACKAGES = latexmk texlive-latex-base texlive-latex-recommended
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+deps paper-deps: PKGS = $(if $(filter paper-deps,$@),$(PAPER_PACKAGES),$(DEB_PACKAGES))
+deps paper-deps:
+	@missing=$$(for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing" $$missing; \
+	  echo "make $@: installing" $$missing; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "make deps: all Debian packages present"; fi
+	else echo "make $@: all Debian packages present"; fi
 
 # ---- tests ----
-test: deps
+test: deps paper-deps
 	$(MAKE) all
 	$(MAKE) SAN=asan all
 	$(MAKE) SAN=tsan all
@@ -246,6 +254,35 @@ bench-sim:
 RUN ?=
 plots: deps
 	/usr/bin/python3 plots/bench_plots.py $(RUN)
+
+# ---- the paper ----
+# Numbers and tables from PAPER_RUN (paper/make_numbers.py), figures from
+# `make plots RUN=PAPER_RUN`. Values the run lacks print as a red "n/a (not in
+# run)" and the build succeeds; STRICT=1 fails it when a headline value is missing.
+PAPER_RUN ?= results/paper
+STRICT    ?=
+paper: paper-deps
+	@[ -f $(PAPER_RUN)/bench.csv ] || { echo "make paper: $(PAPER_RUN)/bench.csv missing: the reference run is a results run copied to results/paper/ (or: make paper PAPER_RUN=results/RUN)" >&2; exit 1; }
+	$(MAKE) --no-print-directory plots RUN=$(PAPER_RUN)
+	/usr/bin/python3 paper/make_numbers.py $(PAPER_RUN) $(if $(STRICT),--strict)
+	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -quiet paper.tex
+	@grep -o 'Output written on paper.pdf ([0-9]* pages*' paper/paper.log | sed 's/^/make paper: /'
+	@n=$$(cat paper/gen/*.tex | grep -o 'nodata{' | wc -l); f=$$(grep -o 'nofigure{' paper/gen/figures.tex | wc -l); \
+	  echo "make paper: paper/paper.pdf from $(PAPER_RUN); red n/a markers defined: $$n values, $$f figures"
+
+# ---- running elsewhere ----
+# A self-contained tarball: sources, configs, run.sh and this machine's baseline
+# libraries (harness/BENCH.md, "Scaling beyond this machine").
+BUNDLE ?= build/heaplab-bundle.tar.gz
+bench-bundle: deps
+	harness/bundle/make-bundle.sh $(BUNDLE)
+
+# ---- reproduction ----
+# Reruns the matrix stored in REF's meta.json into a new results run and checks
+# paper/claims.conf on both; exit 1 when a claim does not hold.
+REF ?= results/paper
+reproduce: deps all
+	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin --results results
 
 clean:
 	rm -rf build

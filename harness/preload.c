@@ -1,5 +1,9 @@
 /* ----------------------------------------------------------------------------
   harness/preload.c: re-executing under LD_PRELOAD (see preload.h).
+  HEAPLAB_BASELINE_DIR (HL_BASELINE_DIR_ENV), when set, names a folder holding
+  the baseline libraries under their sonames (a bench bundle's baselines/): the
+  preload is then DIR/SONAME, which must exist, and baseline.c checks that malloc
+  really came from that folder. Unset: the soname, found by ld.so as usual.
 ---------------------------------------------------------------------------- */
 #include "harness/preload.h"
 #include <errno.h>
@@ -25,18 +29,33 @@ int hl_preload_ensure(const hl_allocator_t *a, char *const argv[], char *why, si
              a->name);
     return -1;
   }
+  const char *dir = getenv(HL_BASELINE_DIR_ENV);
+  char *lib = NULL;
+  if (dir && *dir) {
+    if (asprintf(&lib, "%s/%s", dir, a->preload_soname) < 0) lib = NULL;
+    if (lib && access(lib, R_OK) != 0) {
+      snprintf(why, why_len, "%s=%s but %s cannot be read: %s", HL_BASELINE_DIR_ENV, dir, lib,
+               strerror(errno));
+      free(lib);
+      return -1;
+    }
+  } else {
+    lib = strdup(a->preload_soname);
+  }
   const char *old = getenv("LD_PRELOAD");
   char *preload = NULL;
-  if (asprintf(&preload, "%s%s%s", a->preload_soname, old && *old ? ":" : "", old ? old : "") < 0 ||
+  if (!lib || asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0 ||
       setenv("LD_PRELOAD", preload, 1) != 0 || setenv(HL_PRELOAD_MARKER, a->name, 1) != 0) {
     snprintf(why, why_len, "cannot set LD_PRELOAD: %s", strerror(errno));
     free(preload);
+    free(lib);
     return -1;
   }
   free(preload);
   fflush(NULL);
   execv("/proc/self/exe", argv);
-  snprintf(why, why_len, "re-executing /proc/self/exe with LD_PRELOAD=%s failed: %s",
-           a->preload_soname, strerror(errno));
+  snprintf(why, why_len, "re-executing /proc/self/exe with LD_PRELOAD=%s failed: %s", lib,
+           strerror(errno));
+  free(lib);
   return -1;
 }

@@ -12,6 +12,9 @@
 
 /* Environment variable naming the allocator this process was re-executed for. */
 #define HL_PRELOAD_MARKER "HEAPLAB_PRELOADED"
+/* Environment variable naming a folder of baseline libraries to preload instead
+   of the system's (see preload.c); alloc/baseline/baseline.c reads it too. */
+#define HL_BASELINE_DIR_ENV "HEAPLAB_BASELINE_DIR"
 
 /* Returns 0 when this process already runs with what `a` needs; otherwise
    re-executes argv with LD_PRELOAD set and does not return, or returns -1

@@ -4,18 +4,33 @@
 Writes PNG and PDF into plots/out/<run>/:
   time_vs_glibc     median replay wall time per allocator and workload, relative to
                     glibc (system) at the same thread count, with min..max spread
+  time_vs_glibc_gnuplot  the same figure drawn by gnuplot (plots/time_vs_glibc.gp)
+                    from time_vs_glibc.dat, which this script writes
   rss_vs_glibc      the same for RSS growth during the replay (peak - start)
   scaling           events per second against threads, one line per allocator
+  sim_cache         simulated L1D and LLC misses per 1000 trace events
+  sim_tlb           simulated dTLB misses and page walks per 1000 trace events
+  sim_transfers     simulated cross-core (cache-to-cache) transfers per 1000 events
+  sim_sharing       those transfers split into true and false sharing (stacked)
+  page_size_sweep   per allocator with a page-size sweep (ravioli): TLB misses and
+                    walks, and memory overhead (bytes mapped / bytes live, peak RSS
+                    per live byte) against the page size (log2 axis)
 Every allocator keeps one colour in every figure. Cells that did not run ok are left
-out and listed on stderr; metrics that are NA are never plotted as zero.
+out and listed on stderr; metrics that are NA are never plotted as zero. A figure
+whose columns are absent from bench.csv, or NA in every ok row, is not drawn: the
+script says why on stderr and in figures.txt, and removes any older copy of it from
+the output folder, so no stale or empty figure can pass for a result.
 
-usage: /usr/bin/python3 plots/bench_plots.py [RUN_DIR] [--out DIR]
+usage: /usr/bin/python3 plots/bench_plots.py [RUN_DIR] [--out DIR] [--no-gnuplot]
        (RUN_DIR defaults to the newest folder in results/)
 """
 import argparse
 import csv
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
 
@@ -23,18 +38,33 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 
-# One colour per allocator, everywhere (matplotlib's tab10 in a fixed order).
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# One colour per allocator, everywhere (matplotlib's tab10 in a fixed order); the
+# gnuplot figure is handed the same colours.
 ALLOCATOR_ORDER = ["system", "jemalloc", "mimalloc", "tcmalloc", "arena", "ravioli",
                    "stable", "unit", "null"]
 ALLOCATOR_LABEL = {"system": "glibc", "null": "null (harness floor)"}
+
+# Figures drawn from simulator columns: name -> (title, [(column, panel label)]).
+SIM_FIGURES = {
+    "sim_cache": ("Simulated cache misses", [("sim_l1d_misses", "L1D misses"),
+                                             ("sim_llc_misses", "LLC misses")]),
+    "sim_tlb": ("Simulated TLB misses and page walks", [("sim_dtlb_misses", "dTLB misses"),
+                                                        ("sim_walks", "page walks")]),
+    "sim_transfers": ("Simulated cross-core cache-to-cache transfers",
+                      [("sim_transfers", "cross-core transfers")]),
+}
 
 
 def colour(allocator):
     tab = plt.get_cmap("tab10").colors
     if allocator in ALLOCATOR_ORDER:
         return tab[ALLOCATOR_ORDER.index(allocator) % len(tab)]
-    return tab[(hash(allocator) % 3) + 7]
+    # Unknown names: a stable choice (Python's hash() is salted per process).
+    return tab[sum(allocator.encode()) % len(tab)]
 
 
 def label(allocator):
@@ -46,38 +76,74 @@ def newest_run(results):
             if os.path.isfile(os.path.join(results, d, "bench.csv"))]
     if not runs:
         sys.exit(f"bench_plots: no run with a bench.csv in {results}/ (run `make bench` first)")
-    return max(runs, key=lambda d: os.path.basename(d))
+    # hlbench names runs YYYYmmdd-HHMMSS-host, so the newest sorts last; other folders
+    # (results/paper, copies) count by modification time, after every dated run.
+    dated = [d for d in runs if re.match(r"\d{8}-\d{6}-", os.path.basename(d))]
+    if dated:
+        return max(dated, key=os.path.basename)
+    return max(runs, key=lambda d: os.path.getmtime(os.path.join(d, "bench.csv")))
 
 
 def number(row, column):
-    """A measured value, or None for NA (never 0)."""
-    value = row.get(column, "NA")
-    return None if value in ("", "NA") else float(value)
+    """A measured value, or None for NA or an absent column (never 0)."""
+    value = row.get(column)
+    if value is None or value in ("", "NA"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
-def load(run):
+def page_size(row):
+    """The page-size tunable of a row: 0 (the allocator's default) when NA or absent."""
+    return int(number(row, "page_size_bytes") or 0)
+
+
+NEEDED = {"workload", "allocator", "threads", "wall_s", "events_per_s", "peak_rss_kib",
+          "rss_before_kib", "status"}
+
+
+def load_rows(run, quiet=False):
+    """The ok rows of RUN/bench.csv and its header; failed rows are listed on stderr."""
     path = os.path.join(run, "bench.csv")
     try:
-        rows = list(csv.DictReader(open(path, newline="")))
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except OSError as e:
         sys.exit(f"bench_plots: {path}: {e.strerror}")
-    needed = {"workload", "allocator", "threads", "wall_s", "events_per_s", "peak_rss_kib",
-              "rss_before_kib", "status"}
-    if not rows or needed - set(rows[0]):
-        sys.exit(f"bench_plots: {path}: expected columns {sorted(needed)}")
-    cells = defaultdict(list)  # (workload, threads, allocator) -> rows
+    if not rows or NEEDED - set(header):
+        sys.exit(f"bench_plots: {path}: expected columns {sorted(NEEDED)}")
+    ok = []
     for r in rows:
         if not r["status"].startswith("ok"):
-            print(f"bench_plots: left out {r['workload']} t={r['threads']} {r['allocator']}: "
-                  f"{r['status']}", file=sys.stderr)
+            if not quiet:
+                print(f"bench_plots: left out {r['workload']} t={r['threads']} {r['allocator']}: "
+                      f"{r['status']}", file=sys.stderr)
             continue
-        cells[(r["workload"], int(r["threads"]), r["allocator"])].append(r)
+        ok.append(r)
+    return ok, header
+
+
+def cells_of(rows):
+    """(workload, threads, allocator) -> rows at the allocator's default page size.
+    Rows of a page-size sweep (page_size_bytes != 0) go to page_size_sweep only."""
+    cells = defaultdict(list)
+    for r in rows:
+        if page_size(r) == 0:
+            cells[(r["workload"], int(r["threads"]), r["allocator"])].append(r)
     return cells
 
 
+def load(run):
+    rows, _ = load_rows(run)
+    return cells_of(rows)
+
+
 def metric(rows, fn):
-    values = [v for v in (fn(r) for r in rows) if v is not None]
-    return values
+    return [v for v in (fn(r) for r in rows) if v is not None]
 
 
 def rss_growth_mib(r):
@@ -91,7 +157,7 @@ def allocators_of(cells):
 
 
 def panel_grid(count, width=3.6, height=3.0, cols=4):
-    cols = min(cols, count)
+    cols = max(1, min(cols, count))
     rows = (count + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.8),
                              squeeze=False)
@@ -100,10 +166,84 @@ def panel_grid(count, width=3.6, height=3.0, cols=4):
     return fig, list(axes.flat[:count])
 
 
-def relative_bars(cells, fn, ylabel, title, out):
+def shared_legend(fig, axes, title, bottom_in=0.0):
+    handles, labels = [], []
+    for ax in axes:  # the union, first seen first, so no allocator is missing from it
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    # Title first, legend under it, panels below both; measured in inches so that
+    # short and tall figures alike keep them apart.
+    height = fig.get_figheight()
+    ncol = max(1, min(len(labels), 5))
+    rows = (len(labels) + ncol - 1) // ncol
+    fig.suptitle(title, y=1 - 0.08 / height, va="top", fontsize="medium")
+    legend_top = 1 - 0.42 / height
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize="small",
+               bbox_to_anchor=(0.5, legend_top))
+    fig.tight_layout(rect=(0, bottom_in / height, 1, legend_top - (0.2 * rows + 0.02) / height))
+
+
+class Report:
+    """What was drawn and what was not (and why): stderr and OUT/figures.txt."""
+
+    def __init__(self, out):
+        self.out = out
+        self.lines = []
+
+    def drawn(self, name):
+        self.lines.append(f"drawn {name}")
+        print(f"bench_plots: wrote {os.path.join(self.out, name)}.png and .pdf")
+
+    def skipped(self, name, why):
+        for ext in ("png", "pdf"):  # an older copy must not pass for this run's figure
+            path = os.path.join(self.out, f"{name}.{ext}")
+            if os.path.exists(path):
+                os.remove(path)
+        self.lines.append(f"not drawn {name}: {why}")
+        print(f"bench_plots: not drawn: {name}: {why}", file=sys.stderr)
+
+    def write(self):
+        with open(os.path.join(self.out, "figures.txt"), "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+
+
+def save(fig, out, report, tight=True):
+    if tight:
+        fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{out}.{ext}", dpi=130)
+    plt.close(fig)
+    report.drawn(os.path.basename(out))
+
+
+def relative(cells, fn):
+    """{workload: {threads: {allocator: (median/glibc, lo, hi)}}} for every cell where
+    both the allocator and glibc have values (NA stays absent, never zero)."""
+    table = defaultdict(lambda: defaultdict(dict))
+    for (w, t, a), rows in cells.items():
+        if a == "system":
+            continue
+        base = metric(cells.get((w, t, "system"), []), fn)
+        mine = metric(rows, fn)
+        if not base or not mine or statistics.median(base) <= 0:
+            continue
+        b = statistics.median(base)
+        table[w][t][a] = (statistics.median(mine) / b, min(mine) / b, max(mine) / b)
+    return table
+
+
+def relative_bars(cells, fn, ylabel, title, out, report, what):
     """One panel per workload; in each, bars per allocator at each thread count: the
     allocator's median relative to glibc's median in the same cell, min..max as error."""
-    workloads = sorted({k[0] for k in cells})
+    table = relative(cells, fn)
+    name = os.path.basename(out)
+    if not table:
+        report.skipped(name, f"no cell has both glibc (system) and another allocator with "
+                             f"{what} measured")
+        return table
+    workloads = sorted(table)
     allocs = [a for a in allocators_of(cells) if a != "system"]
     width = 0.8 / max(1, len(allocs))
     fig, axes = panel_grid(len(workloads))
@@ -112,16 +252,13 @@ def relative_bars(cells, fn, ylabel, title, out):
         for i, a in enumerate(allocs):
             xs, ys, lo, hi = [], [], [], []
             for g, t in enumerate(threads):
-                base = metric(cells.get((w, t, "system"), []), fn)
-                mine = metric(cells.get((w, t, a), []), fn)
-                if not base or not mine or statistics.median(base) <= 0:
-                    continue  # NA stays absent, never drawn as zero
-                b = statistics.median(base)
-                m = statistics.median(mine) / b
+                if a not in table[w].get(t, {}):
+                    continue
+                m, mn, mx = table[w][t][a]
                 xs.append(g + (i - (len(allocs) - 1) / 2) * width)
                 ys.append(m)
-                lo.append(m - min(mine) / b)
-                hi.append(max(mine) / b - m)
+                lo.append(m - mn)
+                hi.append(mx - m)
             if xs:
                 ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.5, color=colour(a), label=label(a),
                        error_kw={"elinewidth": 0.7})
@@ -131,16 +268,48 @@ def relative_bars(cells, fn, ylabel, title, out):
         ax.set_xlabel("threads")
         ax.set_ylabel(ylabel)
         ax.set_title(w)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small",
-               bbox_to_anchor=(0.5, 0.995))
-    fig.suptitle(title, y=0.965)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    save(fig, out, tight=False)
+    shared_legend(fig, axes, title)
+    save(fig, out, report, tight=False)
+    return table
 
 
-def scaling(cells, out):
-    workloads = sorted({k[0] for k in cells})
+def gnuplot_time(cells, table, out, report):
+    """time_vs_glibc again, drawn by gnuplot from a data file written here: one line per
+    (workload, threads), one column per allocator, NA where there is no value."""
+    name = os.path.basename(out) + "_gnuplot"
+    if not table:
+        report.skipped(name, "no time ratios to draw (see time_vs_glibc)")
+        return
+    gnuplot = shutil.which("gnuplot")
+    if gnuplot is None:
+        report.skipped(name, "gnuplot is not installed (Debian gnuplot-nox; `make deps`)")
+        return
+    allocs = [a for a in allocators_of(cells) if a != "system"]
+    dat = out + ".dat"
+    with open(dat, "w") as f:
+        f.write("# time / glibc time, median over repeats; written by plots/bench_plots.py\n")
+        f.write("cell " + " ".join(label(a).split()[0] for a in allocs) + "\n")
+        for w in sorted(table):
+            for t in sorted(table[w]):
+                vals = [f"{table[w][t][a][0]:.6g}" if a in table[w][t] else "NA" for a in allocs]
+                f.write(f"{w}/t{t} " + " ".join(vals) + "\n")
+    colours = " ".join(to_hex(colour(a)) for a in allocs)
+    script = os.path.join(HERE, "time_vs_glibc.gp")
+    for term, ext in (("pngcairo size 1400,600", "png"), ("pdfcairo size 7.5in,3.6in", "pdf")):
+        cmd = [gnuplot, "-e", f"datafile='{dat}'; outfile='{out}_gnuplot.{ext}'; "
+                              f"term='{term}'; colours='{colours}'; n={len(allocs)}", script]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"bench_plots: gnuplot failed on {script}:\n{p.stderr}")
+    report.drawn(name)
+
+
+def scaling(cells, out, report):
+    name = os.path.basename(out)
+    workloads = sorted({k[0] for k in cells if metric(cells[k], lambda r: number(r, "events_per_s"))})
+    if not workloads:
+        report.skipped(name, "events_per_s is NA in every ok row")
+        return
     fig, axes = panel_grid(len(workloads))
     for ax, w in zip(axes, workloads):
         for a in allocators_of(cells):
@@ -163,42 +332,276 @@ def scaling(cells, out):
         ax.set_xticklabels([str(t) for t in threads])
         ax.minorticks_off()
         ax.set_ylim(bottom=0)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small",
-               bbox_to_anchor=(0.5, 0.995))
-    fig.suptitle("Replay throughput against threads (median, min..max)", y=0.965)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    save(fig, out, tight=False)
+    shared_legend(fig, axes, "Replay throughput against threads (median, min..max)")
+    save(fig, out, report, tight=False)
 
 
-def save(fig, out, tight=True):
-    if tight:
-        fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{out}.{ext}", dpi=130)
-    plt.close(fig)
-    print(f"bench_plots: wrote {out}.png and .pdf")
+# ---- simulator figures ----
+
+def columns_state(rows, header, columns):
+    """None when every column has a value in some ok row; otherwise why not."""
+    absent = [c for c in columns if c not in header]
+    if absent:
+        return "column" + ("s " if len(absent) > 1 else " ") + ", ".join(absent) + \
+            " absent from bench.csv"
+    empty = [c for c in columns if all(number(r, c) is None for r in rows)]
+    if empty:
+        return ", ".join(empty) + " NA in every ok row"
+    return None
+
+
+def per_event(r, column):
+    v, ev = number(r, column), number(r, "events")
+    return None if v is None or not ev else v * 1000.0 / ev
+
+
+def sim_cells(cells, columns):
+    """Per workload, its largest thread count whose cells have the columns measured
+    (cross-core counts need several threads): [(workload, threads)]."""
+    picked = []
+    for w in sorted({k[0] for k in cells}):
+        threads = [t for t in sorted({k[1] for k in cells if k[0] == w})
+                   if any(per_event(r, c) is not None
+                          for (w2, t2, _), rows in cells.items() if (w2, t2) == (w, t)
+                          for r in rows for c in columns)]
+        if threads:
+            picked.append((w, max(threads)))
+    return picked
+
+
+def capture_note(cells):
+    """Which access streams the simulator saw per allocator (sim_capture), and the
+    simulated machine (sim_config): stated on every simulator figure."""
+    caps, configs = defaultdict(set), set()
+    for (_, _, a), rows in cells.items():
+        for r in rows:
+            if r.get("sim_capture") not in (None, "", "NA"):
+                caps[r["sim_capture"]].add(label(a))
+            if r.get("sim_config") not in (None, "", "NA"):
+                configs.add(r["sim_config"])
+    parts = [f"{c}: {', '.join(sorted(a))}" for c, a in sorted(caps.items())]
+    note = "capture " + "; ".join(parts) if parts else "capture: not recorded"
+    note += ". Baseline libraries are seen through their placement only."
+    if configs:
+        note = "simulated machine " + ", ".join(sorted(configs)) + ". " + note
+    return note
+
+
+def grouped_sim(ax, cells, picked, fn, allocs):
+    width = 0.8 / max(1, len(allocs))
+    for i, a in enumerate(allocs):
+        xs, ys, lo, hi = [], [], [], []
+        for g, (w, t) in enumerate(picked):
+            v = metric(cells.get((w, t, a), []), fn)
+            if v:
+                m = statistics.median(v)
+                xs.append(g + (i - (len(allocs) - 1) / 2) * width)
+                ys.append(m)
+                lo.append(m - min(v))
+                hi.append(max(v) - m)
+        if xs:
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.2, color=colour(a), label=label(a),
+                   error_kw={"elinewidth": 0.6})
+    ax.set_xticks(range(len(picked)))
+    ax.set_xticklabels([f"{w}\nt={t}" for w, t in picked], fontsize="x-small", rotation=30,
+                       ha="right")
+
+
+def sim_figure(cells, rows, header, name, title, panels, out, report):
+    columns = [c for c, _ in panels]
+    why = columns_state(rows, header, columns + ["events"])
+    if why:
+        report.skipped(name, why)
+        return
+    picked = sim_cells(cells, columns)
+    if not picked:
+        report.skipped(name, f"{', '.join(columns)} never measured together with events")
+        return
+    allocs = allocators_of(cells)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(7, 0.9 * len(picked) + 3),
+                                                      3.2 * len(panels) + 1.2), squeeze=False)
+    axes = list(axes.flat)
+    for ax, (col, what) in zip(axes, panels):
+        grouped_sim(ax, cells, picked, lambda r, c=col: per_event(r, c), allocs)
+        ax.set_ylabel(f"{what}\nper 1000 trace events")
+        ax.set_ylim(bottom=0)
+    fig.text(0.01, 0.005, capture_note(cells), fontsize="x-small")
+    shared_legend(fig, axes, f"{title} (median over repeats, min..max; "
+                             f"largest thread count per workload)", bottom_in=0.3)
+    save(fig, out, report, tight=False)
+
+
+def sim_sharing(cells, rows, header, out, report):
+    name = os.path.basename(out)
+    columns = ["sim_true_sharing", "sim_false_sharing"]
+    why = columns_state(rows, header, columns + ["events"])
+    if why:
+        report.skipped(name, why)
+        return
+    picked = sim_cells(cells, columns)
+    if not picked:
+        report.skipped(name, "true/false sharing never measured together with events")
+        return
+    allocs = allocators_of(cells)
+    width = 0.8 / max(1, len(allocs))
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(picked) + 3), 4.6))
+    for i, a in enumerate(allocs):
+        xs, true_, false_ = [], [], []
+        for g, (w, t) in enumerate(picked):
+            tv = metric(cells.get((w, t, a), []), lambda r: per_event(r, "sim_true_sharing"))
+            fv = metric(cells.get((w, t, a), []), lambda r: per_event(r, "sim_false_sharing"))
+            if tv and fv:
+                xs.append(g + (i - (len(allocs) - 1) / 2) * width)
+                true_.append(statistics.median(tv))
+                false_.append(statistics.median(fv))
+        if xs:
+            ax.bar(xs, true_, width, color=colour(a), label=label(a), edgecolor="black",
+                   linewidth=0.3)
+            ax.bar(xs, false_, width, bottom=true_, color=colour(a), alpha=0.45, hatch="///",
+                   edgecolor="black", linewidth=0.3)
+    ax.bar([0], [0], color="white", edgecolor="black", label="solid: true sharing")
+    ax.bar([0], [0], color="white", edgecolor="black", hatch="///", label="hatched: false sharing")
+    ax.set_xticks(range(len(picked)))
+    ax.set_xticklabels([f"{w}\nt={t}" for w, t in picked], fontsize="x-small", rotation=30,
+                       ha="right")
+    ax.set_ylabel("cache-to-cache transfers\nper 1000 trace events")
+    ax.set_ylim(bottom=0)
+    fig.text(0.01, 0.005, capture_note(cells), fontsize="x-small")
+    shared_legend(fig, [ax], "Simulated cross-core transfers: true sharing (solid) and false "
+                             "sharing (hatched), medians", bottom_in=0.3)
+    save(fig, out, report, tight=False)
+
+
+# ---- page-size sweep ----
+
+def overhead_mapped(r):
+    mapped, live = number(r, "alloc_bytes_mapped"), number(r, "alloc_bytes_live")
+    return None if mapped is None or not live or live <= 0 else mapped / live
+
+
+def overhead_rss(r):
+    peak, live = number(r, "peak_rss_kib"), number(r, "alloc_bytes_live")
+    return None if peak is None or not live or live <= 0 else peak * 1024.0 / live
+
+
+def sweep_series(rows):
+    """{(workload, threads, allocator): {page_size: [rows]}} for allocators run at two
+    or more explicit page sizes (0, the default, cannot sit on a log axis)."""
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        p = page_size(r)
+        if p > 0:
+            by[(r["workload"], int(r["threads"]), r["allocator"])][p].append(r)
+    return {k: v for k, v in by.items() if len(v) >= 2}
+
+
+def page_label(p):
+    for unit, n in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if p >= n and p % n == 0:
+            return f"{p // n}{unit}"
+    return str(p)
+
+
+def page_size_sweep(rows, out, report):
+    name = os.path.basename(out)
+    series = sweep_series(rows)
+    if not series:
+        report.skipped(name, "no allocator ran at two or more explicit page sizes "
+                             "(page_sizes in the bench config)")
+        return
+    tlb_cols = [("sim_dtlb_misses", "dTLB misses", "o", "-"),
+                ("sim_stlb_misses", "STLB misses", "s", "--"),
+                ("sim_walks", "page walks", "^", ":")]
+    mem_cols = [(overhead_mapped, "bytes mapped / bytes live", "o", "-"),
+                (overhead_rss, "peak RSS / bytes live", "s", "--")]
+    # One row of panels per workload (its largest swept thread count).
+    picked = {}
+    for (w, t, a) in series:
+        picked[w] = max(picked.get(w, 0), t)
+    workloads = sorted(picked)
+    have_tlb = any(per_event(r, c) is not None for s in series.values() for rs in s.values()
+                   for r in rs for c, *_ in tlb_cols)
+    have_mem = any(f(r) is not None for s in series.values() for rs in s.values() for r in rs
+                   for f, *_ in mem_cols)
+    if not have_tlb and not have_mem:
+        report.skipped(name, "the sweep's rows have neither simulated TLB counts nor "
+                             "alloc_bytes_mapped/peak RSS with alloc_bytes_live > 0")
+        return
+    kinds = [k for k, have in (("tlb", have_tlb), ("mem", have_mem)) if have]
+    fig, axes = plt.subplots(len(workloads), len(kinds),
+                             figsize=(5.2 * len(kinds), 3.3 * len(workloads) + 1.0), squeeze=False)
+    for row_axes, w in zip(axes, workloads):
+        for ax, kind in zip(row_axes, kinds):
+            sizes = set()
+            for (w2, t, a), by in sorted(series.items()):
+                if w2 != w or t != picked[w]:
+                    continue
+                cols = tlb_cols if kind == "tlb" else mem_cols
+                for col, what, marker, style in cols:
+                    fn = (lambda r, c=col: per_event(r, c)) if kind == "tlb" else col
+                    pts = [(p, statistics.median(v)) for p, rs in sorted(by.items())
+                           if (v := metric(rs, fn))]
+                    if pts:
+                        xs, ys = zip(*pts)
+                        sizes.update(xs)
+                        ax.plot(xs, ys, marker=marker, linestyle=style, color=colour(a),
+                                label=f"{label(a)}: {what}")
+            ax.set_xscale("log", base=2)
+            if sizes:
+                ax.set_xticks(sorted(sizes))
+                ax.set_xticklabels([page_label(p) for p in sorted(sizes)], fontsize="small")
+            ax.minorticks_off()
+            ax.set_xlabel("allocator page size (bytes, log2 scale)")
+            if kind == "tlb":
+                ax.set_ylabel("per 1000 trace events")
+                ax.set_title(f"{w} t={picked[w]}: simulated TLB", fontsize="medium")
+            else:
+                ax.set_ylabel("bytes per live byte (ratio)")
+                ax.set_title(f"{w} t={picked[w]}: memory overhead", fontsize="medium")
+            ax.set_ylim(bottom=0)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="x-small")
+            else:
+                ax.text(0.5, 0.5, "NA in this workload's rows", ha="center", va="center",
+                        transform=ax.transAxes)
+    fig.suptitle("Page-size sweep (medians over repeats)")
+    save(fig, out, report)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", nargs="?", help="results/<run> folder (default: the newest)")
     ap.add_argument("--out", help="output folder (default: plots/out/<run name>)")
+    ap.add_argument("--no-gnuplot", action="store_true", help="skip the gnuplot figure")
     args = ap.parse_args()
-    here = os.path.dirname(os.path.abspath(__file__))
-    run = args.run or newest_run(os.path.join(here, "..", "results"))
-    out = args.out or os.path.join(here, "out", os.path.basename(os.path.normpath(run)))
+    run = args.run or newest_run(os.path.join(HERE, "..", "results"))
+    out = args.out or os.path.join(HERE, "out", os.path.basename(os.path.normpath(run)))
     os.makedirs(out, exist_ok=True)
-    cells = load(run)
-    if not cells:
+    rows, header = load_rows(run)
+    cells = cells_of(rows)
+    if not rows:
         sys.exit(f"bench_plots: {run}: no successful runs to plot")
-    relative_bars(cells, lambda r: number(r, "wall_s"), "time / glibc (lower: better)",
-                  "Replay wall time relative to glibc (median, min..max)",
-                  os.path.join(out, "time_vs_glibc"))
+    swept = len(rows) - sum(len(v) for v in cells.values())
+    if swept:
+        print(f"bench_plots: {swept} rows at an explicit page size are drawn only in "
+              f"page_size_sweep", file=sys.stderr)
+    report = Report(out)
+    table = relative_bars(cells, lambda r: number(r, "wall_s"), "time / glibc (lower: better)",
+                          "Replay wall time relative to glibc (median, min..max)",
+                          os.path.join(out, "time_vs_glibc"), report, "wall_s")
+    if args.no_gnuplot:
+        report.skipped("time_vs_glibc_gnuplot", "--no-gnuplot given")
+    else:
+        gnuplot_time(cells, table, os.path.join(out, "time_vs_glibc"), report)
     relative_bars(cells, rss_growth_mib, "RSS growth / glibc (lower: better)",
                   "Peak RSS growth during replay relative to glibc (median, min..max)",
-                  os.path.join(out, "rss_vs_glibc"))
-    scaling(cells, os.path.join(out, "scaling"))
+                  os.path.join(out, "rss_vs_glibc"), report, "RSS growth")
+    scaling(cells, os.path.join(out, "scaling"), report)
+    for name, (title, panels) in SIM_FIGURES.items():
+        sim_figure(cells, rows, header, name, title, panels, os.path.join(out, name), report)
+    sim_sharing(cells, rows, header, os.path.join(out, "sim_sharing"), report)
+    page_size_sweep(rows, os.path.join(out, "page_size_sweep"), report)
+    report.write()
 
 
 if __name__ == "__main__":

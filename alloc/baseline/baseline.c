@@ -23,6 +23,10 @@
   same library as malloc; one that is not fails with ENOTSUP, and the
   identification lists it, rather than mixing two allocators in one run.
 
+  HEAPLAB_BASELINE_DIR (harness/preload.h) makes the harness preload the
+  libraries from that folder (a bench bundle's baselines/) rather than the
+  system's; identification then also requires malloc's definer to be in it.
+
   These libraries keep their own per-thread state in TLS, so the context is
   unused: with one OS thread per traced thread (native replay) that is the
   real behaviour; in serial replay they see a single thread.
@@ -31,6 +35,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,13 +199,28 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
   snprintf(buf, len, "%s (%s%s)", base, version, missing);
 }
 
+/* With HEAPLAB_BASELINE_DIR set, a preloaded library (not glibc) must come
+   from that folder: a same-named system copy would be another build. */
+static int identify_in_baseline_dir(const char *definer, const char *want, char *buf, size_t len) {
+  const char *dir = getenv("HEAPLAB_BASELINE_DIR"); /* HL_BASELINE_DIR_ENV */
+  if (!dir || !*dir || strncmp(want, "libc.so", 7) == 0) return 0;
+  char want_dir[PATH_MAX], got[PATH_MAX];
+  if (realpath(dir, want_dir) && realpath(definer, got)) {
+    size_t n = strlen(want_dir);
+    if (strncmp(got, want_dir, n) == 0 && got[n] == '/') return 0;
+  }
+  size_t used = strlen(buf);
+  snprintf(buf + used, len - used, "; not from HEAPLAB_BASELINE_DIR=%s", dir);
+  return -1;
+}
+
 /* Shared by all four: serving library must be `want` (a soname). */
 static int identify_expect(const char *want, char *buf, size_t len) {
   const char *definer;
   if (!identify_common_definer(&definer, buf, len)) return -1;
   identify_describe(definer, buf, len);
   const char *base = identify_basename(definer);
-  if (strcmp(base, want) == 0) return 0;
+  if (strcmp(base, want) == 0) return identify_in_baseline_dir(definer, want, buf, len);
   /* In a sanitizer build the sanitizer's interceptors are this program's
      malloc: that is what `system` means there, and buf says so. */
   if (BASELINE_SANITIZED && strncmp(want, "libc.so", 7) == 0 && strstr(buf, "sanitizer")) return 0;
