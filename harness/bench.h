@@ -91,6 +91,7 @@ typedef struct hl_bench_config_s {
   uint64_t seed;
   double timeout_s;
   hl_bench_strv_t replay_args; /* extra hlreplay options for every run */
+  char *sim;                   /* `sim = PRESET`: absolute path; NULL = no simulated runs */
   hl_bench_workload_t *workloads;
   size_t n_workloads;
 } hl_bench_config_t;
@@ -163,6 +164,7 @@ typedef struct hl_bench_run_s {
   char *alloc;
   unsigned repeat; /* 1-based */
   char *trace;     /* as given to hlreplay: relative to the run folder, or absolute */
+  bool sim;        /* replayed through the simulator (hlreplay --sim cfg->sim) */
   /* the outcome */
   bool done, ok;
   double elapsed_s;           /* whole hlreplay process */

@@ -22,18 +22,18 @@
 #define HL_BENCH_MAX_REPEATS 10000
 
 static const char *const hl_bench_config_keys[] = {
-    "allocators", "threads", "repeats", "page_sizes", "seed", "timeout", "replay_args",
+    "allocators", "threads", "repeats", "page_sizes", "seed", "timeout", "replay_args", "sim",
 };
 #define HL_BENCH_KEY_COUNT (sizeof hl_bench_config_keys / sizeof hl_bench_config_keys[0])
 #define HL_BENCH_KEYS_TEXT                                                                         \
-  "allocators, threads, repeats, page_sizes, seed, timeout, replay_args or 'workload NAME'"
+  "allocators, threads, repeats, page_sizes, seed, timeout, replay_args, sim or 'workload NAME'"
 
 /* Options hlbench passes itself; a config that set them would silently
    disagree with the plan (and with bench.csv). */
 static const char *const hl_bench_gen_reserved[] = {"--threads", "--seed", "-o", "--output",
                                                     "--help"};
 static const char *const hl_bench_replay_reserved[] = {
-    "--alloc", "--format", "--page-size", "--list", "--help", "-o", "--output"};
+    "--alloc", "--format", "--page-size", "--list", "--help", "-o", "--output", "--sim"};
 
 typedef struct hl_bench_parse_s {
   const char *file;
@@ -52,6 +52,27 @@ static int hl_bench_perr(hl_bench_parse_t *ps, const char *fmt, ...) {
   va_end(ap);
   fputc('\n', ps->err);
   return -1;
+}
+
+/* A readable file named in the config: relative paths are relative to the
+   config file, so a config means the same thing from whatever folder
+   hlbench is started. Returns the absolute path, or NULL after reporting. */
+static char *hl_bench_config_file(hl_bench_parse_t *ps, const hl_bench_config_t *cfg,
+                                  const char *rest, const char *what) {
+  char *joined;
+  const char *slash = strrchr(cfg->path, '/');
+  if (rest[0] == '/' || !slash)
+    joined = hl_bench_xstrdup(rest);
+  else
+    joined = hl_bench_xasprintf("%.*s/%s", (int)(slash - cfg->path), cfg->path, rest);
+  char *real = realpath(joined, NULL);
+  if (!real || access(real, R_OK) != 0) {
+    hl_bench_perr(ps, "expected a readable %s, got '%s': %s", what, joined, strerror(errno));
+    free(real);
+    real = NULL;
+  }
+  free(joined);
+  return real;
 }
 
 /* Split on blanks into sv (copies). */
@@ -164,24 +185,8 @@ static int hl_bench_parse_workload(hl_bench_parse_t *ps, hl_bench_config_t *cfg,
     w.source = HL_BENCH_FILE;
     if (!*rest) {
       rc = hl_bench_perr(ps, "expected 'file PATH', got no PATH");
-    } else {
-      /* Relative paths are relative to the config file, so a config means
-         the same thing from whatever folder hlbench is started. */
-      char *joined;
-      const char *slash = strrchr(cfg->path, '/');
-      if (rest[0] == '/' || !slash)
-        joined = hl_bench_xstrdup(rest);
-      else
-        joined = hl_bench_xasprintf("%.*s/%s", (int)(slash - cfg->path), cfg->path, rest);
-      char *real = realpath(joined, NULL);
-      if (!real || access(real, R_OK) != 0) {
-        rc = hl_bench_perr(ps, "expected a readable trace file, got '%s': %s", joined,
-                           strerror(errno));
-        free(real);
-      } else {
-        w.path = real;
-      }
-      free(joined);
+    } else if (!(w.path = hl_bench_config_file(ps, cfg, rest, "trace file"))) {
+      rc = -1;
     }
   } else {
     rc = hl_bench_perr(ps, "expected 'gen MODEL [options]' or 'file PATH', got '%s'", value);
@@ -275,6 +280,14 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
       rc = hl_bench_perr(ps, "expected one timeout in seconds (> 0), got '%s'", value);
     else
       cfg->timeout_s = v;
+  } else if (strcmp(key, "sim") == 0) {
+    if (words.n != 1)
+      rc = hl_bench_perr(ps,
+                         "expected one simulator config (e.g. ../sim/presets/skylake.conf), "
+                         "got '%s'",
+                         value);
+    else if (!(cfg->sim = hl_bench_config_file(ps, cfg, words.v[0], "simulator config")))
+      rc = -1;
   } else { /* replay_args */
     for (size_t i = 0; i < words.n && rc == 0; i++)
       if (hl_bench_reserved(words.v[i], hl_bench_replay_reserved,
@@ -445,6 +458,7 @@ void hl_bench_config_free(hl_bench_config_t *cfg) {
   free(cfg->threads);
   free(cfg->page_sizes);
   free(cfg->alloc_paged);
+  free(cfg->sim);
   hl_bench_strv_free(&cfg->replay_args);
   for (size_t i = 0; i < cfg->n_workloads; i++) {
     free(cfg->workloads[i].name);

@@ -19,7 +19,7 @@
 
 #define HL_BENCH_MANIFEST "jobs.tsv"
 #define HL_BENCH_MANIFEST_HEAD                                                                     \
-  "index\tworkload\tsource\tthreads\tpage_size\tallocator\trepeat\ttimeout_s\ttrace"
+  "index\tworkload\tsource\tthreads\tpage_size\tallocator\trepeat\ttimeout_s\ttrace\tmode"
 
 /* timeout(1) exits 124 when it stopped the command, 128+9 when it had to
    kill it after the grace period. */
@@ -62,6 +62,10 @@ int hl_bench_jobs_write(FILE *out, const char *run_dir, const char *hlreplay,
     hl_bench_shell_quote(out, r->alloc);
     fputs(" --format csv", out);
     if (r->page_size) fprintf(out, " --page-size %llu", (unsigned long long)r->page_size);
+    if (r->sim) {
+      fputs(" --sim ", out);
+      hl_bench_shell_quote(out, cfg->sim);
+    }
     for (size_t a = 0; a < cfg->replay_args.n; a++) {
       fputc(' ', out);
       hl_bench_shell_quote(out, cfg->replay_args.v[a]);
@@ -76,9 +80,10 @@ int hl_bench_manifest_write(FILE *out, const hl_bench_plan_t *plan, double timeo
   fprintf(out, "%s\n", HL_BENCH_MANIFEST_HEAD);
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
-    fprintf(out, "%zu\t%s\t%s\t%u\t%llu\t%s\t%u\t%g\t%s\n", r->index + 1, r->workload,
+    fprintf(out, "%zu\t%s\t%s\t%u\t%llu\t%s\t%u\t%g\t%s\t%s\n", r->index + 1, r->workload,
             r->source == HL_BENCH_GEN ? "gen" : "file", r->threads,
-            (unsigned long long)r->page_size, r->alloc, r->repeat, timeout_s, r->trace);
+            (unsigned long long)r->page_size, r->alloc, r->repeat, timeout_s, r->trace,
+            r->sim ? "sim" : "native");
   }
   return ferror(out) ? -1 : 0;
 }
@@ -120,11 +125,12 @@ int hl_bench_manifest_load(const char *run_dir, hl_bench_plan_t *plan, double *t
         rc = -1;
       }
     } else {
-      char *f[9];
+      char *f[10];
       hl_bench_run_t r = {0};
       unsigned long long page = 0;
       char *end1, *end2, *end3, *end4;
-      if (hl_bench_split_tabs(line, f, 9) != 9) {
+      if (hl_bench_split_tabs(line, f, 10) != 10 ||
+          (strcmp(f[9], "sim") != 0 && strcmp(f[9], "native") != 0)) {
         rc = -1;
       } else {
         r.index = strtoul(f[0], &end1, 10) - 1;
@@ -138,7 +144,7 @@ int hl_bench_manifest_load(const char *run_dir, hl_bench_plan_t *plan, double *t
       }
       if (rc != 0) {
         fprintf(err, "%s:%d: expected %s\n", path, line_no,
-                "9 tab-separated fields as in the header, runs numbered from 1 in order");
+                "10 tab-separated fields as in the header, runs numbered from 1 in order");
       } else {
         plan->runs = hl_bench_xrealloc(plan->runs, (plan->n + 1) * sizeof *plan->runs);
         r.workload = hl_bench_xstrdup(f[1]);
@@ -146,6 +152,7 @@ int hl_bench_manifest_load(const char *run_dir, hl_bench_plan_t *plan, double *t
         r.page_size = page;
         r.alloc = hl_bench_xstrdup(f[5]);
         r.trace = hl_bench_xstrdup(f[8]);
+        r.sim = f[9][0] == 's';
         if (r.repeat > plan->repeats) plan->repeats = r.repeat;
         if (hl_bench_strv_find(&pages, f[4]) < 0) hl_bench_strv_push(&pages, f[4]);
         plan->runs[plan->n++] = r;

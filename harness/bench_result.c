@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* The columns bench.csv puts before hlreplay's. */
-static const char *const hl_bench_own_cols[] = {"run_id", "workload", "repeat"};
+static const char *const hl_bench_own_cols[] = {"run_id", "workload", "repeat", "bench_mode"};
 #define HL_BENCH_OWN_COLS (sizeof hl_bench_own_cols / sizeof hl_bench_own_cols[0])
 
 /* ---- CSV reading (RFC 4180) ---- */
@@ -112,6 +112,33 @@ char *hl_bench_trace_path(const char *workload, unsigned threads) {
   return hl_bench_xasprintf("traces/%s-t%u.hlt", workload, threads);
 }
 
+/* The runs of one pass over the matrix: every cell once, as repeat `rep`. */
+static void hl_bench_plan_pass(hl_bench_plan_t *plan, const hl_bench_config_t *cfg, unsigned rep,
+                               bool sim) {
+  for (size_t w = 0; w < cfg->n_workloads; w++) {
+    const hl_bench_workload_t *wl = &cfg->workloads[w];
+    size_t n_t = wl->source == HL_BENCH_GEN ? cfg->n_threads : 1;
+    for (size_t t = 0; t < n_t; t++)
+      for (size_t p = 0; p < cfg->n_page_sizes; p++)
+        for (size_t a = 0; a < cfg->allocs.n; a++) {
+          bool paged = !cfg->alloc_paged || cfg->alloc_paged[a];
+          if (!paged && p > 0) continue;
+          hl_bench_run_t *r = &plan->runs[plan->n];
+          memset(r, 0, sizeof *r);
+          r->index = plan->n++;
+          r->workload = hl_bench_xstrdup(wl->name);
+          r->source = wl->source;
+          r->threads = wl->source == HL_BENCH_GEN ? cfg->threads[t] : 0;
+          r->page_size = paged ? cfg->page_sizes[p] : 0;
+          r->alloc = hl_bench_xstrdup(cfg->allocs.v[a]);
+          r->repeat = rep;
+          r->sim = sim;
+          r->trace = wl->source == HL_BENCH_GEN ? hl_bench_trace_path(wl->name, r->threads)
+                                                : hl_bench_xstrdup(wl->path);
+        }
+  }
+}
+
 void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
   memset(plan, 0, sizeof *plan);
   plan->repeats = cfg->repeats;
@@ -120,31 +147,12 @@ void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
   for (size_t w = 0; w < cfg->n_workloads; w++)
     cells += (cfg->workloads[w].source == HL_BENCH_GEN ? cfg->n_threads : 1) * cfg->n_page_sizes *
              cfg->allocs.n; /* an upper bound: allocators without the tunable run once */
-  plan->runs = hl_bench_xmalloc(cells * cfg->repeats * sizeof *plan->runs);
+  plan->runs = hl_bench_xmalloc(cells * (cfg->repeats + (cfg->sim != NULL)) * sizeof *plan->runs);
   /* Repeats outermost: slow drift of the machine (thermal, other tenants)
      then spreads over every allocator instead of favouring the first. */
-  for (unsigned rep = 1; rep <= cfg->repeats; rep++)
-    for (size_t w = 0; w < cfg->n_workloads; w++) {
-      const hl_bench_workload_t *wl = &cfg->workloads[w];
-      size_t n_t = wl->source == HL_BENCH_GEN ? cfg->n_threads : 1;
-      for (size_t t = 0; t < n_t; t++)
-        for (size_t p = 0; p < cfg->n_page_sizes; p++)
-          for (size_t a = 0; a < cfg->allocs.n; a++) {
-            bool paged = !cfg->alloc_paged || cfg->alloc_paged[a];
-            if (!paged && p > 0) continue;
-            hl_bench_run_t *r = &plan->runs[plan->n];
-            memset(r, 0, sizeof *r);
-            r->index = plan->n++;
-            r->workload = hl_bench_xstrdup(wl->name);
-            r->source = wl->source;
-            r->threads = wl->source == HL_BENCH_GEN ? cfg->threads[t] : 0;
-            r->page_size = paged ? cfg->page_sizes[p] : 0;
-            r->alloc = hl_bench_xstrdup(cfg->allocs.v[a]);
-            r->repeat = rep;
-            r->trace = wl->source == HL_BENCH_GEN ? hl_bench_trace_path(wl->name, r->threads)
-                                                  : hl_bench_xstrdup(wl->path);
-          }
-    }
+  for (unsigned rep = 1; rep <= cfg->repeats; rep++) hl_bench_plan_pass(plan, cfg, rep, false);
+  /* The simulator is deterministic: one simulated pass is all there is. */
+  if (cfg->sim) hl_bench_plan_pass(plan, cfg, 1, true);
 }
 
 static void hl_bench_run_clear(hl_bench_run_t *run) {
@@ -326,7 +334,7 @@ int hl_bench_write_csv(FILE *out, const hl_bench_plan_t *plan, const char *run_i
     hl_csv_write_field(out, run_id);
     fputc(',', out);
     hl_csv_write_field(out, r->workload);
-    fprintf(out, ",%u", r->repeat);
+    fprintf(out, ",%u,%s", r->repeat, r->sim ? "sim" : "native");
     for (size_t c = 0; c < cols.n; c++) {
       const char *v = hl_bench_run_value(r, cols.v[c]);
       fputc(',', out);

@@ -96,8 +96,9 @@ typedef struct hl_bench_cell_s {
 
 static bool hl_bench_in_group(const hl_bench_run_t *r, const char *w, unsigned t, uint64_t p,
                               const char *a) {
-  return r->done && strcmp(r->workload, w) == 0 && r->threads == t && r->page_size == p &&
-         (!a || strcmp(r->alloc, a) == 0);
+  /* simulated runs are timed by no real clock: the summary is about native runs */
+  return r->done && !r->sim && strcmp(r->workload, w) == 0 && r->threads == t &&
+         r->page_size == p && (!a || strcmp(r->alloc, a) == 0);
 }
 
 static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t, uint64_t p,

@@ -358,7 +358,8 @@ static void hl_bench_describe_run(char *buf, size_t size, const hl_bench_plan_t 
   if (plan->page_sizes_swept && n >= 0 && (size_t)n < size)
     n += snprintf(buf + n, size - (size_t)n, "page=%llu ", (unsigned long long)r->page_size);
   if (n >= 0 && (size_t)n < size)
-    snprintf(buf + n, size - (size_t)n, "%s rep %u/%u", r->alloc, r->repeat, plan->repeats);
+    snprintf(buf + n, size - (size_t)n, "%s %s%u/%u", r->alloc, r->sim ? "simulated, rep " : "rep ",
+             r->repeat, plan->repeats);
 }
 
 static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg,
@@ -388,6 +389,10 @@ static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg
         snprintf(num, sizeof num, "%llu", (unsigned long long)r->page_size);
         hl_bench_strv_push(&argv, "--page-size");
         hl_bench_strv_push(&argv, num);
+      }
+      if (r->sim) {
+        hl_bench_strv_push(&argv, "--sim");
+        hl_bench_strv_push(&argv, cfg->sim);
       }
       for (size_t a = 0; a < cfg->replay_args.n; a++)
         hl_bench_strv_push(&argv, cfg->replay_args.v[a]);

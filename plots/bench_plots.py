@@ -127,12 +127,19 @@ def load_rows(run, quiet=False):
     return ok, header
 
 
-def cells_of(rows):
+def is_simulated(r):
+    """A row of hlbench's simulated pass (bench_mode=sim): its wall time is the
+    simulator's, so it feeds the simulator figures, never the timing ones."""
+    return r.get("bench_mode") == "sim"
+
+
+def cells_of(rows, simulated=True):
     """(workload, threads, allocator) -> rows at the allocator's default page size.
-    Rows of a page-size sweep (page_size_bytes != 0) go to page_size_sweep only."""
+    Rows of a page-size sweep (page_size_bytes != 0) go to page_size_sweep only;
+    simulated rows only when `simulated`."""
     cells = defaultdict(list)
     for r in rows:
-        if page_size(r) == 0:
+        if page_size(r) == 0 and (simulated or not is_simulated(r)):
             cells[(r["workload"], int(r["threads"]), r["allocator"])].append(r)
     return cells
 
@@ -480,6 +487,8 @@ def overhead_mapped(r):
 
 
 def overhead_rss(r):
+    if is_simulated(r):  # the simulator's own memory is in that process's RSS
+        return None
     peak, live = number(r, "peak_rss_kib"), number(r, "alloc_bytes_live")
     return None if peak is None or not live or live <= 0 else peak * 1024.0 / live
 
@@ -578,10 +587,11 @@ def main():
     out = args.out or os.path.join(HERE, "out", os.path.basename(os.path.normpath(run)))
     os.makedirs(out, exist_ok=True)
     rows, header = load_rows(run)
-    cells = cells_of(rows)
+    cells = cells_of(rows, simulated=False)  # timing, RSS, scaling
+    sim_cells_all = cells_of(rows)  # the simulator figures (native rows there are NA)
     if not rows:
         sys.exit(f"bench_plots: {run}: no successful runs to plot")
-    swept = len(rows) - sum(len(v) for v in cells.values())
+    swept = len(rows) - sum(len(v) for v in sim_cells_all.values())
     if swept:
         print(f"bench_plots: {swept} rows at an explicit page size are drawn only in "
               f"page_size_sweep", file=sys.stderr)
@@ -598,8 +608,9 @@ def main():
                   os.path.join(out, "rss_vs_glibc"), report, "RSS growth")
     scaling(cells, os.path.join(out, "scaling"), report)
     for name, (title, panels) in SIM_FIGURES.items():
-        sim_figure(cells, rows, header, name, title, panels, os.path.join(out, name), report)
-    sim_sharing(cells, rows, header, os.path.join(out, "sim_sharing"), report)
+        sim_figure(sim_cells_all, rows, header, name, title, panels, os.path.join(out, name),
+                   report)
+    sim_sharing(sim_cells_all, rows, header, os.path.join(out, "sim_sharing"), report)
     page_size_sweep(rows, os.path.join(out, "page_size_sweep"), report)
     report.write()
 

@@ -60,11 +60,11 @@ check "meta.json" test -f "$RUN/meta.json"
 check "summary.txt" test -f "$RUN/summary.txt"
 check "trace generated" test -s "$RUN/traces/tt-t1.hlt"
 check "2 allocators x 2 repeats = 4 rows" test "$(csv "$RUN/bench.csv" 'len(rows)')" = 4
-check "leading columns" test "$(csv "$RUN/bench.csv" '",".join(header[:3])')" = "run_id,workload,repeat"
+check "leading columns" test "$(csv "$RUN/bench.csv" '",".join(header[:4])')" = "run_id,workload,repeat,bench_mode"
 # The rest of the header is hlreplay's own, in its order.
 "$HL_BIN/hlreplay" "$RUN/traces/tt-t1.hlt" --alloc null --format csv >"$D/one.csv" 2>/dev/null
 check "hlreplay's columns in hlreplay's order" \
-  test "$(csv "$RUN/bench.csv" '",".join(header[3:])')" = "$(head -n1 "$D/one.csv" | tr -d '\r')"
+  test "$(csv "$RUN/bench.csv" '",".join(header[4:])')" = "$(head -n1 "$D/one.csv" | tr -d '\r')"
 check "all ok" test "$(csv "$RUN/bench.csv" 'sorted(set(x["status"] for x in rows))')" = "['ok']"
 check "repeats interleaved" test "$(csv "$RUN/bench.csv" '[x["repeat"] for x in rows]')" = "['1', '1', '2', '2']"
 check "allocators in config order" \
@@ -266,6 +266,29 @@ RUN=$(run_dir "$D/r9")
 check "page sweep: system once at 0, sweeper at 0, 4K and 64K" \
   test "$(csv "$RUN/bench.csv" 'sorted((x["allocator"], x["page_size_bytes"]) for x in rows)')" = \
   "[('sweeper', '0'), ('sweeper', '4096'), ('sweeper', '65536'), ('system', '0')]"
+
+# ---- sim = PRESET: every cell once more through the simulator, marked bench_mode=sim,
+# left out of the summary's timing ----
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\n'; exit 0; fi
+sim=NA; prev=
+for a in "$@"; do [ "$prev" = --sim ] && sim=$(basename "$a"); prev=$a; done
+wall=0.1; [ "$sim" != NA ] && wall=9.9
+printf 'allocator,wall_s,sim_config,status\nsystem,%s,%s,ok\n' "$wall" "$sim"
+SH
+printf 'l1d = 32K 8 lru\n' >"$D/machine.conf"
+printf 'allocators = system\nrepeats = 2\nsim = machine.conf\nworkload one = file one.hlt\n' >"$D/sim.conf"
+expect_ok "sim runs" "$B" --config "$D/sim.conf" --bin "$P" --results "$D/r10"
+RUN=$(run_dir "$D/r10")
+check "sim: two native repeats and one simulated run" \
+  test "$(csv "$RUN/bench.csv" '[(x["bench_mode"], x["repeat"], x["sim_config"]) for x in rows]')" = \
+  "[('native', '1', 'NA'), ('native', '2', 'NA'), ('sim', '1', 'machine.conf')]"
+check "sim: the summary's median is the native one" grep -Eq "^system +2/2 +0\.1000 " "$RUN/summary.txt"
+printf 'allocators = system\nsim = nowhere.conf\nworkload one = file one.hlt\n' >"$D/nosim.conf"
+expect_fail "sim: missing preset" "expected a readable simulator config" "$B" --config "$D/nosim.conf" --bin "$P"
+printf 'allocators = system\nreplay_args = --sim x\nworkload one = file one.hlt\n' >"$D/simarg.conf"
+expect_fail "sim: not through replay_args" "got '--sim'" "$B" --config "$D/simarg.conf" --bin "$P"
 
 # ---- a preloaded baseline says which library served (normal builds only) ----
 if [ "${HL_SANITIZED:-0}" != 1 ] && "$HL_BIN/hlreplay" --list | grep -q '^jemalloc'; then
