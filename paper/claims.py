@@ -107,6 +107,10 @@ def check_tree(tree, where):
 
 
 def derived(row, metric):
+    # hlbench's simulated pass (bench_mode=sim) gives only simulator counts: its
+    # time and memory are the simulator's own.
+    if row.get("bench_mode") == "sim" and not metric.startswith("sim_"):
+        return None
     if metric == "rss_growth_kib":
         peak, before = number(row, "peak_rss_kib"), number(row, "rss_before_kib")
         return None if peak is None or before is None else peak - before
