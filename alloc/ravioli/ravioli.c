@@ -116,7 +116,7 @@ void rv_page_put(rv_thread_t *t, char *p) {
   rv_cell_t *hd = (rv_cell_t *)p;
   hd->w[0] = (uintptr_t)t | RV_K_PAGE;
   hd->w[2] = hd->w[3] = 0;
-  if (t->heap->hysteresis && t->spare == NULL) {
+  if (t->heap->hysteresis && t->spare == NULL && !(t->top && t->topi == 1 && t->top != p)) {
     t->spare = p;
     return;
   }
@@ -152,10 +152,6 @@ static inline rv_cell_t *rv_cell_new(rv_thread_t *t) {
   return rv_cell_new_slow(t);
 }
 
-static inline rv_cell_t *rv_top_cell(const rv_thread_t *t) {
-  return (rv_cell_t *)(t->top + (size_t)(t->topi - 1) * RV_CELL);
-}
-
 static __attribute__((noinline)) void rv_top_drop_page(rv_thread_t *t) {
   char *p = t->top;
   t->top = (char *)((rv_cell_t *)p)->w[2];
@@ -164,10 +160,19 @@ static __attribute__((noinline)) void rv_top_drop_page(rv_thread_t *t) {
   rv_page_put(t, p);
 }
 
-/* Forget the top cell (its content is dead or was moved away). */
+/* The last cell of the heap (there is one). An empty top page is the
+   thread's one kept empty page: it goes (to the spare slot) only now. */
+static inline rv_cell_t *rv_top_cell(rv_thread_t *t) {
+  if (RV_UNLIKELY(t->topi == 1)) rv_top_drop_page(t);
+  return (rv_cell_t *)(t->top + (size_t)(t->topi - 1) * RV_CELL);
+}
+
+/* Forget the top cell (call rv_top_cell first; its content is dead or was
+   moved away). A page that empties stays as the top page when it is the
+   only empty page held (hysteresis), else it goes at once. */
 static inline void rv_pop_top(rv_thread_t *t) {
   t->ncells--;
-  if (--t->topi == 1) rv_top_drop_page(t);
+  if (--t->topi == 1 && (t->spare || !t->heap->hysteresis)) rv_top_drop_page(t);
 }
 
 /* The heap order of a cell: page sequence number, then index. */
@@ -259,7 +264,10 @@ static void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
       break;
     }
   }
-  while (t->ncells > keep) rv_pop_top(t);
+  while (t->ncells > keep) {
+    rv_top_cell(t);
+    rv_pop_top(t);
+  }
   hs->head = NULL, hs->n = 0;
 }
 
@@ -808,12 +816,14 @@ static void rv_thread_done(hl_ctx_t *ctx) {
 }
 
 static int rv_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
-  if ((unsigned)kind >= HL_KIND_COUNT) return EINVAL;
-  if (hl_alloc_kind_has_align(kind) && (align == 0 || (align & (align - 1)))) return EINVAL;
-  /* a raviolo object is no flat memory: the only alignment it can claim is
-     that of its root cell */
-  if (hl_alloc_kind_alignment(kind, size, align) > RV_CELL) return ENOTSUP;
-  if (size >= RV_MAX_SIZE) return ENOMEM;
+  if (RV_UNLIKELY(kind != HL_KIND_MALLOC && kind != HL_KIND_CALLOC)) {
+    if ((unsigned)kind >= HL_KIND_COUNT) return EINVAL;
+    if (hl_alloc_kind_has_align(kind) && (align == 0 || (align & (align - 1)))) return EINVAL;
+    /* a raviolo object is no flat memory: the only alignment it can claim
+       is that of its root cell */
+    if (hl_alloc_kind_alignment(kind, size, align) > RV_CELL) return ENOTSUP;
+  }
+  if (RV_UNLIKELY(size >= RV_MAX_SIZE)) return ENOMEM;
   rv_thread_t *t = rv_enter(ctx, NULL, NULL);
   if (RV_LIKELY(size <= RV_LEAF_BYTES)) {
     rv_cell_t *c = rv_cell_new(t);
@@ -1127,7 +1137,8 @@ static bool rv_thread_valid(const rv_thread_t *t, char *why, size_t len) {
                      (unsigned long long)hd->w[3], (unsigned long long)(t->npages - 1 - pages));
     if (++pages > t->npages) return RV_FAIL("page list longer than npages");
     uint32_t used = p == t->top ? t->topi : t->cpp;
-    if (used < 2) return RV_FAIL("empty page %p left in the heap", (const void *)p);
+    if (used < 2 && (p != t->top || t->spare || !t->heap->hysteresis))
+      return RV_FAIL("empty page %p left in the heap", (const void *)p);
     for (uint32_t i = 1; i < used; i++)
       if (!rv_cell_is_valid(t, (const rv_cell_t *)(p + (size_t)i * RV_CELL), why, len))
         return false;

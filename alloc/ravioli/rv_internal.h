@@ -81,18 +81,19 @@ typedef struct rv_thread_s {
   rv_heap_t *heap;
   char *spare; /* an empty page kept (hysteresis), or NULL */
   uint64_t npages, ncells;
-  _Atomic uintptr_t inbox; /* MPSC stack of incoming chains (first pages) */
-  _Atomic int done;        /* thread_done called: the heap is orphaned */
+  _Atomic int done; /* thread_done called: the heap is orphaned */
   pthread_mutex_t orphan_lock;
   uint32_t id;
   /* counters, read by stats when threads are quiescent */
   int64_t bytes_live;
-  _Atomic int64_t bytes_in; /* bytes of objects received (added by senders) */
   uint64_t moves, fixups, transfers, transfer_bytes, pages_returned, links_cut;
   /* scratch vector for the rare walks (send, free of shared objects) */
   uintptr_t *scratch;
   size_t scratch_cap;
   struct rv_thread_s *next;
+  /* written by other threads: a cache line of their own */
+  _Alignas(64) _Atomic uintptr_t inbox; /* MPSC stack of incoming chains (first pages) */
+  _Atomic int64_t bytes_in;             /* bytes of objects received (added by senders) */
 } rv_thread_t;
 
 typedef struct rv_batch_s {
