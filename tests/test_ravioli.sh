@@ -67,4 +67,4 @@ if [ -z "$HL_SANITIZED" ]; then
   fi
 fi
 
-finish test_ravioli_sh
+finish test_ravioli.sh
