@@ -50,6 +50,47 @@ expect_fail "page size 512" "ravioli|Invalid argument" $R --alloc ravioli --page
 expect_fail "page size 4M" "ravioli|Invalid argument" $R --alloc ravioli --page-size 4M "$HL_TMP/tt.hlt"
 expect_fail "bad option" "ravioli|Invalid argument" $R --alloc ravioli --options nosuch=1 "$HL_TMP/tt.hlt"
 
+# a hand-written trace: a send, then the receiver grows, reads and keeps it;
+# objects left at the end are freed by the harness through thread 0's
+# context, after both threads ended (their heaps are orphans by then)
+cat >"$HL_TMP/hand.txt" <<'TXT'
+heaplab-trace 1
+threads 2
+0 start
+1 start
+0 malloc 1 100
+0 malloc 2 64
+0 write 1 0 100
+0 link 2 8 1
+0 send 1 1
+1 realloc 1 4000
+1 read 1 0 100
+1 malloc 3 5000
+1 link 3 16 1
+0 end
+1 end
+TXT
+expect_ok "pack hand" "$HL_BIN/hltrace" pack "$HL_TMP/hand.txt" -o "$HL_TMP/hand.hlt"
+for mode in --threads-as-traced --serial; do
+  expect_ok "hand $mode" $R --alloc ravioli --verify --options checked=1 $mode "$HL_TMP/hand.hlt"
+done
+# an op on another thread's object without a send is refused loudly (abort)
+cat >"$HL_TMP/remote.txt" <<'TXT'
+heaplab-trace 1
+threads 2
+0 start
+1 start
+0 malloc 1 100
+1 free 1
+0 end
+1 end
+TXT
+expect_ok "pack remote" "$HL_BIN/hltrace" pack "$HL_TMP/remote.txt" -o "$HL_TMP/remote.hlt"
+{ $R --alloc ravioli --serial "$HL_TMP/remote.hlt" >"$HL_TMP/out" 2>"$HL_TMP/err"; } 2>/dev/null
+rc=$?
+if [ $rc -ne 0 ] && grep -q "owned by thread 0" "$HL_TMP/err"; then pass
+else fail "remote free without send: exit $rc, $(head -3 "$HL_TMP/err")"; fi
+
 # 64-byte ravioli: the same C test, built here (plain build only: the
 # sanitizer runs already cover the code paths with 32-byte ravioli)
 if [ -z "$HL_SANITIZED" ]; then
