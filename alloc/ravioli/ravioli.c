@@ -852,7 +852,10 @@ static void rv_free(hl_ctx_t *ctx, void **slot, size_t size) {
     rv_cell_free(o, c);
   } else {
     rv_holes_t hs = {0};
-    rv_drop_referrers(o, c, &hs); /* sets *slot = NULL too */
+    if (c->w[1] == ((uintptr_t)slot | RV_EXT))
+      *slot = NULL; /* no field refers to it */
+    else
+      rv_drop_referrers(o, c, &hs); /* sets *slot = NULL too */
     rv_tree_release(o, c, &hs);
     rv_holes_compact(o, &hs);
   }
