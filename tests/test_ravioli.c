@@ -18,7 +18,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 extern const hl_allocator_t hl_alloc_ravioli;
 static const hl_allocator_t *A = &hl_alloc_ravioli;
@@ -507,6 +510,32 @@ static void test_config(void) {
   CHECK((A->flags & HL_ALLOC_MOVES) && (A->flags & HL_ALLOC_OWNED), "flags");
 }
 
+/* ---- out of memory: a one-raviolo alloc answers ENOMEM (in a child with a
+   small address-space limit; not under sanitizers, which need huge maps) ---- */
+
+static void test_enomem(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    env_t e;
+    if (env_open(&e, 2 << 20, NULL, 1) != 0) _exit(3);
+    struct rlimit rl = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    setrlimit(RLIMIT_AS, &rl);
+    static void *slots[1 << 16];
+    for (int round = 0; round < 4096; round++)
+      for (int i = 0; i < (1 << 16); i++) {
+        /* objects stay live; a slot is reused, which is harmless only
+           because nothing is freed here, so nothing ever moves */
+        int rc = A->alloc(&e.ctx[0], &slots[i], 8, HL_KIND_MALLOC, 0);
+        if (rc == ENOMEM) _exit(0);
+        if (rc != 0) _exit(4);
+      }
+    _exit(5);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ENOMEM child: status %d", st);
+}
+
 /* ---- serialization ---- */
 
 static void roundtrip(const char *name, int n, size_t size, int fields) {
@@ -648,6 +677,7 @@ int main(int argc, char **argv) {
   test_random(0, quick ? 1000 : 4000);
   for (size_t ps = 1024; ps <= ((size_t)2 << 20); ps *= 2) test_random(ps, quick ? 200 : 1000);
   test_big_free();
+  if (!quick) test_enomem();
   test_hysteresis();
   test_threads("checked=1", quick ? 800 : 3000);
   test_threads("hysteresis=0", quick ? 3000 : 20000);

@@ -97,15 +97,22 @@ static char *rv_pool_refill(rv_heap_t *h) {
   return base;
 }
 
-/* A page for thread t: its spare first, else the pool, else a new batch. */
-char *rv_page_get(rv_thread_t *t) {
+/* A page for thread t: its spare first, else the pool, else a new batch;
+   NULL when the OS refuses the batch. */
+static char *rv_page_try(rv_thread_t *t) {
   char *p = t->spare;
   if (p) {
     t->spare = NULL;
     return p;
   }
-  if ((p = rv_pool_pop(t->heap)) == NULL && (p = rv_pool_refill(t->heap)) == NULL)
-    rv_die("out of memory: mapping a batch of %zu pages failed", t->heap->batch_pages);
+  if ((p = rv_pool_pop(t->heap)) == NULL) p = rv_pool_refill(t->heap);
+  return p;
+}
+
+/* The same where the operation cannot be undone any more. */
+char *rv_page_get(rv_thread_t *t) {
+  char *p = rv_page_try(t);
+  if (p == NULL) rv_die("out of memory: mapping a batch of %zu pages failed", t->heap->batch_pages);
   return p;
 }
 
@@ -826,6 +833,14 @@ static int rv_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kin
   if (RV_UNLIKELY(size >= RV_MAX_SIZE)) return ENOMEM;
   rv_thread_t *t = rv_enter(ctx, NULL, NULL);
   if (RV_LIKELY(size <= RV_LEAF_BYTES)) {
+    if (RV_UNLIKELY(t->topi == t->cpp)) { /* needs a page: fail cleanly if none */
+      char *p = rv_page_try(t);
+      if (p == NULL) {
+        rv_leave(ctx, t);
+        return ENOMEM;
+      }
+      rv_top_push_page(t, p);
+    }
     rv_cell_t *c = rv_cell_new(t);
     c->w[0] = RV_K_LEAF | RV_ROOT | ((uintptr_t)size << RV_SIZE_SHIFT);
     c->w[1] = (uintptr_t)slot | RV_EXT;
