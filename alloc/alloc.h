@@ -77,16 +77,26 @@ typedef enum hl_stat_bit_e {
   HL_STAT_PAGES = 1u << 2,
   HL_STAT_MOVES = 1u << 3,
   HL_STAT_TRANSFERS = 1u << 4,
+  HL_STAT_OBJECTS_LIVE = 1u << 5,
+  HL_STAT_POOL_PAGES = 1u << 6,
+  HL_STAT_PAGES_RETURNED = 1u << 7,
+  HL_STAT_FIXUPS = 1u << 8,
+  HL_STAT_TRANSFER_BYTES = 1u << 9,
 } hl_stat_bit_t;
 
 typedef struct hl_alloc_stats_s {
-  uint64_t bytes_live;   /* bytes the application asked for and still holds */
-  uint64_t bytes_mapped; /* bytes the allocator holds from the OS */
-  uint64_t pages;        /* allocator pages in use (its own page size) */
-  uint64_t moves;        /* objects moved (compaction, promotion) */
-  uint64_t transfers;    /* objects or pages handed between threads */
-  uint32_t valid;        /* HL_STAT_* bits of the fields above that were measured */
-  const char *na_reason; /* why the others were not, when valid is not all set */
+  uint64_t bytes_live;     /* bytes the application asked for and still holds */
+  uint64_t bytes_mapped;   /* bytes the allocator holds from the OS */
+  uint64_t pages;          /* allocator pages in use (its own page size) */
+  uint64_t moves;          /* objects moved (compaction, promotion) */
+  uint64_t transfers;      /* objects or pages handed between threads */
+  uint64_t objects_live;   /* allocator cells live (ravioli: live ravioli, reverse ones too) */
+  uint64_t pool_pages;     /* empty pages in the shared pool */
+  uint64_t pages_returned; /* pages a thread gave back to the shared pool */
+  uint64_t fixups;         /* pointers rewritten because something moved */
+  uint64_t transfer_bytes; /* bytes copied to hand objects between threads */
+  uint32_t valid;          /* HL_STAT_* bits of the fields above that were measured */
+  const char *na_reason;   /* why the others were not, when valid is not all set */
 } hl_alloc_stats_t;
 
 /* Allocator properties the harness must know about. */
@@ -94,9 +104,9 @@ typedef enum hl_alloc_flag_e {
   HL_ALLOC_MOVES = 1u << 0,     /* objects may move: slots are rewritten */
   HL_ALLOC_PRELOAD = 1u << 1,   /* a malloc-API library that must be LD_PRELOADed */
   HL_ALLOC_NO_MEMORY = 1u << 2, /* does not really allocate (null): never verified */
-  HL_ALLOC_PAGE_SIZE = 1u << 4, /* honours hl_heap_config_t.page_size (others refuse one) */
   HL_ALLOC_OWNED = 1u << 3,     /* per-thread ownership: every op on an object must come from
                                    its owner's ctx; the harness makes hand-overs explicit sends */
+  HL_ALLOC_PAGE_SIZE = 1u << 4, /* honours hl_heap_config_t.page_size (others refuse one) */
 } hl_alloc_flag_t;
 
 /* The operations. Every function returning int returns 0 on success or an

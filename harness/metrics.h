@@ -60,6 +60,12 @@
   X(alloc_bytes_mapped, "allocator-reported bytes mapped at the end")                              \
   X(alloc_moves, "objects the allocator moved")                                                    \
   X(alloc_transfers, "objects or pages handed between threads")                                    \
+  X(alloc_objects_live, "allocator cells live at the end (ravioli: live ravioli)")                 \
+  X(alloc_pages, "allocator pages held by threads at the end (its own page size)")                 \
+  X(alloc_pool_pages, "empty pages in the allocator's shared pool at the end")                     \
+  X(alloc_pages_returned, "pages threads gave back to the shared pool")                            \
+  X(alloc_fixups, "pointers the allocator rewrote because something moved")                        \
+  X(alloc_transfer_bytes, "bytes copied to hand objects between threads")                          \
   X(status, "ok, or what failed")                                                                  \
   X(na_reasons, "why each NA metric could not be measured")
 

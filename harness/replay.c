@@ -548,6 +548,12 @@ static void replay_stats_report(replay_run_t *run, hl_metrics_t *row) {
       {HL_METRIC_alloc_bytes_mapped, HL_STAT_BYTES_MAPPED, st.bytes_mapped},
       {HL_METRIC_alloc_moves, HL_STAT_MOVES, st.moves},
       {HL_METRIC_alloc_transfers, HL_STAT_TRANSFERS, st.transfers},
+      {HL_METRIC_alloc_objects_live, HL_STAT_OBJECTS_LIVE, st.objects_live},
+      {HL_METRIC_alloc_pages, HL_STAT_PAGES, st.pages},
+      {HL_METRIC_alloc_pool_pages, HL_STAT_POOL_PAGES, st.pool_pages},
+      {HL_METRIC_alloc_pages_returned, HL_STAT_PAGES_RETURNED, st.pages_returned},
+      {HL_METRIC_alloc_fixups, HL_STAT_FIXUPS, st.fixups},
+      {HL_METRIC_alloc_transfer_bytes, HL_STAT_TRANSFER_BYTES, st.transfer_bytes},
   };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     if (st.valid & fields[i].bit)

@@ -1,0 +1,112 @@
+# tests/test_ravioli.sh: the `ravioli` allocator (alloc/ravioli/) end to end:
+# hlreplay --verify on generated traces without cross-thread ops (threadtest,
+# list, tree, graph) and on pipeline (explicit sends), at page sizes 1K, 4K
+# (default), 64K and 2M, with the invariant walk on (checked=1) for small
+# ones; bad page sizes and options refused; its stats columns filled; and
+# the C test built again with 64-byte ravioli (-DRV_RAVIOLO_WORDS=8).
+source tests/lib.sh
+R=$HL_BIN/hlreplay
+
+expect_ok "list" $R --list
+if grep -q "^ravioli	" "$HL_TMP/out"; then pass; else fail "--list lacks ravioli"; fi
+
+gen "$HL_TMP/tt.hlt" threadtest --threads 1 --iterations 3 --objects 3000 --size 40 --seed 1
+gen "$HL_TMP/tt4.hlt" threadtest --threads 4 --iterations 2 --objects 4000 --size 24 --seed 2
+gen "$HL_TMP/list.hlt" list --threads 1 --nodes 300 --rounds 3 --walks 2 --seed 3
+gen "$HL_TMP/tree.hlt" tree --threads 1 --nodes 300 --rounds 3 --walks 2 --seed 4
+gen "$HL_TMP/graph.hlt" graph --threads 1 --nodes 200 --edges 600 --rounds 2 --walks 20 --seed 5
+gen "$HL_TMP/pipe.hlt" pipeline --threads 3 --messages 200 --nodes 8 --seed 6
+
+for t in tt tt4 list tree graph pipe; do
+  for ps in 1K 4K 64K 2M; do
+    expect_ok "verify $t page $ps" $R --alloc ravioli --verify --page-size $ps "$HL_TMP/$t.hlt"
+    if grep -Eq '^status +ok' "$HL_TMP/out"; then pass; else fail "$t $ps: status not ok"; fi
+  done
+  expect_ok "verify $t checked" $R --alloc ravioli --verify --options checked=1 "$HL_TMP/$t.hlt"
+  expect_ok "verify $t serial, no hysteresis" $R --alloc ravioli --verify --serial \
+    --options hysteresis=0 "$HL_TMP/$t.hlt"
+done
+
+# stats: every ravioli column measured; pipeline moves objects between threads
+expect_ok "pipeline stats" $R --alloc ravioli --verify "$HL_TMP/pipe.hlt"
+for col in alloc_objects_live alloc_pages alloc_pool_pages alloc_pages_returned alloc_moves \
+  alloc_fixups alloc_transfers alloc_transfer_bytes; do
+  if grep -Eq "^$col +[0-9]+$" "$HL_TMP/out"; then pass; else fail "ravioli $col not a number"; fi
+done
+tr=$(awk '$1 == "alloc_transfers" {print $2}' "$HL_TMP/out")
+if [ "${tr:-0}" -gt 0 ]; then pass; else fail "pipeline: no transfers counted ($tr)"; fi
+expect_ok "system stats" $R --alloc system "$HL_TMP/tt.hlt"
+if grep -Eq '^alloc_fixups +NA' "$HL_TMP/out"; then pass; else fail "system: alloc_fixups not NA"; fi
+
+# hysteresis off returns more pages on a churning trace
+expect_ok "hyst on" $R --alloc ravioli --page-size 1K "$HL_TMP/tt.hlt"
+on=$(awk '$1 == "alloc_pages_returned" {print $2}' "$HL_TMP/out")
+expect_ok "hyst off" $R --alloc ravioli --page-size 1K --options hysteresis=0 "$HL_TMP/tt.hlt"
+off=$(awk '$1 == "alloc_pages_returned" {print $2}' "$HL_TMP/out")
+if [ "${off:-0}" -gt "${on:-0}" ]; then pass; else fail "hysteresis=0 returned $off pages, on $on"; fi
+
+expect_fail "page size 3000" "ravioli|Invalid argument" $R --alloc ravioli --page-size 3000 "$HL_TMP/tt.hlt"
+expect_fail "page size 512" "ravioli|Invalid argument" $R --alloc ravioli --page-size 512 "$HL_TMP/tt.hlt"
+expect_fail "page size 4M" "ravioli|Invalid argument" $R --alloc ravioli --page-size 4M "$HL_TMP/tt.hlt"
+expect_fail "bad option" "ravioli|Invalid argument" $R --alloc ravioli --options nosuch=1 "$HL_TMP/tt.hlt"
+
+# a hand-written trace: a send, then the receiver grows, reads and keeps it;
+# objects left at the end are freed by the harness through thread 0's
+# context, after both threads ended (their heaps are orphans by then)
+cat >"$HL_TMP/hand.txt" <<'TXT'
+heaplab-trace 1
+threads 2
+0 start
+1 start
+0 malloc 1 100
+0 malloc 2 64
+0 write 1 0 100
+0 link 2 8 1
+0 send 1 1
+1 realloc 1 4000
+1 read 1 0 100
+1 malloc 3 5000
+1 link 3 16 1
+0 end
+1 end
+TXT
+expect_ok "pack hand" "$HL_BIN/hltrace" pack "$HL_TMP/hand.txt" -o "$HL_TMP/hand.hlt"
+for mode in --threads-as-traced --serial; do
+  expect_ok "hand $mode" $R --alloc ravioli --verify --options checked=1 $mode "$HL_TMP/hand.hlt"
+done
+# an op on another thread's object: the harness hands it over first (one inserted send)
+cat >"$HL_TMP/remote.txt" <<'TXT'
+heaplab-trace 1
+threads 2
+0 start
+1 start
+0 malloc 1 100
+1 free 1
+0 end
+1 end
+TXT
+expect_ok "pack remote" "$HL_BIN/hltrace" pack "$HL_TMP/remote.txt" -o "$HL_TMP/remote.hlt"
+for mode in --threads-as-traced --serial; do
+  expect_ok "remote free $mode" $R --alloc ravioli --verify --options checked=1 $mode "$HL_TMP/remote.hlt"
+  if grep -Eq '^handover_sends +1$' "$HL_TMP/out" && grep -Eq '^alloc_transfers +1$' "$HL_TMP/out"; then pass
+  else fail "remote free $mode: expected one inserted send and one transfer: $(grep -E '^(handover_sends|alloc_transfers)' "$HL_TMP/out" | tr '\n' ' ')"; fi
+done
+
+# 64-byte ravioli: the same C test, built here (plain build only: the
+# sanitizer runs already cover the code paths with 32-byte ravioli)
+if [ -z "$HL_SANITIZED" ]; then
+  if ${CC:-gcc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -pthread \
+    -DRV_RAVIOLO_WORDS=8 tests/test_ravioli.c alloc/ravioli/*.c alloc/kind.c \
+    -o "$HL_TMP/test_ravioli8" 2>"$HL_TMP/err"; then
+    pass
+    if "$HL_TMP/test_ravioli8" >"$HL_TMP/out8" 2>&1 && grep -q "test_ravioli: [0-9]* passed, 0 failed" "$HL_TMP/out8"; then
+      pass
+    else
+      fail "64-byte ravioli: test_ravioli failed"; tail -20 "$HL_TMP/out8" >&2
+    fi
+  else
+    fail "64-byte ravioli do not build"; head -20 "$HL_TMP/err" >&2
+  fi
+fi
+
+finish test_ravioli.sh
