@@ -73,6 +73,8 @@ typedef struct hl_bench_workload_s {
   hl_bench_strv_t gen_args; /* GEN: MODEL then its options */
   char *path;               /* FILE: absolute path of the trace */
   int line;
+  bool swept;     /* runs at every page size (sweep_workloads; default: yes) */
+  bool simulated; /* in the simulated pass (sim_workloads; default: yes) */
 } hl_bench_workload_t;
 
 typedef struct hl_bench_config_s {
@@ -92,6 +94,8 @@ typedef struct hl_bench_config_s {
   double timeout_s;
   hl_bench_strv_t replay_args; /* extra hlreplay options for every run */
   char *sim;                   /* `sim = PRESET`: absolute path; NULL = no simulated runs */
+  hl_bench_strv_t sweep_workloads, sim_workloads; /* empty: every workload */
+  int sweep_workloads_line, sim_workloads_line;
   hl_bench_workload_t *workloads;
   size_t n_workloads;
 } hl_bench_config_t;

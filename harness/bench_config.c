@@ -22,11 +22,13 @@
 #define HL_BENCH_MAX_REPEATS 10000
 
 static const char *const hl_bench_config_keys[] = {
-    "allocators", "threads", "repeats", "page_sizes", "seed", "timeout", "replay_args", "sim",
+    "allocators", "threads",     "repeats", "page_sizes",      "seed",
+    "timeout",    "replay_args", "sim",     "sweep_workloads", "sim_workloads",
 };
 #define HL_BENCH_KEY_COUNT (sizeof hl_bench_config_keys / sizeof hl_bench_config_keys[0])
 #define HL_BENCH_KEYS_TEXT                                                                         \
-  "allocators, threads, repeats, page_sizes, seed, timeout, replay_args, sim or 'workload NAME'"
+  "allocators, threads, repeats, page_sizes, seed, timeout, replay_args, sim, sweep_workloads, "   \
+  "sim_workloads or 'workload NAME'"
 
 /* Options hlbench passes itself; a config that set them would silently
    disagree with the plan (and with bench.csv). */
@@ -280,6 +282,16 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
       rc = hl_bench_perr(ps, "expected one timeout in seconds (> 0), got '%s'", value);
     else
       cfg->timeout_s = v;
+  } else if (strcmp(key, "sweep_workloads") == 0 || strcmp(key, "sim_workloads") == 0) {
+    bool sweep = key[1] == 'w';
+    hl_bench_strv_t *list = sweep ? &cfg->sweep_workloads : &cfg->sim_workloads;
+    *(sweep ? &cfg->sweep_workloads_line : &cfg->sim_workloads_line) = ps->line;
+    for (size_t i = 0; i < words.n && rc == 0; i++) {
+      if (hl_bench_strv_find(list, words.v[i]) >= 0)
+        rc = hl_bench_perr(ps, "expected each workload once, got '%s' twice", words.v[i]);
+      else
+        hl_bench_strv_push(list, words.v[i]);
+    }
   } else if (strcmp(key, "sim") == 0) {
     if (words.n != 1)
       rc = hl_bench_perr(ps,
@@ -395,6 +407,31 @@ int hl_bench_config_load(const char *path, hl_bench_config_t *cfg, FILE *err) {
     cfg->page_sizes = hl_bench_xmalloc(sizeof *cfg->page_sizes);
     cfg->page_sizes[cfg->n_page_sizes++] = 0;
   }
+  /* Workload subsets of the page-size sweep and of the simulated pass (the
+     expensive parts of a matrix), resolved once the workloads are known. */
+  const struct {
+    const hl_bench_strv_t *list;
+    int line;
+  } subsets[] = {{&cfg->sweep_workloads, cfg->sweep_workloads_line},
+                 {&cfg->sim_workloads, cfg->sim_workloads_line}};
+  for (size_t k = 0; k < 2 && rc == 0; k++)
+    for (size_t i = 0; i < subsets[k].list->n && rc == 0; i++) {
+      size_t w = 0;
+      while (w < cfg->n_workloads && strcmp(cfg->workloads[w].name, subsets[k].list->v[i]) != 0)
+        w++;
+      if (w == cfg->n_workloads) {
+        ps.line = subsets[k].line;
+        rc = hl_bench_perr(&ps, "expected the name of a workload of this file, got '%s'",
+                           subsets[k].list->v[i]);
+      }
+    }
+  for (size_t w = 0; w < cfg->n_workloads && rc == 0; w++) {
+    const char *name = cfg->workloads[w].name;
+    cfg->workloads[w].swept =
+        !cfg->sweep_workloads.n || hl_bench_strv_find(&cfg->sweep_workloads, name) >= 0;
+    cfg->workloads[w].simulated =
+        !cfg->sim_workloads.n || hl_bench_strv_find(&cfg->sim_workloads, name) >= 0;
+  }
   if (rc != 0) hl_bench_config_free(cfg);
   return rc;
 }
@@ -459,6 +496,8 @@ void hl_bench_config_free(hl_bench_config_t *cfg) {
   free(cfg->page_sizes);
   free(cfg->alloc_paged);
   free(cfg->sim);
+  hl_bench_strv_free(&cfg->sweep_workloads);
+  hl_bench_strv_free(&cfg->sim_workloads);
   hl_bench_strv_free(&cfg->replay_args);
   for (size_t i = 0; i < cfg->n_workloads; i++) {
     free(cfg->workloads[i].name);

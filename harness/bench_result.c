@@ -117,11 +117,14 @@ static void hl_bench_plan_pass(hl_bench_plan_t *plan, const hl_bench_config_t *c
                                bool sim) {
   for (size_t w = 0; w < cfg->n_workloads; w++) {
     const hl_bench_workload_t *wl = &cfg->workloads[w];
+    if (sim && !wl->simulated) continue;
     size_t n_t = wl->source == HL_BENCH_GEN ? cfg->n_threads : 1;
     for (size_t t = 0; t < n_t; t++)
       for (size_t p = 0; p < cfg->n_page_sizes; p++)
         for (size_t a = 0; a < cfg->allocs.n; a++) {
-          bool paged = !cfg->alloc_paged || cfg->alloc_paged[a];
+          /* page sizes beyond the first: only for allocators with the
+             tunable, only for the swept workloads */
+          bool paged = (!cfg->alloc_paged || cfg->alloc_paged[a]) && wl->swept;
           if (!paged && p > 0) continue;
           hl_bench_run_t *r = &plan->runs[plan->n];
           memset(r, 0, sizeof *r);

@@ -267,6 +267,26 @@ check "page sweep: system once at 0, sweeper at 0, 4K and 64K" \
   test "$(csv "$RUN/bench.csv" 'sorted((x["allocator"], x["page_size_bytes"]) for x in rows)')" = \
   "[('sweeper', '0'), ('sweeper', '4096'), ('sweeper', '65536'), ('system', '0')]"
 
+# sweep_workloads / sim_workloads: the expensive passes only where asked
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'sweeper\tstand-in\tpage-size\n'; exit 0; fi
+page=0; sim=NA; prev=
+for a in "$@"; do [ "$prev" = --page-size ] && page=$a; [ "$prev" = --sim ] && sim=sim; prev=$a; done
+printf 'allocator,page_size_bytes,sim_config,wall_s,status\nsweeper,%s,%s,0.1,ok\n' "$page" "$sim"
+SH
+: >"$D/two.hlt"
+printf 'l1d = 32K 8 lru\n' >"$D/machine.conf"
+printf 'allocators = sweeper\nrepeats = 1\npage_sizes = 0 64K\nsim = machine.conf\nsweep_workloads = two\nsim_workloads = one\nworkload one = file one.hlt\nworkload two = file two.hlt\n' >"$D/subset.conf"
+expect_ok "subsets" "$B" --config "$D/subset.conf" --bin "$P" --results "$D/r11"
+RUN=$(run_dir "$D/r11")
+check "subsets: 'two' swept, only 'one' simulated" \
+  test "$(csv "$RUN/bench.csv" 'sorted((x["workload"], x["page_size_bytes"], x["bench_mode"]) for x in rows)')" = \
+  "[('one', '0', 'native'), ('one', '0', 'sim'), ('two', '0', 'native'), ('two', '65536', 'native')]"
+printf 'allocators = sweeper\nsweep_workloads = nope\nworkload one = file one.hlt\n' >"$D/badsub.conf"
+expect_fail "subsets: unknown workload" "badsub.conf:2: expected the name of a workload of this file, got 'nope'" \
+  "$B" --config "$D/badsub.conf" --bin "$P"
+
 # ---- sim = PRESET: every cell once more through the simulator, marked bench_mode=sim,
 # left out of the summary's timing ----
 cat >"$P/hlreplay" <<'SH'
