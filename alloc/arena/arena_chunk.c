@@ -33,6 +33,7 @@
 ---------------------------------------------------------------------------- */
 #include "alloc/arena/arena.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -217,14 +218,48 @@ static void arena_purge_extent(arena_heap_t *h, arena_extent_t *e) {
   atomic_fetch_add_explicit(&h->purged_bytes, e->size, memory_order_relaxed);
 }
 
+/* Merge e (in no tree) with the free extents touching it. Same dirtiness
+   always merges. A dirty e swallows a clean neighbour no bigger than itself
+   (the result is dirty: at most double counting); a clean neighbour bigger
+   than e stays apart, so a small freed chunk never makes a large purged
+   extent count as dirty again. A clean e (just purged) merges only with
+   clean neighbours. */
+static void arena_ext_coalesce(arena_pool_t *p, arena_extent_t *e) {
+  arena_extent_t probe = {.addr = e->addr};
+  arena_tnode_t *pn = arena_tree_predecessor(&p->by_addr, &probe.by_addr);
+  if (pn) {
+    arena_extent_t *pe = EXT_OF_ADDR(pn);
+    if (pe->addr + pe->size == e->addr &&
+        (pe->dirty == e->dirty || (e->dirty && pe->size <= e->size))) {
+      arena_ext_remove(p, pe);
+      e->addr = pe->addr;
+      e->size += pe->size;
+      arena_ext_recycle(p, pe);
+    }
+  }
+  probe.addr = e->addr + e->size;
+  arena_tnode_t *sn = arena_tree_lower_bound(&p->by_addr, &probe.by_addr);
+  if (sn) {
+    arena_extent_t *se = EXT_OF_ADDR(sn);
+    if (se->addr == e->addr + e->size &&
+        (se->dirty == e->dirty || (e->dirty && se->size <= e->size))) {
+      arena_ext_remove(p, se);
+      e->size += se->size;
+      arena_ext_recycle(p, se);
+    }
+  }
+}
+
 static void arena_pool_maybe_purge(arena_heap_t *h, arena_pool_t *p) {
   if (!h->opts.purge) return;
   size_t active = atomic_load_explicit(&h->active_bytes, memory_order_relaxed);
   while (p->dirty_head && p->dirty_bytes > h->opts.dirty_min &&
          p->dirty_bytes > (active >> h->opts.lg_dirty)) {
     arena_extent_t *e = p->dirty_head;
-    arena_dirty_unlink(p, e);
+    arena_ext_remove(p, e);
     arena_purge_extent(h, e);
+    arena_ext_coalesce(p, e); /* now clean: joins clean neighbours */
+    arena_ext_insert(p, e, false);
   }
 }
 
@@ -367,27 +402,8 @@ void arena_chunk_free(arena_heap_t *h, void *addr, size_t size) {
   }
   e->addr = addr;
   e->size = size;
-  arena_extent_t probe = {.addr = addr};
-  arena_tnode_t *pn = arena_tree_predecessor(&p->by_addr, &probe.by_addr);
-  if (pn) {
-    arena_extent_t *pe = EXT_OF_ADDR(pn);
-    if (pe->addr + pe->size == e->addr) {
-      arena_ext_remove(p, pe);
-      e->addr = pe->addr;
-      e->size += pe->size;
-      arena_ext_recycle(p, pe);
-    }
-  }
-  probe.addr = (char *)addr + size;
-  arena_tnode_t *sn = arena_tree_lower_bound(&p->by_addr, &probe.by_addr);
-  if (sn) {
-    arena_extent_t *se = EXT_OF_ADDR(sn);
-    if (se->addr == (char *)addr + size) {
-      arena_ext_remove(p, se);
-      e->size += se->size;
-      arena_ext_recycle(p, se);
-    }
-  }
+  e->dirty = true;
+  arena_ext_coalesce(p, e);
   arena_ext_insert(p, e, true);
   arena_pool_maybe_purge(h, p);
   pthread_mutex_unlock(&p->lock);
@@ -447,13 +463,14 @@ bool arena_pool_is_valid(arena_heap_t *h, unsigned pool) {
 
 /* ---- setup ---- */
 
+/* vm.overcommit_memory, read with plain syscalls (no stdio: no malloc). */
 static int arena_read_overcommit(void) {
-  FILE *f = fopen("/proc/sys/vm/overcommit_memory", "re");
-  if (!f) return 0;
-  int v = 0;
-  if (fscanf(f, "%d", &v) != 1) v = 0;
-  fclose(f);
-  return v;
+  int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char c = '0';
+  ssize_t r = read(fd, &c, 1);
+  close(fd);
+  return r == 1 && c >= '0' && c <= '9' ? c - '0' : 0;
 }
 
 int arena_chunk_init(arena_heap_t *h) {

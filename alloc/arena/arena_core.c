@@ -29,6 +29,8 @@
 ---------------------------------------------------------------------------- */
 #include "alloc/arena/arena.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +80,26 @@ int arena_bin_of(size_t size) {
 
 /* ---- options, heap ---- */
 
+/* CPUs the machine can have, without malloc (sysconf may opendir, and this
+   code may *be* malloc): /sys/devices/system/cpu/possible ("0-N"), else the
+   affinity mask. */
 static long arena_ncpu(void) {
-  long n = sysconf(_SC_NPROCESSORS_CONF);
+  long n = 0;
+  int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[64];
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r > 0) {
+      buf[r] = 0;
+      const char *dash = strrchr(buf, '-');
+      n = dash ? strtol(dash + 1, NULL, 10) + 1 : strtol(buf, NULL, 10) + 1;
+    }
+  }
+  if (n < 1) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  }
   return n < 1 ? 1 : n > 256 ? 256 : n;
 }
 
