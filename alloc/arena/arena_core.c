@@ -491,15 +491,21 @@ void arena_tcache_destroy(arena_heap_t *h, arena_tcache_t *tc) {
 
 #define SPAN_OF(n) ((arena_span_t *)((char *)(n)-offsetof(arena_span_t, node)))
 
+/* A probe (a stack span with ARENA_SPAN_PROBE set) sorts before every span
+   of its size, so a lower bound finds the lowest-addressed best fit. */
+#define ARENA_SPAN_PROBE ((size_t)2)
+
 static int arena_span_cmp(const arena_tnode_t *a, const arena_tnode_t *b) {
   const arena_span_t *x = SPAN_OF(a), *y = SPAN_OF(b);
-  size_t xs = x->size_free & ~(size_t)1, ys = y->size_free & ~(size_t)1;
+  size_t xs = x->size_free & ~(size_t)31, ys = y->size_free & ~(size_t)31;
   if (xs != ys) return xs < ys ? -1 : 1;
+  if (x->size_free & ARENA_SPAN_PROBE) return -1;
+  if (y->size_free & ARENA_SPAN_PROBE) return 1;
   return x < y ? -1 : x > y;
 }
 
 static inline size_t arena_span_size(const arena_span_t *s) {
-  return s->size_free & ~(size_t)1;
+  return s->size_free & ~(size_t)31;
 }
 
 static inline arena_span_t *arena_span_next(arena_span_t *s) {
@@ -517,7 +523,7 @@ static void arena_span_free_insert(arena_arena_t *a, arena_span_t *s, size_t siz
 static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t need,
                                       size_t align) {
   size_t slack = align > 32 ? align : 0;
-  arena_span_t probe = {.size_free = need + slack};
+  arena_span_t probe = {.size_free = (need + slack) | ARENA_SPAN_PROBE};
   arena_tnode_t *n = arena_tree_lower_bound(&a->spans, &probe.node);
   if (!n) {
     arena_chunk_t *c = arena_chunk_get(h, a, false);
