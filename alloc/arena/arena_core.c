@@ -700,11 +700,17 @@ static void arena_check_pointer(arena_heap_t *h, void *p) {
   uint64_t v = arena_radix_get(h, (void *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK));
   if (((uintptr_t)p & 15) != 0) arena_misuse("free of a misaligned pointer", p);
   if (((uintptr_t)p & ARENA_CHUNK_MASK) == 0) return; /* huge: checked by arena_huge_free */
+  /* the slab and span metadata are the owner arena's: read them under its lock */
+  arena_arena_t *a = NULL;
+  if ((v & 3) == ARENA_RT_SMALL || (v & 3) == ARENA_RT_LARGE) {
+    a = ((arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK))->arena;
+    pthread_mutex_lock(&a->lock);
+  }
   if ((v & 3) == ARENA_RT_SMALL) {
     arena_schunk_t *c;
     arena_slab_t *s = arena_slab_of(p, &c);
     if (s == c->slabs || (s->state != ARENA_SLAB_PARTIAL && s->state != ARENA_SLAB_FULL))
-      arena_misuse("free of a pointer into no live slab", p);
+      arena_misuse("double free, or free of a pointer into no live slab", p);
     size_t off = (size_t)((char *)p - arena_slab_base(c, s));
     if (off % arena_bin_size(s->bin) != 0 || off / arena_bin_size(s->bin) >= s->nslots)
       arena_misuse("free of a pointer that is not an object start", p);
@@ -713,6 +719,7 @@ static void arena_check_pointer(arena_heap_t *h, void *p) {
   } else {
     arena_misuse("free of a pointer not allocated by this heap", p);
   }
+  pthread_mutex_unlock(&a->lock);
 }
 
 void arena_free(arena_heap_t *h, arena_tcache_t *tc, void *p) {
