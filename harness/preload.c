@@ -14,6 +14,23 @@
 #define PRELOAD_SANITIZED 0
 #endif
 
+/* heaplab's own preload libraries (libhl*.so, e.g. the arena allocator's
+   libhlarena.so) are not installed anywhere ld.so looks: they are found in
+   the build's lib/ folder beside this command's bin/. Other sonames are
+   returned as they are. NULL when an own library is missing. */
+static const char *preload_own_library(const char *soname, char *buf, size_t len) {
+  if (strncmp(soname, "libhl", 5) != 0 || strchr(soname, '/')) return soname;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash) return NULL;
+  *slash = 0; /* the bin/ folder */
+  if (snprintf(buf, len, "%s/../lib/%s", exe, soname) >= (int)len) return NULL;
+  return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 int hl_preload_ensure(const hl_allocator_t *a, char *const argv[], char *why, size_t why_len) {
   if (!(a->flags & HL_ALLOC_PRELOAD)) return 0;
   const char *marker = getenv(HL_PRELOAD_MARKER);
@@ -27,7 +44,14 @@ int hl_preload_ensure(const hl_allocator_t *a, char *const argv[], char *why, si
   }
   const char *old = getenv("LD_PRELOAD");
   char *preload = NULL;
-  if (asprintf(&preload, "%s%s%s", a->preload_soname, old && *old ? ":" : "", old ? old : "") < 0 ||
+  char own[4096];
+  const char *lib = preload_own_library(a->preload_soname, own, sizeof own);
+  if (!lib) {
+    snprintf(why, why_len, "%s: %s is not built (looked in the lib/ folder beside bin/)", a->name,
+             a->preload_soname);
+    return -1;
+  }
+  if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0 ||
       setenv("LD_PRELOAD", preload, 1) != 0 || setenv(HL_PRELOAD_MARKER, a->name, 1) != 0) {
     snprintf(why, why_len, "cannot set LD_PRELOAD: %s", strerror(errno));
     free(preload);

@@ -851,16 +851,18 @@ void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size) {
 
 /* ---- fork ---- */
 
+/* The lock order everywhere: arena, then pool, then metadata (an arena
+   takes chunks from a pool, a pool takes extent nodes from the metadata). */
 void arena_lock_all(arena_heap_t *h) {
-  pthread_mutex_lock(&h->meta_lock);
   for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_lock(&h->arenas[i].lock);
   for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_lock(&h->pools[i].lock);
+  pthread_mutex_lock(&h->meta_lock);
 }
 
 void arena_unlock_all(arena_heap_t *h) {
+  pthread_mutex_unlock(&h->meta_lock);
   for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_unlock(&h->pools[i].lock);
   for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_unlock(&h->arenas[i].lock);
-  pthread_mutex_unlock(&h->meta_lock);
 }
 
 void arena_reinit_locks(arena_heap_t *h) {

@@ -173,6 +173,8 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
     size_t vlen = sizeof v;
     if (mallctl("version", &v, &vlen, NULL, 0) == 0 && v)
       snprintf(version, sizeof version, "jemalloc %s", v);
+  } else if ((fn = dlsym(RTLD_DEFAULT, "hlarena_version")) != NULL) {
+    snprintf(version, sizeof version, "%s", ((const char *(*)(void))fn)());
   } else if ((fn = dlsym(RTLD_DEFAULT, "mi_version")) != NULL) {
     int v = ((int (*)(void))fn)();
     snprintf(version, sizeof version, "mimalloc %d.%d.%d", v / 100, (v / 10) % 10, v % 10);
@@ -208,11 +210,13 @@ static int identify_expect(const char *want, char *buf, size_t len) {
 }
 
 #define BASELINE_ALLOCATOR(ident, soname, flags_, summary_)                                        \
+  BASELINE_ALLOCATOR_NAMED(ident, #ident, soname, flags_, summary_)
+#define BASELINE_ALLOCATOR_NAMED(ident, name_, soname, flags_, summary_)                           \
   static int ident##_identify(char *buf, size_t len) {                                             \
     return identify_expect(soname, buf, len);                                                      \
   }                                                                                                \
   const hl_allocator_t hl_alloc_##ident = {                                                        \
-      .name = #ident,                                                                              \
+      .name = name_,                                                                               \
       .summary = summary_,                                                                         \
       .flags = flags_,                                                                             \
       .preload_soname = soname,                                                                    \
@@ -238,3 +242,8 @@ BASELINE_ALLOCATOR(mimalloc, "libmimalloc.so.2", HL_ALLOC_PRELOAD,
                    "mimalloc from Debian (libmimalloc2.0), via LD_PRELOAD")
 BASELINE_ALLOCATOR(tcmalloc, "libtcmalloc_minimal.so.4", HL_ALLOC_PRELOAD,
                    "tcmalloc from Debian gperftools (libtcmalloc-minimal4), via LD_PRELOAD")
+/* heaplab's own arena allocator (alloc/arena) as a real malloc, the way a
+   user would run it: build/lib/libhlarena.so by LD_PRELOAD (harness/preload.c
+   finds libhl*.so in the build's lib/ folder). */
+BASELINE_ALLOCATOR_NAMED(arena_preload, "arena-preload", "libhlarena.so", HL_ALLOC_PRELOAD,
+                         "heaplab's arena allocator as libhlarena.so, via LD_PRELOAD")
