@@ -28,6 +28,7 @@
   bitmap, a span walk), else abort.
 ---------------------------------------------------------------------------- */
 #include "alloc/arena/arena.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -341,6 +342,7 @@ static arena_slab_t *arena_slab_for(arena_heap_t *h, arena_arena_t *a, unsigned 
 }
 
 static inline void *arena_slab_take(arena_arena_t *a, arena_slab_t *s, unsigned bin) {
+  assert(s->state == ARENA_SLAB_PARTIAL && s->nfree > 0 && s->bin == bin);
   void *p = s->free;
   if (p) {
     s->free = *(void **)p;
@@ -378,6 +380,7 @@ static void arena_small_free_locked(arena_heap_t *h, arena_arena_t *a, void *p) 
   *(void **)p = s->free;
   s->free = p;
   s->nfree++;
+  assert(s->nfree <= s->nslots);
   if (s->state == ARENA_SLAB_FULL) {
     s->state = ARENA_SLAB_PARTIAL;
     arena_list_push(&a->bins[s->bin].partial, s);
@@ -563,6 +566,7 @@ static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t 
 /* Free span s (arena locked): coalesce both ways; release an all-free chunk. */
 static void arena_large_free_locked(arena_heap_t *h, arena_arena_t *a, arena_span_t *s) {
   size_t size = arena_span_size(s);
+  assert(size >= ARENA_SPAN_HDR && size <= ARENA_LARGE_USABLE && !(s->size_free & 1));
   arena_span_t *next = arena_span_next(s);
   if (next && (next->size_free & 1)) {
     arena_tree_remove(&a->spans, &next->node);
