@@ -6,7 +6,7 @@
 
   Options (--options): reserve=BYTES (address space reserved up front, K/M/G
   suffixes; 64G), arenas=N (4 per CPU), pools=N (reservation partitions, one
-  per CPU), dirty_min=BYTES (dirty chunk memory always kept per pool; 16M),
+  per CPU), dirty_min=BYTES (dirty chunk memory always kept per pool; 0),
   lg_dirty=N (purge when dirty > active >> N; 3), purge=0|1 (1),
   checked=0|1 (validate every free and abort on misuse; no thread cache; 0),
   prot_none=0|1 (PROT_NONE purged chunks; default: on when

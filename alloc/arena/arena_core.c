@@ -135,7 +135,7 @@ int arena_opts_parse(arena_opts_t *o, const char *s, char *err, size_t errlen) {
   *o = (arena_opts_t){.reserve = (size_t)64 << 30,
                       .narenas = (unsigned)(4 * ncpu),
                       .npools = (unsigned)ncpu,
-                      .dirty_min = (size_t)4 * ARENA_CHUNK,
+                      .dirty_min = 0, /* the ratio alone: kept dirty chunks showed in peak RSS */
                       .lg_dirty = 3,
                       .purge = true,
                       .checked = false,
