@@ -10,7 +10,8 @@
 #   - HLARENA_STATS=1 makes the library say it served the process;
 #   - misuse (tests/arena/misuse.c) aborts as alloc/arena/README.md says;
 #   - hlreplay --alloc arena --verify on every generator at 1, 2, 4 threads
-#     and on the shipped traces.
+#     (default sizes; small ones in sanitized builds) and on the shipped
+#     traces (normal build only), also in checked mode.
 # The LD_PRELOAD parts are skipped in sanitized builds (a note, no result):
 # a sanitizer runtime owns malloc there. Alone:
 #   HL_BIN=build/bin HL_TMP=$(mktemp -d) bash tests/test_arena.sh
@@ -21,15 +22,31 @@ SRC=$(cd "$(dirname "$0")/arena" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- replay with --verify (all builds) ----
+# Sanitized builds replay small traces (TSan takes minutes on a default larson).
+small_args() {
+  [ "${HL_SANITIZED:-0}" = 1 ] || return 0
+  case $1 in
+    threadtest) echo --iterations 3 --objects 4000 ;;
+    larson) echo --slots 300 --rounds 20 --generations 2 ;;
+    xmalloc) echo --objects 20000 --batch 100 ;;
+    mstress) echo --scale 5 --rounds 2 ;;
+    list | tree) echo --nodes 3000 ;;
+    graph) echo --nodes 3000 --edges 10000 --walks 20 --length 100 ;;
+    pipeline) echo --messages 3000 ;;
+    cache-thrash | cache-scratch) echo --iterations 500 ;;
+  esac
+}
 for model in threadtest larson xmalloc mstress list tree graph pipeline cache-thrash cache-scratch; do
   for t in 1 2 4; do
-    "$HL_BIN/hltrace" gen "$model" --threads "$t" --seed 7 -o "$T/$model-$t.hlt" 2>"$T/gen.err" ||
-      { fail "gen $model $t"; continue; }
+    # shellcheck disable=SC2046
+    "$HL_BIN/hltrace" gen "$model" --threads "$t" --seed 7 $(small_args "$model") \
+      -o "$T/$model-$t.hlt" 2>"$T/gen.err" || { fail "gen $model $t"; continue; }
     expect_ok "replay --verify $model t$t" "$HL_BIN/hlreplay" "$T/$model-$t.hlt" --alloc arena --verify -q
   done
 done
 shopt -s nullglob
-for f in "$ROOT"/build/traces/*.hlt; do
+[ "${HL_SANITIZED:-0}" = 1 ] && traces=() || traces=("$ROOT"/build/traces/*.hlt)
+for f in "${traces[@]}"; do
   expect_ok "replay --verify $(basename "$f")" "$HL_BIN/hlreplay" "$f" --alloc arena --verify -q
 done
 expect_ok "replay --verify checked mode" "$HL_BIN/hlreplay" "$T/larson-2.hlt" --alloc arena \
