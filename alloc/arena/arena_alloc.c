@@ -30,6 +30,7 @@ typedef struct arena_if_s {
   arena_heap_t *h;
   pthread_mutex_t lock; /* the list of contexts */
   arena_tcache_t *all;
+  size_t page; /* sysconf once, not per call */
 } arena_if_t;
 
 static int arena_if_heap_init(hl_heap_t *heap) {
@@ -52,6 +53,7 @@ static int arena_if_heap_init(hl_heap_t *heap) {
     return ENOMEM;
   }
   st->h = h;
+  st->page = (size_t)sysconf(_SC_PAGESIZE);
   pthread_mutex_init(&st->lock, NULL);
   heap->state = st;
   return 0;
@@ -92,7 +94,7 @@ static inline void arena_if_live(arena_tcache_t *tc, int64_t d) {
 static int arena_if_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind,
                           size_t align) {
   arena_if_t *st = ctx->heap->state;
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t page = st->page;
   switch (kind) {
     case HL_KIND_MALLOC:
     case HL_KIND_CALLOC:
