@@ -8,6 +8,8 @@
 #     multi-file C program (the program's output compared); xz -T2 round
 #     trip and sort --parallel=2 on a generated file;
 #   - HLARENA_STATS=1 makes the library say it served the process;
+#   - `hlreplay --alloc arena-preload` re-executes itself under the library
+#     and its served_by names libhlarena.so;
 #   - misuse (tests/arena/misuse.c) aborts as alloc/arena/README.md says;
 #   - hlreplay --alloc arena --verify on every generator at 1, 2, 4 threads
 #     (default sizes; small ones in sanitized builds) and on the shipped
@@ -63,6 +65,12 @@ if [ ! -f "$LIB" ]; then
   fail "$LIB not built"
   finish test_arena; exit
 fi
+
+# ---- arena-preload: hlreplay re-executes itself with libhlarena.so ----
+expect_ok "replay --verify through arena-preload" "$HL_BIN/hlreplay" "$T/larson-2.hlt" \
+  --alloc arena-preload --verify
+if grep -q "^served_by  *libhlarena.so (hlarena " "$HL_TMP/out"; then pass; else
+  fail "arena-preload: served_by does not name libhlarena.so"; fi
 
 # ---- conformance ----
 expect_ok "compile conform.c" gcc -D_GNU_SOURCE -O1 -w -o "$T/conform" "$SRC/conform.c" -pthread -ldl
