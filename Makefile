@@ -41,13 +41,17 @@ QUICK    ?=
 BENCH_CONFIG ?= $(if $(QUICK),harness/bench-quick.conf,harness/bench.conf)
 FUZZ_SECONDS ?= 20
 
-ALLOC_SRC    = $(sort $(wildcard alloc/*.c alloc/*/*.c))
+# alloc/arena/arena_malloc.c defines malloc itself: only libhlarena.so has it.
+ARENA_FACE   = alloc/arena/arena_malloc.c
+ALLOC_SRC    = $(sort $(filter-out $(ARENA_FACE),$(wildcard alloc/*.c alloc/*/*.c)))
+ARENA_SO_SRC = $(sort $(filter-out alloc/arena/arena_alloc.c,$(wildcard alloc/arena/*.c)))
 TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c workloads/import/*.c))
 HARNESS_SRC  = $(sort $(filter-out harness/hl%.c,$(wildcard harness/*.c)))
 SIM_SRC      = $(sort $(filter-out sim/hl%.c sim/capture%.c,$(wildcard sim/*.c)))
 RECORDER_SRC = $(sort $(wildcard workloads/recorder/*.c))
 COMMANDS     = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(wildcard workloads/hl*.c harness/hl*.c sim/hl*.c)))
-PRELOADS     = $(if $(RECORDER_SRC),$(BUILD)/lib/libhlrecord.so)
+PRELOADS     = $(if $(RECORDER_SRC),$(BUILD)/lib/libhlrecord.so) \
+               $(if $(wildcard $(ARENA_FACE)),$(BUILD)/lib/libhlarena.so)
 # Recorded traces of real programs ship xz-compressed; the build unpacks them.
 SHIPPED_TRACES = $(patsubst workloads/traces/%.hlt.xz,build/traces/%.hlt,$(wildcard workloads/traces/*.hlt.xz))
 TEST_SRC     = $(sort $(wildcard tests/test_*.c))
@@ -91,6 +95,15 @@ $(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
 	@echo "  SO      $@"
 	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
 	  -fvisibility=hidden $(RECORDER_SRC) -ldl -o $@
+
+# The arena allocator as a malloc replacement for any program (LD_PRELOAD):
+# its core plus the malloc face, unsanitized like the recorder, only the
+# malloc API (and hlarena_version) exported.
+$(BUILD)/lib/libhlarena.so: $(ARENA_SO_SRC) $(wildcard alloc/arena/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  SO      $@"
+	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
+	  -fvisibility=hidden -ftls-model=initial-exec $(ARENA_SO_SRC) -o $@
 
 # Link a program from its object and the libraries. Commands export their
 # symbols (-rdynamic) so dladdr() can name them.

@@ -18,6 +18,23 @@
 #define PRELOAD_SANITIZED 0
 #endif
 
+/* heaplab's own preload libraries (libhl*.so, e.g. the arena allocator's
+   libhlarena.so) are not installed anywhere ld.so looks: they are found in
+   the build's lib/ folder beside this command's bin/. Other sonames are
+   returned as they are. NULL when an own library is missing. */
+static const char *preload_own_library(const char *soname, char *buf, size_t len) {
+  if (strncmp(soname, "libhl", 5) != 0 || strchr(soname, '/')) return soname;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash) return NULL;
+  *slash = 0; /* the bin/ folder */
+  if (snprintf(buf, len, "%s/../lib/%s", exe, soname) >= (int)len) return NULL;
+  return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 int hl_preload_ensure(const hl_allocator_t *a, char *const argv[], char *why, size_t why_len) {
   if (!(a->flags & HL_ALLOC_PRELOAD)) return 0;
   const char *marker = getenv(HL_PRELOAD_MARKER);
@@ -30,8 +47,16 @@ int hl_preload_ensure(const hl_allocator_t *a, char *const argv[], char *why, si
     return -1;
   }
   const char *dir = getenv(HL_BASELINE_DIR_ENV);
+  char own[4096];
+  const char *own_lib = preload_own_library(a->preload_soname, own, sizeof own);
   char *lib = NULL;
-  if (dir && *dir) {
+  if (!own_lib) {
+    snprintf(why, why_len, "%s: %s is not built (looked in the lib/ folder beside bin/)", a->name,
+             a->preload_soname);
+    return -1;
+  } else if (own_lib != a->preload_soname) { /* heaplab's own library */
+    lib = strdup(own_lib);
+  } else if (dir && *dir) {
     if (asprintf(&lib, "%s/%s", dir, a->preload_soname) < 0) lib = NULL;
     if (lib && access(lib, R_OK) != 0) {
       snprintf(why, why_len, "%s=%s but %s cannot be read: %s", HL_BASELINE_DIR_ENV, dir, lib,

@@ -178,6 +178,8 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
     size_t vlen = sizeof v;
     if (mallctl("version", &v, &vlen, NULL, 0) == 0 && v)
       snprintf(version, sizeof version, "jemalloc %s", v);
+  } else if ((fn = dlsym(RTLD_DEFAULT, "hlarena_version")) != NULL) {
+    snprintf(version, sizeof version, "%s", ((const char *(*)(void))fn)());
   } else if ((fn = dlsym(RTLD_DEFAULT, "mi_version")) != NULL) {
     int v = ((int (*)(void))fn)();
     snprintf(version, sizeof version, "mimalloc %d.%d.%d", v / 100, (v / 10) % 10, v % 10);
@@ -199,11 +201,13 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
   snprintf(buf, len, "%s (%s%s)", base, version, missing);
 }
 
-/* With HEAPLAB_BASELINE_DIR set, a preloaded library (not glibc) must come
-   from that folder: a same-named system copy would be another build. */
+/* With HEAPLAB_BASELINE_DIR set, a preloaded Debian library (not glibc, not
+   heaplab's own libhl*.so from the build) must come from that folder: a
+   same-named system copy would be another build. */
 static int identify_in_baseline_dir(const char *definer, const char *want, char *buf, size_t len) {
   const char *dir = getenv("HEAPLAB_BASELINE_DIR"); /* HL_BASELINE_DIR_ENV */
-  if (!dir || !*dir || strncmp(want, "libc.so", 7) == 0) return 0;
+  if (!dir || !*dir || strncmp(want, "libc.so", 7) == 0 || strncmp(want, "libhl", 5) == 0)
+    return 0;
   char want_dir[PATH_MAX], got[PATH_MAX];
   if (realpath(dir, want_dir) && realpath(definer, got)) {
     size_t n = strlen(want_dir);
@@ -228,11 +232,13 @@ static int identify_expect(const char *want, char *buf, size_t len) {
 }
 
 #define BASELINE_ALLOCATOR(ident, soname, flags_, summary_)                                        \
+  BASELINE_ALLOCATOR_NAMED(ident, #ident, soname, flags_, summary_)
+#define BASELINE_ALLOCATOR_NAMED(ident, name_, soname, flags_, summary_)                           \
   static int ident##_identify(char *buf, size_t len) {                                             \
     return identify_expect(soname, buf, len);                                                      \
   }                                                                                                \
   const hl_allocator_t hl_alloc_##ident = {                                                        \
-      .name = #ident,                                                                              \
+      .name = name_,                                                                               \
       .summary = summary_,                                                                         \
       .flags = flags_,                                                                             \
       .preload_soname = soname,                                                                    \
@@ -258,3 +264,8 @@ BASELINE_ALLOCATOR(mimalloc, "libmimalloc.so.2", HL_ALLOC_PRELOAD,
                    "mimalloc from Debian (libmimalloc2.0), via LD_PRELOAD")
 BASELINE_ALLOCATOR(tcmalloc, "libtcmalloc_minimal.so.4", HL_ALLOC_PRELOAD,
                    "tcmalloc from Debian gperftools (libtcmalloc-minimal4), via LD_PRELOAD")
+/* heaplab's own arena allocator (alloc/arena) as a real malloc, the way a
+   user would run it: build/lib/libhlarena.so by LD_PRELOAD (harness/preload.c
+   finds libhl*.so in the build's lib/ folder). */
+BASELINE_ALLOCATOR_NAMED(arena_preload, "arena-preload", "libhlarena.so", HL_ALLOC_PRELOAD,
+                         "heaplab's arena allocator as libhlarena.so, via LD_PRELOAD")

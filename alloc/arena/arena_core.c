@@ -1,0 +1,918 @@
+/* ----------------------------------------------------------------------------
+  alloc/arena/arena_core.c: the arena allocator's core (seed 004): arenas,
+  small slabs and bins, large spans with headers and coalescing, huge chunk
+  spans, and the per-thread cache in front of it all.
+
+  Classes: small (<= 14336 bytes, 51 classes) come from 64 KiB slabs inside
+  small chunks; large (<= a chunk less its headers) are spans inside large
+  chunks; huge are chunk-aligned runs of chunks. A chunk-aligned pointer is
+  therefore huge, and any other pointer finds its chunk header by masking:
+  O(1) metadata for every class (huge sizes are in the radix map).
+
+  Arenas: opts.narenas of them (4 per CPU by default), each with one mutex.
+  A thread cache asks for arena (core + shift) % narenas; when its trylock
+  fails the cache moves on to the next arena and remembers the move (shift),
+  as the seed re-chooses on contention. Frees go to the arena that owns the
+  chunk (its header says which).
+
+  Thread cache: per bin a LIFO list through the freed objects themselves;
+  alloc pops, free pushes, neither locks. An empty bin is refilled from the
+  arena with a batch; a bin holding more than 16 KiB is flushed down to its
+  8 KiB most recently freed objects (the older ones go back to their slabs).
+
+  Misuse (documented in README.md): a large or huge double free, or freeing
+  a pointer that is not a huge allocation's start at a chunk boundary,
+  always aborts with a message. In checked mode (opts.checked) the thread
+  cache is off and every free is validated: the pointer must be a live
+  object start of this heap (radix map, slab geometry, a per-slot allocation
+  bitmap, a span walk), else abort.
+---------------------------------------------------------------------------- */
+#include "alloc/arena/arena.h"
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef ARENA_DEBUG
+#define ARENA_ASSERT_VALID(h)                                                                      \
+  do {                                                                                             \
+    if (!arena_heap_is_valid(h)) arena_misuse("heap invariant broken", NULL);                      \
+  } while (0)
+#else
+#define ARENA_ASSERT_VALID(h) ((void)0)
+#endif
+
+_Noreturn void arena_misuse(const char *what, const void *p) {
+  char buf[160];
+  int n = snprintf(buf, sizeof buf, "arena: %s (pointer %p); aborting\n", what, p);
+  if (n > 0) {
+    ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    (void)w;
+  }
+  abort();
+}
+
+_Static_assert(sizeof(arena_schunk_t) <= ARENA_SLAB, "small chunk header must fit in slab 0");
+_Static_assert(sizeof(arena_span_t) == ARENA_SPAN_HDR, "span header is 4 pointers");
+_Static_assert(sizeof(arena_chunk_t) <= ARENA_LCHUNK_HDR, "large chunk header too big");
+
+/* ---- size classes ---- */
+
+size_t arena_bin_size(unsigned bin) {
+  if (bin < ARENA_NBINS_16) return (size_t)(bin + 1) * 16;
+  unsigned g = (bin - ARENA_NBINS_16) / 4, q = (bin - ARENA_NBINS_16) % 4;
+  unsigned lg = 9 + g;
+  return ((size_t)1 << lg) + (size_t)(q + 1) * ((size_t)1 << (lg - 2));
+}
+
+int arena_bin_of(size_t size) {
+  if (size <= 512) return size == 0 ? 0 : (int)((size + 15) >> 4) - 1;
+  if (size > ARENA_SMALL_MAX) return -1;
+  size_t x = size - 1;
+  unsigned lg = 63u - (unsigned)__builtin_clzll(x);
+  unsigned q = (unsigned)(x >> (lg - 2)) & 3u;
+  return (int)(ARENA_NBINS_16 + (lg - 9) * 4 + q);
+}
+
+/* ---- options, heap ---- */
+
+/* CPUs the machine can have, without malloc (sysconf may opendir, and this
+   code may *be* malloc): /sys/devices/system/cpu/possible ("0-N"), else the
+   affinity mask. */
+static long arena_ncpu(void) {
+  long n = 0;
+  int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[64];
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r > 0) {
+      buf[r] = 0;
+      const char *dash = strrchr(buf, '-');
+      n = dash ? strtol(dash + 1, NULL, 10) + 1 : strtol(buf, NULL, 10) + 1;
+    }
+  }
+  if (n < 1) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  }
+  return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
+static int arena_parse_size(const char *v, size_t len, size_t *out) {
+  char *end;
+  char tmp[32];
+  if (len == 0 || len >= sizeof tmp) return -1;
+  memcpy(tmp, v, len);
+  tmp[len] = 0;
+  unsigned long long x = strtoull(tmp, &end, 10);
+  if (end == tmp) return -1;
+  switch (*end) {
+    case 'K':
+      x <<= 10, end++;
+      break;
+    case 'M':
+      x <<= 20, end++;
+      break;
+    case 'G':
+      x <<= 30, end++;
+      break;
+    default:
+      break;
+  }
+  if (*end) return -1;
+  *out = (size_t)x;
+  return 0;
+}
+
+int arena_opts_parse(arena_opts_t *o, const char *s, char *err, size_t errlen) {
+  long ncpu = arena_ncpu();
+  *o = (arena_opts_t){.reserve = (size_t)64 << 30,
+                      .narenas = (unsigned)(4 * ncpu),
+                      .npools = (unsigned)ncpu,
+                      .dirty_min = 0, /* the ratio alone: kept dirty chunks showed in peak RSS */
+                      .lg_dirty = 3,
+                      .purge = true,
+                      .checked = false,
+                      .prot_none = -1};
+  while (s && *s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    const char *eq = memchr(s, '=', len);
+    if (!eq) {
+      snprintf(err, errlen, "arena option '%.*s' is not key=value", (int)len, s);
+      return EINVAL;
+    }
+    size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
+    const char *v = eq + 1;
+    size_t x = 0;
+    int bad = arena_parse_size(v, vlen, &x);
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(s, k, klen) == 0)
+    if (bad) {
+      /* every option is numeric */
+    } else if (KEY("reserve")) {
+      o->reserve = x;
+    } else if (KEY("arenas")) {
+      bad = x < 1 || x > 1024;
+      o->narenas = (unsigned)x;
+    } else if (KEY("pools")) {
+      bad = x < 1 || x > 256;
+      o->npools = (unsigned)x;
+    } else if (KEY("dirty_min")) {
+      o->dirty_min = x;
+    } else if (KEY("lg_dirty")) {
+      bad = x > 30;
+      o->lg_dirty = (unsigned)x;
+    } else if (KEY("purge")) {
+      bad = x > 1;
+      o->purge = x == 1;
+    } else if (KEY("checked")) {
+      bad = x > 1;
+      o->checked = x == 1;
+    } else if (KEY("prot_none")) {
+      bad = x > 1;
+      o->prot_none = (int)x;
+    } else {
+      snprintf(err, errlen,
+               "unknown arena option '%.*s' (known: reserve, arenas, pools, dirty_min, "
+               "lg_dirty, purge, checked, prot_none)",
+               (int)klen, s);
+      return EINVAL;
+    }
+#undef KEY
+    if (bad) {
+      snprintf(err, errlen, "bad value in arena option '%.*s'", (int)len, s);
+      return EINVAL;
+    }
+    s = comma ? comma + 1 : s + len;
+  }
+  return 0;
+}
+
+static int arena_span_cmp(const arena_tnode_t *a, const arena_tnode_t *b);
+
+arena_heap_t *arena_heap_create(const arena_opts_t *opts) {
+  size_t hlen = (sizeof(arena_heap_t) + 4095) & ~(size_t)4095;
+  arena_heap_t *h = mmap(NULL, hlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (h == MAP_FAILED) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  h->opts = *opts;
+  pthread_mutex_init(&h->meta_lock, NULL);
+  if (arena_chunk_init(h) != 0) {
+    munmap(h, hlen);
+    errno = ENOMEM;
+    return NULL;
+  }
+  h->arenas = arena_meta_alloc(h, sizeof(arena_arena_t) * h->opts.narenas);
+  if (!h->arenas) {
+    arena_heap_destroy(h);
+    errno = ENOMEM;
+    return NULL;
+  }
+  for (unsigned i = 0; i < h->opts.narenas; i++) {
+    arena_arena_t *a = &h->arenas[i];
+    pthread_mutex_init(&a->lock, NULL);
+    a->index = i;
+    arena_tree_init(&a->spans, arena_span_cmp);
+  }
+  return h;
+}
+
+void arena_heap_destroy(arena_heap_t *h) {
+  if (h->arenas)
+    for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_destroy(&h->arenas[i].lock);
+  arena_chunk_done(h);
+  munmap(h, (sizeof(arena_heap_t) + 4095) & ~(size_t)4095);
+}
+
+/* ---- arena choice ---- */
+
+static arena_arena_t *arena_lock_for(arena_heap_t *h, arena_tcache_t *tc) {
+  unsigned n = h->opts.narenas;
+  unsigned first = (tc->core + tc->shift) % n;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned idx = (first + i) % n;
+    if (pthread_mutex_trylock(&h->arenas[idx].lock) == 0) {
+      if (i) tc->shift = (tc->shift + i) % n; /* contention: prefer this one from now on */
+      return &h->arenas[idx];
+    }
+  }
+  pthread_mutex_lock(&h->arenas[first].lock);
+  return &h->arenas[first];
+}
+
+/* ---- chunks owned by arenas ---- */
+
+static void arena_chunk_release(arena_heap_t *h, arena_arena_t *a, arena_chunk_t *c) {
+  arena_radix_set(h, c, 0);
+  arena_chunk_t *old = a->spare;
+  a->spare = c;
+  if (old) arena_chunk_free(h, old, ARENA_CHUNK);
+}
+
+static arena_chunk_t *arena_chunk_get(arena_heap_t *h, arena_arena_t *a, bool small) {
+  arena_chunk_t *c = a->spare;
+  bool zeroed = false;
+  if (c) {
+    a->spare = NULL;
+  } else {
+    c = arena_chunk_alloc(h, a->index % h->opts.npools, ARENA_CHUNK, ARENA_CHUNK, &zeroed);
+    if (!c) return NULL;
+  }
+  size_t hdr = small ? offsetof(arena_schunk_t, bits) : sizeof(arena_chunk_t);
+  if (!zeroed) memset(c, 0, hdr);
+  if (small && h->opts.checked && !zeroed)
+    memset(((arena_schunk_t *)c)->bits, 0, sizeof((arena_schunk_t *)c)->bits);
+  c->arena = a;
+  c->small = small;
+  arena_radix_set(h, c, small ? ARENA_RT_SMALL : ARENA_RT_LARGE);
+  return c;
+}
+
+/* ---- small ---- */
+
+static inline arena_slab_t *arena_slab_of(const void *p, arena_schunk_t **chunk) {
+  arena_schunk_t *c = (arena_schunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  *chunk = c;
+  return &c->slabs[((uintptr_t)p & ARENA_CHUNK_MASK) >> ARENA_SLAB_SHIFT];
+}
+
+static inline char *arena_slab_base(arena_schunk_t *c, arena_slab_t *s) {
+  return (char *)c + (size_t)(s - c->slabs) * ARENA_SLAB;
+}
+
+static void arena_list_push(arena_slab_t **head, arena_slab_t *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+
+static void arena_list_unlink(arena_slab_t **head, arena_slab_t *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
+/* A slab with a free slot for `bin`, or NULL (ENOMEM). Arena locked. */
+static arena_slab_t *arena_slab_for(arena_heap_t *h, arena_arena_t *a, unsigned bin) {
+  arena_slab_t *s = a->bins[bin].partial;
+  if (s) return s;
+  arena_schunk_t *c;
+  if (a->empty) {
+    s = a->empty;
+    arena_list_unlink(&a->empty, s);
+    c = (arena_schunk_t *)((uintptr_t)s & ~(uintptr_t)ARENA_CHUNK_MASK);
+  } else {
+    c = (arena_schunk_t *)a->small_chunks;
+    if (!c) {
+      c = (arena_schunk_t *)arena_chunk_get(h, a, true);
+      if (!c) return NULL;
+      c->hdr.unused_slabs = ARENA_SLABS - 1;
+      c->hdr.next = c->hdr.prev = NULL;
+      a->small_chunks = &c->hdr;
+    }
+    s = &c->slabs[ARENA_SLABS - c->hdr.unused_slabs]; /* slab 0 is the header */
+    if (--c->hdr.unused_slabs == 0) {                 /* fully carved: leaves the list */
+      a->small_chunks = c->hdr.next;
+      if (c->hdr.next) c->hdr.next->prev = NULL;
+      c->hdr.next = NULL;
+    }
+  }
+  size_t size = arena_bin_size(bin);
+  s->bin = (uint8_t)bin;
+  s->nslots = (uint16_t)(ARENA_SLAB / size);
+  s->nfree = s->nslots;
+  s->free = NULL;
+  s->bump = arena_slab_base(c, s);
+  s->state = ARENA_SLAB_PARTIAL;
+  c->hdr.slabs_used++;
+  arena_list_push(&a->bins[bin].partial, s);
+  return s;
+}
+
+static inline void *arena_slab_take(arena_arena_t *a, arena_slab_t *s, unsigned bin) {
+  assert(s->state == ARENA_SLAB_PARTIAL && s->nfree > 0 && s->bin == bin);
+  void *p = s->free;
+  if (p) {
+    s->free = *(void **)p;
+  } else {
+    p = s->bump;
+    s->bump += arena_bin_size(bin);
+  }
+  if (--s->nfree == 0) {
+    arena_list_unlink(&a->bins[bin].partial, s);
+    s->state = ARENA_SLAB_FULL;
+  }
+  return p;
+}
+
+static void arena_bitmap_mark(arena_heap_t *h, void *p, bool alloc) {
+  arena_schunk_t *c;
+  arena_slab_t *s = arena_slab_of(p, &c);
+  size_t i = (size_t)((char *)p - arena_slab_base(c, s)) / arena_bin_size(s->bin);
+  uint64_t bit = (uint64_t)1 << (i & 63);
+  uint64_t *w = &c->bits[s - c->slabs][i >> 6];
+  if (alloc) {
+    *w |= bit;
+  } else {
+    if (!(*w & bit)) arena_misuse("double free (or free of a never-allocated slot)", p);
+    *w &= ~bit;
+  }
+  (void)h;
+}
+
+/* Return an object to its slab. Arena (the chunk's owner) locked. */
+static void arena_small_free_locked(arena_heap_t *h, arena_arena_t *a, void *p) {
+  arena_schunk_t *c;
+  arena_slab_t *s = arena_slab_of(p, &c);
+  if (h->opts.checked) arena_bitmap_mark(h, p, false);
+  *(void **)p = s->free;
+  s->free = p;
+  s->nfree++;
+  assert(s->nfree <= s->nslots);
+  if (s->state == ARENA_SLAB_FULL) {
+    s->state = ARENA_SLAB_PARTIAL;
+    arena_list_push(&a->bins[s->bin].partial, s);
+  }
+  if (s->nfree == s->nslots) {
+    arena_list_unlink(&a->bins[s->bin].partial, s);
+    s->state = ARENA_SLAB_EMPTY;
+    arena_list_push(&a->empty, s);
+    if (--c->hdr.slabs_used == 0) {
+      /* every carved slab is empty: the chunk goes (to the arena's spare) */
+      for (unsigned i = 1; i < ARENA_SLABS; i++)
+        if (c->slabs[i].state == ARENA_SLAB_EMPTY) arena_list_unlink(&a->empty, &c->slabs[i]);
+      if (c->hdr.unused_slabs) { /* still on the list of chunks with uncarved slabs */
+        if (c->hdr.prev)
+          c->hdr.prev->next = c->hdr.next;
+        else
+          a->small_chunks = c->hdr.next;
+        if (c->hdr.next) c->hdr.next->prev = c->hdr.prev;
+      }
+      arena_chunk_release(h, a, &c->hdr);
+    }
+  }
+}
+
+static unsigned arena_fill_count(unsigned bin) {
+  size_t n = 4096 / arena_bin_size(bin);
+  return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+/* Refill an empty cache bin; returns one object (not put in the bin). */
+static void *arena_tcache_fill(arena_heap_t *h, arena_tcache_t *tc, unsigned bin) {
+  arena_arena_t *a = arena_lock_for(h, tc);
+  unsigned n = arena_fill_count(bin);
+  arena_tbin_t *tb = &tc->bins[bin];
+  void *first = NULL;
+  for (unsigned i = 0; i < n; i++) {
+    arena_slab_t *s = arena_slab_for(h, a, bin);
+    if (!s) break;
+    void *p = arena_slab_take(a, s, bin);
+    if (!first) {
+      first = p;
+    } else {
+      *(void **)p = tb->head;
+      tb->head = p;
+      tb->count++;
+    }
+  }
+  pthread_mutex_unlock(&a->lock);
+  return first;
+}
+
+/* Give back every object of `list` (linked through the first word). */
+static void arena_return_list(arena_heap_t *h, void *list) {
+  arena_arena_t *held = NULL;
+  while (list) {
+    void *p = list;
+    list = *(void **)p;
+    arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+    if (c->arena != held) {
+      if (held) pthread_mutex_unlock(&held->lock);
+      held = c->arena;
+      pthread_mutex_lock(&held->lock);
+    }
+    arena_small_free_locked(h, held, p);
+  }
+  if (held) pthread_mutex_unlock(&held->lock);
+}
+
+static void arena_tcache_trim(arena_heap_t *h, arena_tbin_t *tb, unsigned bin) {
+  unsigned keep = (unsigned)(ARENA_TCACHE_LOW / arena_bin_size(bin));
+  if (keep == 0) keep = 1;
+  void *p = tb->head;
+  for (unsigned i = 1; i < keep; i++) p = *(void **)p;
+  void *old = *(void **)p; /* the older objects, below the kept ones */
+  *(void **)p = NULL;
+  tb->count = keep;
+  arena_return_list(h, old);
+}
+
+void arena_tcache_flush(arena_heap_t *h, arena_tcache_t *tc) {
+  for (unsigned b = 0; b < ARENA_NBINS; b++) {
+    void *list = tc->bins[b].head;
+    tc->bins[b].head = NULL;
+    tc->bins[b].count = 0;
+    arena_return_list(h, list);
+  }
+}
+
+arena_tcache_t *arena_tcache_create(arena_heap_t *h, unsigned core) {
+  pthread_mutex_lock(&h->meta_lock);
+  arena_tcache_t *tc = h->free_tcaches;
+  if (tc) h->free_tcaches = tc->next_all;
+  pthread_mutex_unlock(&h->meta_lock);
+  if (!tc) tc = arena_meta_alloc(h, sizeof *tc);
+  if (!tc) return NULL;
+  memset(tc, 0, sizeof *tc);
+  tc->core = core;
+  tc->enabled = !h->opts.checked;
+  return tc;
+}
+
+void arena_tcache_destroy(arena_heap_t *h, arena_tcache_t *tc) {
+  arena_tcache_flush(h, tc);
+  pthread_mutex_lock(&h->meta_lock);
+  tc->next_all = h->free_tcaches;
+  h->free_tcaches = tc;
+  pthread_mutex_unlock(&h->meta_lock);
+}
+
+/* ---- large ---- */
+
+#define SPAN_OF(n) ((arena_span_t *)((char *)(n)-offsetof(arena_span_t, node)))
+
+/* A probe (a stack span with ARENA_SPAN_PROBE set) sorts before every span
+   of its size, so a lower bound finds the lowest-addressed best fit. */
+#define ARENA_SPAN_PROBE ((size_t)2)
+
+static int arena_span_cmp(const arena_tnode_t *a, const arena_tnode_t *b) {
+  const arena_span_t *x = SPAN_OF(a), *y = SPAN_OF(b);
+  size_t xs = x->size_free & ~(size_t)31, ys = y->size_free & ~(size_t)31;
+  if (xs != ys) return xs < ys ? -1 : 1;
+  if (x->size_free & ARENA_SPAN_PROBE) return -1;
+  if (y->size_free & ARENA_SPAN_PROBE) return 1;
+  return x < y ? -1 : x > y;
+}
+
+static inline size_t arena_span_size(const arena_span_t *s) {
+  return s->size_free & ~(size_t)31;
+}
+
+static inline arena_span_t *arena_span_next(arena_span_t *s) {
+  char *n = (char *)s + arena_span_size(s);
+  return ((uintptr_t)n & ARENA_CHUNK_MASK) == 0 ? NULL : (arena_span_t *)n;
+}
+
+static void arena_span_free_insert(arena_arena_t *a, arena_span_t *s, size_t size) {
+  s->size_free = size | 1;
+  arena_tree_insert(&a->spans, &s->node);
+}
+
+/* Carve a span of `need` bytes (header included) whose payload is aligned to
+   `align` (>= 32) out of a free span. Arena locked. */
+static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t need,
+                                      size_t align) {
+  size_t slack = align > 32 ? align : 0;
+  arena_span_t probe = {.size_free = (need + slack) | ARENA_SPAN_PROBE};
+  arena_tnode_t *n = arena_tree_lower_bound(&a->spans, &probe.node);
+  if (!n) {
+    arena_chunk_t *c = arena_chunk_get(h, a, false);
+    if (!c) return NULL;
+    arena_span_t *s = (arena_span_t *)((char *)c + ARENA_LCHUNK_HDR);
+    s->prev = NULL;
+    arena_span_free_insert(a, s, ARENA_LARGE_USABLE);
+    n = &s->node;
+  }
+  arena_span_t *s = SPAN_OF(n);
+  arena_tree_remove(&a->spans, &s->node);
+  size_t size = arena_span_size(s);
+  char *payload = (char *)s + ARENA_SPAN_HDR;
+  if (slack) payload = (char *)(((uintptr_t)payload + align - 1) & ~(uintptr_t)(align - 1));
+  arena_span_t *t = (arena_span_t *)(payload - ARENA_SPAN_HDR);
+  size_t gap = (size_t)((char *)t - (char *)s);
+  arena_span_t *after = arena_span_next(s);
+  if (gap) { /* leading part stays free */
+    arena_span_free_insert(a, s, gap);
+    t->prev = s;
+  } else {
+    t->prev = s->prev;
+  }
+  size_t rest = size - gap - need;
+  t->size_free = need;
+  arena_span_t *last = t;
+  if (rest) {
+    arena_span_t *r = (arena_span_t *)((char *)t + need);
+    r->prev = t;
+    arena_span_free_insert(a, r, rest);
+    last = r;
+  }
+  if (after) after->prev = last;
+  return payload;
+}
+
+/* Free span s (arena locked): coalesce both ways; release an all-free chunk. */
+static void arena_large_free_locked(arena_heap_t *h, arena_arena_t *a, arena_span_t *s) {
+  size_t size = arena_span_size(s);
+  assert(size >= ARENA_SPAN_HDR && size <= ARENA_LARGE_USABLE && !(s->size_free & 1));
+  arena_span_t *next = arena_span_next(s);
+  if (next && (next->size_free & 1)) {
+    arena_tree_remove(&a->spans, &next->node);
+    size += arena_span_size(next);
+    next = arena_span_next(next);
+  }
+  arena_span_t *prev = s->prev;
+  if (prev && (prev->size_free & 1)) {
+    arena_tree_remove(&a->spans, &prev->node);
+    size += arena_span_size(prev);
+    s = prev;
+  }
+  if (next) next->prev = s;
+  if (size == ARENA_LARGE_USABLE) {
+    arena_chunk_release(h, a, (arena_chunk_t *)((uintptr_t)s & ~(uintptr_t)ARENA_CHUNK_MASK));
+    return;
+  }
+  arena_span_free_insert(a, s, size);
+}
+
+static inline size_t arena_large_need(size_t size) {
+  return ((size + 31) & ~(size_t)31) + ARENA_SPAN_HDR;
+}
+
+/* Checked mode: is p the payload of a span of its chunk? (walks the chunk) */
+static bool arena_large_is_span(const void *p) {
+  char *c = (char *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  arena_span_t *s = (arena_span_t *)(c + ARENA_LCHUNK_HDR);
+  while (s) {
+    if ((char *)s + ARENA_SPAN_HDR == p) return true;
+    if ((char *)s + ARENA_SPAN_HDR > (char *)p) return false;
+    s = arena_span_next(s);
+  }
+  return false;
+}
+
+/* ---- huge ---- */
+
+static void *arena_huge_alloc(arena_heap_t *h, arena_tcache_t *tc, size_t size, size_t align,
+                              bool zero) {
+  size_t len = (size + ARENA_CHUNK_MASK) & ~ARENA_CHUNK_MASK;
+  if (len < size) return NULL;
+  bool zeroed = false;
+  void *p = arena_chunk_alloc(h, (tc->core + tc->shift) % h->opts.narenas % h->opts.npools, len,
+                              align, &zeroed);
+  if (!p) return NULL;
+  arena_radix_set(h, p, (uint64_t)len | ARENA_RT_HUGE);
+  atomic_fetch_add_explicit(&h->huge_bytes, len, memory_order_relaxed);
+  if (zero && !zeroed) memset(p, 0, size);
+  return p;
+}
+
+static void arena_huge_free(arena_heap_t *h, void *p) {
+  uint64_t v = arena_radix_get(h, p);
+  if ((v & 3) != ARENA_RT_HUGE)
+    arena_misuse("free of a chunk-aligned pointer that is not a live huge allocation", p);
+  size_t len = (size_t)(v & ~(uint64_t)3);
+  arena_radix_set(h, p, 0);
+  atomic_fetch_sub_explicit(&h->huge_bytes, len, memory_order_relaxed);
+  arena_chunk_free(h, p, len);
+}
+
+/* ---- the API ---- */
+
+/* The smallest bin whose slots are `align`-aligned and hold `size`, or -1. */
+static int arena_aligned_bin(size_t size, size_t align) {
+  if (align > ARENA_SLAB) return -1;
+  size_t s = (size + align - 1) & ~(align - 1);
+  int b = arena_bin_of(s);
+  if (b < 0) return -1;
+  for (; b < ARENA_NBINS; b++)
+    if (arena_bin_size((unsigned)b) % align == 0) return b;
+  return -1;
+}
+
+static void *arena_small_alloc(arena_heap_t *h, arena_tcache_t *tc, unsigned bin) {
+  void *p;
+  if (tc->enabled) {
+    arena_tbin_t *tb = &tc->bins[bin];
+    p = tb->head;
+    if (p) {
+      tb->head = *(void **)p;
+      tb->count--;
+      return p;
+    }
+    return arena_tcache_fill(h, tc, bin);
+  }
+  arena_arena_t *a = arena_lock_for(h, tc);
+  arena_slab_t *s = arena_slab_for(h, a, bin);
+  p = s ? arena_slab_take(a, s, bin) : NULL;
+  if (p && h->opts.checked) arena_bitmap_mark(h, p, true);
+  pthread_mutex_unlock(&a->lock);
+  return p;
+}
+
+void *arena_malloc(arena_heap_t *h, arena_tcache_t *tc, size_t size, size_t align, bool zero) {
+  void *p;
+  if (size == 0) size = 1;
+  if (align <= 16) {
+    if (size <= ARENA_SMALL_MAX) {
+      unsigned bin = (unsigned)arena_bin_of(size);
+      p = arena_small_alloc(h, tc, bin);
+      if (p && zero) memset(p, 0, arena_bin_size(bin));
+      if (!p) errno = ENOMEM;
+      return p;
+    }
+    align = 32;
+  } else {
+    int bin = arena_aligned_bin(size, align);
+    if (bin >= 0) {
+      p = arena_small_alloc(h, tc, (unsigned)bin);
+      if (p && zero) memset(p, 0, arena_bin_size((unsigned)bin));
+      if (!p) errno = ENOMEM;
+      return p;
+    }
+  }
+  if (size <= ARENA_LARGE_MAX && align <= ARENA_MAX_ALIGN_LG &&
+      arena_large_need(size) + (align > 32 ? align : 0) <= ARENA_LARGE_USABLE) {
+    arena_arena_t *a = arena_lock_for(h, tc);
+    p = arena_large_alloc_locked(h, a, arena_large_need(size), align);
+    pthread_mutex_unlock(&a->lock);
+    if (p && zero) memset(p, 0, size);
+  } else if (size > ((size_t)1 << 46)) {
+    p = NULL;
+  } else {
+    p = arena_huge_alloc(h, tc, size, align, zero);
+  }
+  if (!p) errno = ENOMEM;
+  ARENA_ASSERT_VALID(h);
+  return p;
+}
+
+/* Checked mode: p must be a live object start of this heap. */
+static void arena_check_pointer(arena_heap_t *h, void *p) {
+  uint64_t v = arena_radix_get(h, (void *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK));
+  if (((uintptr_t)p & 15) != 0) arena_misuse("free of a misaligned pointer", p);
+  if (((uintptr_t)p & ARENA_CHUNK_MASK) == 0) return; /* huge: checked by arena_huge_free */
+  /* the slab and span metadata are the owner arena's: read them under its lock */
+  arena_arena_t *a = NULL;
+  if ((v & 3) == ARENA_RT_SMALL || (v & 3) == ARENA_RT_LARGE) {
+    a = ((arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK))->arena;
+    pthread_mutex_lock(&a->lock);
+  }
+  if ((v & 3) == ARENA_RT_SMALL) {
+    arena_schunk_t *c;
+    arena_slab_t *s = arena_slab_of(p, &c);
+    if (s == c->slabs || (s->state != ARENA_SLAB_PARTIAL && s->state != ARENA_SLAB_FULL))
+      arena_misuse("double free, or free of a pointer into no live slab", p);
+    size_t off = (size_t)((char *)p - arena_slab_base(c, s));
+    if (off % arena_bin_size(s->bin) != 0 || off / arena_bin_size(s->bin) >= s->nslots)
+      arena_misuse("free of a pointer that is not an object start", p);
+  } else if ((v & 3) == ARENA_RT_LARGE) {
+    if (!arena_large_is_span(p)) arena_misuse("free of a pointer that is not a span start", p);
+  } else {
+    arena_misuse("free of a pointer not allocated by this heap", p);
+  }
+  pthread_mutex_unlock(&a->lock);
+}
+
+void arena_free(arena_heap_t *h, arena_tcache_t *tc, void *p) {
+  if (!p) return;
+  if (h->opts.checked) arena_check_pointer(h, p);
+  if (((uintptr_t)p & ARENA_CHUNK_MASK) == 0) {
+    arena_huge_free(h, p);
+    return;
+  }
+  arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  if (c->small) {
+    arena_schunk_t *sc = (arena_schunk_t *)c;
+    unsigned bin = sc->slabs[((uintptr_t)p & ARENA_CHUNK_MASK) >> ARENA_SLAB_SHIFT].bin;
+    if (tc->enabled) {
+      arena_tbin_t *tb = &tc->bins[bin];
+      *(void **)p = tb->head;
+      tb->head = p;
+      if (++tb->count * arena_bin_size(bin) > ARENA_TCACHE_HIGH) arena_tcache_trim(h, tb, bin);
+      return;
+    }
+    arena_arena_t *a = c->arena;
+    pthread_mutex_lock(&a->lock);
+    arena_small_free_locked(h, a, p);
+    pthread_mutex_unlock(&a->lock);
+    ARENA_ASSERT_VALID(h);
+    return;
+  }
+  arena_span_t *s = (arena_span_t *)((char *)p - ARENA_SPAN_HDR);
+  arena_arena_t *a = c->arena;
+  pthread_mutex_lock(&a->lock);
+  if (s->size_free & 1) {
+    pthread_mutex_unlock(&a->lock);
+    arena_misuse("double free of a large allocation", p);
+  }
+  arena_large_free_locked(h, a, s);
+  pthread_mutex_unlock(&a->lock);
+  ARENA_ASSERT_VALID(h);
+}
+
+size_t arena_usable_size(arena_heap_t *h, const void *p) {
+  if (!p) return 0;
+  if (((uintptr_t)p & ARENA_CHUNK_MASK) == 0) return (size_t)(arena_radix_get(h, p) & ~(uint64_t)3);
+  arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  if (c->small) {
+    const arena_schunk_t *sc = (const arena_schunk_t *)c;
+    return arena_bin_size(sc->slabs[((uintptr_t)p & ARENA_CHUNK_MASK) >> ARENA_SLAB_SHIFT].bin);
+  }
+  const arena_span_t *s = (const arena_span_t *)((const char *)p - ARENA_SPAN_HDR);
+  return arena_span_size(s) - ARENA_SPAN_HDR;
+}
+
+/* Large in place: shrink by splitting off the tail, grow into a free next span. */
+static bool arena_large_resize(arena_heap_t *h, void *p, size_t size) {
+  arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  arena_span_t *s = (arena_span_t *)((char *)p - ARENA_SPAN_HDR);
+  size_t need = arena_large_need(size);
+  arena_arena_t *a = c->arena;
+  bool ok = false;
+  pthread_mutex_lock(&a->lock);
+  size_t cur = arena_span_size(s);
+  arena_span_t *next = arena_span_next(s);
+  size_t avail = cur + (next && (next->size_free & 1) ? arena_span_size(next) : 0);
+  if (need <= avail) {
+    if (avail > cur) {
+      arena_tree_remove(&a->spans, &next->node);
+      next = arena_span_next(next);
+    }
+    s->size_free = need;
+    arena_span_t *last = s;
+    if (avail > need) {
+      arena_span_t *r = (arena_span_t *)((char *)s + need);
+      r->prev = s;
+      last = r;
+      size_t rsize = avail - need;
+      /* a free tail merges with a free span after it */
+      if (next && (next->size_free & 1)) {
+        arena_tree_remove(&a->spans, &next->node);
+        rsize += arena_span_size(next);
+        next = arena_span_next(next);
+      }
+      arena_span_free_insert(a, r, rsize);
+    }
+    if (next) next->prev = last;
+    ok = true;
+  }
+  pthread_mutex_unlock(&a->lock);
+  (void)h;
+  return ok;
+}
+
+void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size) {
+  if (!p) return arena_malloc(h, tc, size, 0, false);
+  if (size > ((size_t)1 << 46)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (h->opts.checked) arena_check_pointer(h, p);
+  size_t old = arena_usable_size(h, p);
+  if (size == 0) size = 1;
+  bool huge = ((uintptr_t)p & ARENA_CHUNK_MASK) == 0;
+  if (huge && size > ARENA_LARGE_MAX) {
+    size_t len = (size + ARENA_CHUNK_MASK) & ~ARENA_CHUNK_MASK;
+    if (len == old) return p;
+    if (len < old) {
+      arena_radix_set(h, p, (uint64_t)len | ARENA_RT_HUGE);
+      atomic_fetch_sub_explicit(&h->huge_bytes, old - len, memory_order_relaxed);
+      arena_chunk_free(h, (char *)p + len, old - len);
+      return p;
+    }
+    if (arena_chunk_grow(h, p, old, len)) {
+      arena_radix_set(h, p, (uint64_t)len | ARENA_RT_HUGE);
+      atomic_fetch_add_explicit(&h->huge_bytes, len - old, memory_order_relaxed);
+      return p;
+    }
+  } else if (!huge) {
+    arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+    if (c->small) {
+      if (size <= old && arena_bin_of(size) == arena_bin_of(old)) return p;
+    } else if (size > ARENA_SMALL_MAX && size <= ARENA_LARGE_MAX) {
+      if (arena_large_resize(h, p, size)) return p;
+    }
+  }
+  void *q = arena_malloc(h, tc, size, 0, false);
+  if (!q) return NULL;
+  memcpy(q, p, old < size ? old : size);
+  arena_free(h, tc, p);
+  return q;
+}
+
+/* ---- fork ---- */
+
+/* The lock order everywhere: arena, then pool, then metadata (an arena
+   takes chunks from a pool, a pool takes extent nodes from the metadata). */
+void arena_lock_all(arena_heap_t *h) {
+  for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_lock(&h->arenas[i].lock);
+  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_lock(&h->pools[i].lock);
+  pthread_mutex_lock(&h->meta_lock);
+}
+
+void arena_unlock_all(arena_heap_t *h) {
+  pthread_mutex_unlock(&h->meta_lock);
+  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_unlock(&h->pools[i].lock);
+  for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_unlock(&h->arenas[i].lock);
+}
+
+void arena_reinit_locks(arena_heap_t *h) {
+  pthread_mutex_init(&h->meta_lock, NULL);
+  for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_init(&h->arenas[i].lock, NULL);
+  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_init(&h->pools[i].lock, NULL);
+}
+
+/* ---- invariants ---- */
+
+/* In-order walk of the free-span tree: every span flagged free, its
+   neighbours linked both ways, never two free spans side by side (they
+   would have coalesced). Returns the number of spans or -1. */
+static long arena_span_walk(const arena_tnode_t *n) {
+  if (!n) return 0;
+  long l = arena_span_walk(n->left), r = arena_span_walk(n->right);
+  if (l < 0 || r < 0) return -1;
+  arena_span_t *s = SPAN_OF(n);
+  if (!(s->size_free & 1) || (arena_span_size(s) & 31) || arena_span_size(s) == 0) return -1;
+  arena_span_t *next = arena_span_next(s);
+  if (next && (next->prev != s || (next->size_free & 1))) return -1;
+  if (s->prev && ((s->prev->size_free & 1) || arena_span_next(s->prev) != s)) return -1;
+  return l + r + 1;
+}
+
+static bool arena_arena_is_valid(arena_arena_t *a) {
+  if (!arena_tree_is_valid(&a->spans)) return false;
+  for (unsigned b = 0; b < ARENA_NBINS; b++)
+    for (arena_slab_t *s = a->bins[b].partial; s; s = s->next) {
+      if (s->state != ARENA_SLAB_PARTIAL || s->bin != b || s->nfree == 0 || s->nfree >= s->nslots)
+        return false;
+      if (s->next && s->next->prev != s) return false;
+    }
+  for (arena_slab_t *s = a->empty; s; s = s->next)
+    if (s->state != ARENA_SLAB_EMPTY) return false;
+  long spans = arena_span_walk(a->spans.root);
+  return spans >= 0 && (size_t)spans == a->spans.count;
+}
+
+bool arena_heap_is_valid(arena_heap_t *h) {
+  bool ok = true;
+  for (unsigned i = 0; i < h->opts.narenas && ok; i++) {
+    pthread_mutex_lock(&h->arenas[i].lock);
+    ok = arena_arena_is_valid(&h->arenas[i]);
+    pthread_mutex_unlock(&h->arenas[i].lock);
+  }
+  for (unsigned i = 0; i <= h->opts.npools && ok; i++) ok = arena_pool_is_valid(h, i);
+  return ok;
+}
