@@ -100,6 +100,11 @@ typedef struct hl_bench_config_s {
   size_t n_workloads;
 } hl_bench_config_t;
 
+/* An allocator entry of a config is NAME or NAME:OPTIONS (a variant: hlreplay
+   --alloc NAME --options OPTIONS, named NAME:OPTIONS in every output). Copy
+   NAME into buf (truncated to len); returns OPTIONS or NULL. */
+const char *hl_bench_alloc_split(const char *entry, char *buf, size_t len);
+
 /* Load and check a config. On error prints "FILE:LINE: expected ..." to
    `err` and returns -1 (the config is then freed). */
 int hl_bench_config_load(const char *path, hl_bench_config_t *cfg, FILE *err);

@@ -34,8 +34,9 @@ static const char *const hl_bench_config_keys[] = {
    disagree with the plan (and with bench.csv). */
 static const char *const hl_bench_gen_reserved[] = {"--threads", "--seed", "-o", "--output",
                                                     "--help"};
-static const char *const hl_bench_replay_reserved[] = {
-    "--alloc", "--format", "--page-size", "--list", "--help", "-o", "--output", "--sim"};
+static const char *const hl_bench_replay_reserved[] = {"--alloc",  "--format", "--page-size",
+                                                       "--list",   "--help",   "-o",
+                                                       "--output", "--sim",    "--options"};
 
 typedef struct hl_bench_parse_s {
   const char *file;
@@ -101,6 +102,25 @@ static bool hl_bench_name_ok(const char *s) {
   if (!*s) return false;
   for (; *s; s++)
     if (!isalnum((unsigned char)*s) && !strchr("_.+-", *s)) return false;
+  return true;
+}
+
+const char *hl_bench_alloc_split(const char *entry, char *buf, size_t len) {
+  const char *colon = strchr(entry, ':');
+  size_t n = colon ? (size_t)(colon - entry) : strlen(entry);
+  snprintf(buf, len, "%.*s", (int)n, entry);
+  return colon ? colon + 1 : NULL;
+}
+
+/* NAME or NAME:OPTIONS, OPTIONS being key=value[,key=value...]. */
+static bool hl_bench_alloc_entry_ok(const char *s) {
+  char name[128];
+  const char *opts = hl_bench_alloc_split(s, name, sizeof name);
+  if (!hl_bench_name_ok(name) || strlen(name) >= sizeof name - 1) return false;
+  if (!opts) return true;
+  if (!*opts) return false;
+  for (const char *c = opts; *c; c++)
+    if (!isalnum((unsigned char)*c) && !strchr("_.+-=,", *c)) return false;
   return true;
 }
 
@@ -223,8 +243,9 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
   } else if (strcmp(key, "allocators") == 0) {
     cfg->alloc_lines = hl_bench_xmalloc(words.n * sizeof *cfg->alloc_lines);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
-      if (!hl_bench_name_ok(words.v[i]))
-        rc = hl_bench_perr(ps, "expected an allocator name, got '%s'", words.v[i]);
+      if (!hl_bench_alloc_entry_ok(words.v[i]))
+        rc = hl_bench_perr(ps, "expected an allocator NAME or NAME:key=value[,key=value], got '%s'",
+                           words.v[i]);
       else if (hl_bench_strv_find(&cfg->allocs, words.v[i]) >= 0)
         rc = hl_bench_perr(ps, "expected each allocator once, got '%s' twice", words.v[i]);
       else {
@@ -306,7 +327,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
                             sizeof hl_bench_replay_reserved / sizeof *hl_bench_replay_reserved))
         rc = hl_bench_perr(ps,
                            "expected hlreplay options other than those hlbench sets "
-                           "(--alloc, --format, --page-size), got '%s'",
+                           "(--alloc, --options, --format, --page-size, --sim), got '%s'",
                            words.v[i]);
     if (rc == 0) {
       hl_bench_strv_free(&cfg->replay_args);
@@ -439,11 +460,13 @@ int hl_bench_config_load(const char *path, hl_bench_config_t *cfg, FILE *err) {
 int hl_bench_config_check_allocs(const hl_bench_config_t *cfg, const hl_bench_strv_t *known,
                                  FILE *err) {
   for (size_t i = 0; i < cfg->allocs.n; i++) {
-    if (hl_bench_strv_find(known, cfg->allocs.v[i]) >= 0) continue;
+    char name[128];
+    hl_bench_alloc_split(cfg->allocs.v[i], name, sizeof name);
+    if (hl_bench_strv_find(known, name) >= 0) continue;
     fprintf(err, "%s:%d: expected an allocator that hlreplay --list knows (", cfg->path,
             cfg->alloc_lines[i]);
     for (size_t j = 0; j < known->n; j++) fprintf(err, "%s%s", j ? " " : "", known->v[j]);
-    fprintf(err, "), got '%s'\n", cfg->allocs.v[i]);
+    fprintf(err, "), got '%s'\n", name);
     return -1;
   }
   return 0;

@@ -58,8 +58,14 @@ int hl_bench_jobs_write(FILE *out, const char *run_dir, const char *hlreplay,
     hl_bench_shell_quote(out, hlreplay);
     fputc(' ', out);
     hl_bench_shell_quote(out, r->trace);
+    char name[128];
+    const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
     fputs(" --alloc ", out);
-    hl_bench_shell_quote(out, r->alloc);
+    hl_bench_shell_quote(out, name);
+    if (options) {
+      fputs(" --options ", out);
+      hl_bench_shell_quote(out, options);
+    }
     fputs(" --format csv", out);
     if (r->page_size) fprintf(out, " --page-size %llu", (unsigned long long)r->page_size);
     if (r->sim) {

@@ -260,6 +260,8 @@ void hl_bench_run_record(hl_bench_run_t *run, const hl_bench_child_t *child) {
       /* An hlreplay without a status column says ok by exiting 0; one whose
          status is NA has not said ok. */
       if (hl_bench_strv_find(&run->col_names, "status") < 0) hl_bench_run_set(run, "status", "ok");
+      /* a variant (NAME:OPTIONS) keeps its own name in every table */
+      if (strchr(run->alloc, ':')) hl_bench_run_set(run, "allocator", run->alloc);
       const char *st = hl_bench_run_value(run, "status");
       run->ok = st && strncmp(st, "ok", 2) == 0;
       if (!run->ok) run->log = hl_bench_xstrndup(child->err, child->err_len);

@@ -380,8 +380,14 @@ static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg
       hl_bench_strv_t argv = {0};
       hl_bench_strv_push(&argv, hlreplay);
       hl_bench_strv_push(&argv, r->trace);
+      char name[128];
+      const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
       hl_bench_strv_push(&argv, "--alloc");
-      hl_bench_strv_push(&argv, r->alloc);
+      hl_bench_strv_push(&argv, name);
+      if (options) {
+        hl_bench_strv_push(&argv, "--options");
+        hl_bench_strv_push(&argv, options);
+      }
       hl_bench_strv_push(&argv, "--format");
       hl_bench_strv_push(&argv, "csv");
       if (r->page_size) {
@@ -582,8 +588,11 @@ int main(int argc, char **argv) {
   hl_bench_list_allocs(hlreplay, &known, &known_lines, &paged);
   if (hl_bench_config_check_allocs(&cfg, &known, stderr) != 0) return 2;
   cfg.alloc_paged = hl_bench_xmalloc((cfg.allocs.n ? cfg.allocs.n : 1) * sizeof *cfg.alloc_paged);
-  for (size_t a = 0; a < cfg.allocs.n; a++)
-    cfg.alloc_paged[a] = hl_bench_strv_find(&paged, cfg.allocs.v[a]) >= 0;
+  for (size_t a = 0; a < cfg.allocs.n; a++) {
+    char name[128];
+    hl_bench_alloc_split(cfg.allocs.v[a], name, sizeof name);
+    cfg.alloc_paged[a] = hl_bench_strv_find(&paged, name) >= 0;
+  }
   hl_bench_strv_free(&paged);
 
   char *name, *tmp_dir, *final_dir;

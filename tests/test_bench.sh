@@ -287,6 +287,25 @@ printf 'allocators = sweeper\nsweep_workloads = nope\nworkload one = file one.hl
 expect_fail "subsets: unknown workload" "badsub.conf:2: expected the name of a workload of this file, got 'nope'" \
   "$B" --config "$D/badsub.conf" --bin "$P"
 
+# allocator variants NAME:OPTIONS: --options passed, the variant's name in bench.csv
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\n'; exit 0; fi
+opts=none; prev=
+for a in "$@"; do [ "$prev" = --options ] && opts=$a; prev=$a; done
+printf 'allocator,extra,wall_s,status\nsystem,"%s",0.1,ok\n' "$opts"
+SH
+printf 'allocators = system system:hysteresis=0,x=1\nrepeats = 1\nworkload one = file one.hlt\n' >"$D/variant.conf"
+expect_ok "variants" "$B" --config "$D/variant.conf" --bin "$P" --results "$D/r12"
+RUN=$(run_dir "$D/r12")
+check "variants: named apart, options passed" \
+  test "$(csv "$RUN/bench.csv" '[(x["allocator"], x["extra"]) for x in rows]')" = \
+  "[('system', 'none'), ('system:hysteresis=0,x=1', 'hysteresis=0,x=1')]"
+printf 'allocators = system:\nworkload one = file one.hlt\n' >"$D/badvar.conf"
+expect_fail "variants: empty options" "expected an allocator NAME or NAME:key=value" "$B" --config "$D/badvar.conf" --bin "$P"
+printf 'allocators = nope:a=1\nworkload one = file one.hlt\n' >"$D/badvar2.conf"
+expect_fail "variants: unknown base allocator" "got 'nope'" "$B" --config "$D/badvar2.conf" --bin "$P"
+
 # ---- sim = PRESET: every cell once more through the simulator, marked bench_mode=sim,
 # left out of the summary's timing ----
 cat >"$P/hlreplay" <<'SH'
