@@ -168,5 +168,12 @@ void hl_flat_thread_done(hl_ctx_t *ctx);
    min(alignof(max_align_t), largest power of two <= size): jemalloc and
    mimalloc rightly return 8-byte blocks for 8-byte requests. */
 size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t size, size_t align);
+/* What an allocator with 16-byte granules must serve for a request of this
+   kind: *alignment (16, the page for valloc/pvalloc, or `align` when larger)
+   and *size (pvalloc rounds it up to whole pages; a 0-byte pvalloc is one
+   page). Returns 0, or EINVAL for an unknown kind or an alignment that is not
+   a power of two. */
+int hl_alloc_kind_request(hl_alloc_kind_t kind, size_t align, size_t page, size_t *size,
+                          size_t *alignment);
 
 #endif

@@ -3,6 +3,7 @@
   each kind guarantees).
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
+#include <errno.h>
 #include <stdalign.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,4 +39,20 @@ size_t hl_alloc_kind_alignment(hl_alloc_kind_t kind, size_t size, size_t align) 
   size_t fits = alignof(max_align_t);
   while (fits > 1 && fits > size) fits /= 2;
   return fits;
+}
+
+int hl_alloc_kind_request(hl_alloc_kind_t kind, size_t align, size_t page, size_t *size,
+                          size_t *alignment) {
+  size_t a = 16;
+  if (kind == HL_KIND_VALLOC || kind == HL_KIND_PVALLOC) {
+    a = page;
+    if (kind == HL_KIND_PVALLOC) *size = *size ? (*size + page - 1) & ~(page - 1) : page;
+  } else if (hl_alloc_kind_has_align(kind)) {
+    if (align & (align - 1)) return EINVAL;
+    if (align > a) a = align;
+  } else if ((unsigned)kind >= HL_KIND_COUNT) {
+    return EINVAL;
+  }
+  *alignment = a;
+  return 0;
 }

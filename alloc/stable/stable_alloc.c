@@ -109,16 +109,9 @@ static inline void sa_unlock(stable_heap_t *me, stable_heap_t *o) {
 static int sa_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
   sa_state_t *st = ctx->heap->state;
   stable_heap_t *h = ctx->local;
-  size_t asked = size, a = 16;
-  if (kind == HL_KIND_VALLOC || kind == HL_KIND_PVALLOC) {
-    a = st->page;
-    if (kind == HL_KIND_PVALLOC) size = size ? (size + st->page - 1) & ~(st->page - 1) : st->page;
-  } else if (hl_alloc_kind_has_align(kind)) {
-    if (align & (align - 1)) return EINVAL;
-    if (align > a) a = align;
-  } else if ((unsigned)kind >= HL_KIND_COUNT) {
-    return EINVAL;
-  }
+  size_t asked = size, a;
+  int rc = hl_alloc_kind_request(kind, align, st->page, &size, &a);
+  if (rc) return rc;
   st_drain_remote(h);
   st_maybe_collect(h, size);
   st_hdr_t *o = st_alloc_obj(h, size, a);

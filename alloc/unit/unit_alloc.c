@@ -157,20 +157,13 @@ static void unit_large_free(hl_ctx_t *ctx, void *p) {
 static int unit_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kind, size_t align) {
   unit_state_t *st = ctx->heap->state;
   unit_thread_t *t = ctx->local;
-  size_t asked = size, a = 16;
-  if (kind == HL_KIND_VALLOC || kind == HL_KIND_PVALLOC) {
-    a = st->page;
-    if (kind == HL_KIND_PVALLOC) size = size ? (size + st->page - 1) & ~(st->page - 1) : st->page;
-  } else if (hl_alloc_kind_has_align(kind)) {
-    if (align & (align - 1)) return EINVAL;
-    if (align > a) a = align;
-  } else if ((unsigned)kind >= HL_KIND_COUNT) {
-    return EINVAL;
-  }
+  size_t asked = size, a;
+  int rc = hl_alloc_kind_request(kind, align, st->page, &size, &a);
+  if (rc) return rc;
   size_t need = size + (a > 16 ? a - 16 : 0);
   int c = need < size ? -1 : unit_class_of(need);
   if (c < 0) {
-    int rc = unit_large_alloc(ctx, slot, size, a);
+    rc = unit_large_alloc(ctx, slot, size, a);
     if (rc == 0) unit_add(&t->live_bytes, (int64_t)asked);
     return rc;
   }
