@@ -65,7 +65,7 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps paper-deps test fuzz fuzz-build bench bench-sim plots paper reproduce bench-bundle \
+.PHONY: all deps paper-deps test fuzz fuzz-build bench bench-queue bench-sim plots paper reproduce bench-bundle \
         clean format help
 .DEFAULT_GOAL := all
 
@@ -247,7 +247,17 @@ fuzz: fuzz-build
 # ---- benchmarks ----
 bench: deps all
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
+	$(MAKE) --no-print-directory bench-queue
 	$(if $(QUICK),,$(MAKE) --no-print-directory bench-sim)
+
+# Unit-heap queue messaging against malloc/free queues (glibc and the Debian
+# baselines, in the same run), into the newest results run.
+bench-queue:
+	@run=$$(ls -td results/2*/ | head -n1); \
+	echo "make bench: unit queue vs malloc/free queues -> $${run}queuebench.csv"; \
+	$(BUILD)/bin/hlqueuebench --csv --preload jemalloc,mimalloc,tcmalloc \
+	  $(if $(QUICK),--messages 20000 --repeats 1) >$${run}queuebench.csv.tmp && \
+	mv $${run}queuebench.csv.tmp $${run}queuebench.csv && cat $${run}queuebench.csv
 
 # The simulator's validation against Cachegrind at large sizes and the speed of
 # `hlreplay --sim`, written into the newest run folder (the one just made);
