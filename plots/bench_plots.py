@@ -61,6 +61,9 @@ SIM_FIGURES = {
 
 def colour(allocator):
     tab = plt.get_cmap("tab10").colors
+    if ":" in allocator:  # a variant (NAME:OPTIONS): its base's colour, lighter
+        base = colour(allocator.split(":", 1)[0])
+        return tuple(0.55 * c + 0.45 for c in base)
     if allocator in ALLOCATOR_ORDER:
         return tab[ALLOCATOR_ORDER.index(allocator) % len(tab)]
     # Unknown names: a stable choice (Python's hash() is salted per process).
