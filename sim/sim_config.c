@@ -46,6 +46,7 @@ uint64_t sim_page_bytes(uint32_t kind) {
   return kind < SIM_PAGE_KINDS ? bytes[kind] : 0;
 }
 
+/* Spellings and callers: sim/sim.h. */
 bool sim_size_parse(const char *text, unsigned flags, uint64_t *out) {
   if (flags & SIM_SIZE_LOOSE ? text[0] == '-' : !isdigit((unsigned char)text[0])) return false;
   errno = 0;
