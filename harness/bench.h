@@ -198,6 +198,16 @@ void hl_bench_plan_free(hl_bench_plan_t *plan);
 /* "traces/NAME-tT.hlt", relative to the run folder. */
 char *hl_bench_trace_path(const char *workload, unsigned threads);
 
+/* The hlreplay command line of run r, NULL-terminated, into argv (freed
+   with hl_bench_strv_free):
+     HLREPLAY TRACE --alloc NAME [--options OPTIONS] --format csv
+       [--page-size P] [--sim PRESET] [replay_args...]
+   The one definition for both the local runner (which execs it) and the
+   jobs file (which shell-quotes it). When literal is not NULL it receives a
+   new array (free it), true for each of hlbench's own fixed words (option
+   names, "csv", the page size), which the jobs file writes unquoted. */
+void hl_bench_replay_argv(hl_bench_strv_t *argv, bool **literal, const char *hlreplay,
+                          const hl_bench_run_t *r, const hl_bench_config_t *cfg);
 /* Turn what the child did and printed into the run's row and ok flag. A
    failed run keeps only what hlbench itself knows (allocator, trace, threads,
    page size) and a status "error: <why>" or "timeout: ...". */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sim/sim.h"         /* sim_size_parse */
 #include "workloads/trace.h" /* HL_TRACE_MAX_THREADS */
 
 #define HL_BENCH_MAX_REPEATS 10000
@@ -134,38 +135,6 @@ static bool hl_bench_parse_u64(const char *s, uint64_t *out) {
   return true;
 }
 
-/* A page size: bytes, with an optional binary suffix K, M or G. */
-static bool hl_bench_parse_size(const char *s, uint64_t *out) {
-  if (!isdigit((unsigned char)*s)) return false;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno) return false;
-  unsigned shift = 0;
-  if (*end) {
-    switch (toupper((unsigned char)*end)) {
-      case 'K':
-        shift = 10;
-        break;
-      case 'M':
-        shift = 20;
-        break;
-      case 'G':
-        shift = 30;
-        break;
-      default:
-        return false;
-    }
-    end++;
-    if (toupper((unsigned char)*end) == 'I') end++; /* KiB, MiB, GiB */
-    if (toupper((unsigned char)*end) == 'B') end++;
-    if (*end) return false;
-  }
-  if (v > (UINT64_MAX >> shift)) return false;
-  *out = (uint64_t)v << shift;
-  return true;
-}
-
 static bool hl_bench_reserved(const char *arg, const char *const *list, size_t n) {
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(list[i]);
@@ -271,7 +240,8 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
     cfg->page_sizes = hl_bench_xmalloc(words.n * sizeof *cfg->page_sizes);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
       uint64_t v = 0;
-      if (!hl_bench_parse_size(words.v[i], &v) || (v & (v - 1)) != 0) {
+      if (!sim_size_parse(words.v[i], SIM_SIZE_UNIT_B | SIM_SIZE_UNIT_I, &v) ||
+          (v & (v - 1)) != 0) {
         rc = hl_bench_perr(ps,
                            "expected 0 (allocator default) or a power of two in bytes "
                            "(suffix K, M or G allowed), got '%s'",

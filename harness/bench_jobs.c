@@ -55,27 +55,18 @@ int hl_bench_jobs_write(FILE *out, const char *run_dir, const char *hlreplay,
     fputs("cd ", out);
     hl_bench_shell_quote(out, run_dir);
     fprintf(out, " && { timeout -k 10 %g ", cfg->timeout_s);
-    hl_bench_shell_quote(out, hlreplay);
-    fputc(' ', out);
-    hl_bench_shell_quote(out, r->trace);
-    char name[128];
-    const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
-    fputs(" --alloc ", out);
-    hl_bench_shell_quote(out, name);
-    if (options) {
-      fputs(" --options ", out);
-      hl_bench_shell_quote(out, options);
+    hl_bench_strv_t argv;
+    bool *literal;
+    hl_bench_replay_argv(&argv, &literal, hlreplay, r, cfg);
+    for (size_t a = 0; argv.v[a]; a++) {
+      if (a > 0) fputc(' ', out);
+      if (literal[a])
+        fputs(argv.v[a], out);
+      else
+        hl_bench_shell_quote(out, argv.v[a]);
     }
-    fputs(" --format csv", out);
-    if (r->page_size) fprintf(out, " --page-size %llu", (unsigned long long)r->page_size);
-    if (r->sim) {
-      fputs(" --sim ", out);
-      hl_bench_shell_quote(out, cfg->sim);
-    }
-    for (size_t a = 0; a < cfg->replay_args.n; a++) {
-      fputc(' ', out);
-      hl_bench_shell_quote(out, cfg->replay_args.v[a]);
-    }
+    hl_bench_strv_free(&argv);
+    free(literal);
     fprintf(out, " >jobs/%s.csv 2>jobs/%s.err; rc=$?; echo $rc >jobs/%s.rc; exit $rc; }\n", id, id,
             id);
   }

@@ -112,6 +112,49 @@ char *hl_bench_trace_path(const char *workload, unsigned threads) {
   return hl_bench_xasprintf("traces/%s-t%u.hlt", workload, threads);
 }
 
+/* One word of a run's command line, and whether it is one of hlbench's own
+   fixed words (an option name, "csv", a page size in digits): the jobs file
+   writes those bare and shell-quotes the rest. */
+static void hl_bench_argv_add(hl_bench_strv_t *argv, bool *literal, const char *s, bool lit) {
+  if (literal) literal[argv->n] = lit;
+  hl_bench_strv_push(argv, s);
+}
+
+void hl_bench_replay_argv(hl_bench_strv_t *argv, bool **literal, const char *hlreplay,
+                          const hl_bench_run_t *r, const hl_bench_config_t *cfg) {
+  memset(argv, 0, sizeof *argv);
+  /* at most: hlreplay TRACE --alloc NAME --options OPTIONS --format csv
+     --page-size P --sim PRESET (12), replay_args, the terminating NULL */
+  size_t most = 12 + cfg->replay_args.n + 1;
+  bool *lit = literal ? hl_bench_xmalloc(most * sizeof *lit) : NULL;
+  if (literal) *literal = lit;
+  hl_bench_argv_add(argv, lit, hlreplay, false);
+  hl_bench_argv_add(argv, lit, r->trace, false);
+  char name[128];
+  const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
+  hl_bench_argv_add(argv, lit, "--alloc", true);
+  hl_bench_argv_add(argv, lit, name, false);
+  if (options) {
+    hl_bench_argv_add(argv, lit, "--options", true);
+    hl_bench_argv_add(argv, lit, options, false);
+  }
+  hl_bench_argv_add(argv, lit, "--format", true);
+  hl_bench_argv_add(argv, lit, "csv", true);
+  if (r->page_size) {
+    char num[32];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->page_size);
+    hl_bench_argv_add(argv, lit, "--page-size", true);
+    hl_bench_argv_add(argv, lit, num, true);
+  }
+  if (r->sim) {
+    hl_bench_argv_add(argv, lit, "--sim", true);
+    hl_bench_argv_add(argv, lit, cfg->sim, false);
+  }
+  for (size_t a = 0; a < cfg->replay_args.n; a++)
+    hl_bench_argv_add(argv, lit, cfg->replay_args.v[a], false);
+  hl_bench_argv_add(argv, lit, NULL, false);
+}
+
 /* The runs of one pass over the matrix: every cell once, as repeat `rep`. */
 static void hl_bench_plan_pass(hl_bench_plan_t *plan, const hl_bench_config_t *cfg, unsigned rep,
                                bool sim) {

@@ -377,32 +377,8 @@ static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg
       hl_bench_run_fail(r, status);
       free(status);
     } else {
-      hl_bench_strv_t argv = {0};
-      hl_bench_strv_push(&argv, hlreplay);
-      hl_bench_strv_push(&argv, r->trace);
-      char name[128];
-      const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
-      hl_bench_strv_push(&argv, "--alloc");
-      hl_bench_strv_push(&argv, name);
-      if (options) {
-        hl_bench_strv_push(&argv, "--options");
-        hl_bench_strv_push(&argv, options);
-      }
-      hl_bench_strv_push(&argv, "--format");
-      hl_bench_strv_push(&argv, "csv");
-      if (r->page_size) {
-        char num[32];
-        snprintf(num, sizeof num, "%llu", (unsigned long long)r->page_size);
-        hl_bench_strv_push(&argv, "--page-size");
-        hl_bench_strv_push(&argv, num);
-      }
-      if (r->sim) {
-        hl_bench_strv_push(&argv, "--sim");
-        hl_bench_strv_push(&argv, cfg->sim);
-      }
-      for (size_t a = 0; a < cfg->replay_args.n; a++)
-        hl_bench_strv_push(&argv, cfg->replay_args.v[a]);
-      hl_bench_strv_push(&argv, NULL);
+      hl_bench_strv_t argv;
+      hl_bench_replay_argv(&argv, NULL, hlreplay, r, cfg);
       hl_bench_child_t res;
       if (hl_bench_child_run(argv.v, dir, cfg->timeout_s, &hl_bench_stop, &res) != 0) {
         fprintf(stderr, "hlbench: cannot run %s: %s\n", hlreplay, strerror(errno));

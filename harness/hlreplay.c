@@ -106,21 +106,12 @@ static void list_allocators(void) {
   }
 }
 
-/* "4096", "64K", "2M", "1G" -> bytes; false on junk or overflow. */
+/* "4096", "64K", "2M", "1G" -> bytes; false on junk or overflow (the
+   shared parser, with the lenient number hlreplay has always taken). */
 static bool parse_bytes(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *s == '-') return false;
-  unsigned shift = 0;
-  if (*end == 'K' || *end == 'k')
-    shift = 10, end++;
-  else if (*end == 'M' || *end == 'm')
-    shift = 20, end++;
-  else if (*end == 'G' || *end == 'g')
-    shift = 30, end++;
-  if (*end || (shift && v > (~0ull >> shift))) return false;
-  *out = (size_t)(v << shift);
+  uint64_t v;
+  if (!sim_size_parse(s, SIM_SIZE_LOOSE, &v) || v > SIZE_MAX) return false;
+  *out = (size_t)v;
   return true;
 }
 

@@ -46,31 +46,35 @@ uint64_t sim_page_bytes(uint32_t kind) {
   return kind < SIM_PAGE_KINDS ? bytes[kind] : 0;
 }
 
-/* "123", "48K", "8M", "1G", also "48KiB"/"48KB"; false on anything else or overflow. */
-static bool sim_parse_size(const char *text, uint64_t *out) {
-  if (!isdigit((unsigned char)text[0])) return false;
+/* Spellings and callers: sim/sim.h. */
+bool sim_size_parse(const char *text, unsigned flags, uint64_t *out) {
+  if (flags & SIM_SIZE_LOOSE ? text[0] == '-' : !isdigit((unsigned char)text[0])) return false;
   errno = 0;
   char *end;
   unsigned long long v = strtoull(text, &end, 10);
-  if (errno != 0) return false;
+  if (errno != 0 || end == text) return false;
   unsigned shift = 0;
   switch (toupper((unsigned char)*end)) {
     case 'K':
       shift = 10;
-      end++;
       break;
     case 'M':
       shift = 20;
-      end++;
       break;
     case 'G':
       shift = 30;
-      end++;
       break;
     default:
       break;
   }
-  if (shift != 0 && (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)) end += strlen(end);
+  if (shift != 0) {
+    end++;
+    bool i = toupper((unsigned char)end[0]) == 'I';
+    if (i && ((flags & SIM_SIZE_UNIT_I) ||
+              ((flags & SIM_SIZE_UNIT_B) && toupper((unsigned char)end[1]) == 'B')))
+      end++;
+    if ((flags & SIM_SIZE_UNIT_B) && toupper((unsigned char)*end) == 'B') end++;
+  }
   if (*end != '\0') return false;
   if (shift != 0 && v > (UINT64_MAX >> shift)) return false;
   *out = (uint64_t)v << shift;
@@ -79,7 +83,7 @@ static bool sim_parse_size(const char *text, uint64_t *out) {
 
 int sim_page_parse(const char *text) {
   uint64_t bytes;
-  if (!sim_parse_size(text, &bytes)) return -1;
+  if (!sim_size_parse(text, SIM_SIZE_UNIT_B, &bytes)) return -1;
   for (int k = 0; k < SIM_PAGE_KINDS; k++) {
     if (bytes == sim_page_bytes((uint32_t)k)) return k;
   }
@@ -89,7 +93,7 @@ int sim_page_parse(const char *text) {
 static int sim_set_u32(uint32_t *dst, const char *key, const char *value, char *err,
                        size_t errlen) {
   uint64_t v;
-  if (!sim_parse_size(value, &v) || v > UINT32_MAX)
+  if (!sim_size_parse(value, SIM_SIZE_UNIT_B, &v) || v > UINT32_MAX)
     return sim_config_err(err, errlen, "%s: '%s' is not a number", key, value);
   *dst = (uint32_t)v;
   return 0;
@@ -98,7 +102,7 @@ static int sim_set_u32(uint32_t *dst, const char *key, const char *value, char *
 static int sim_set_level(sim_level_config_t *lv, const char *key, const char *field,
                          const char *value, char *err, size_t errlen) {
   if (strcmp(field, "size") == 0) {
-    if (!sim_parse_size(value, &lv->size))
+    if (!sim_size_parse(value, SIM_SIZE_UNIT_B, &lv->size))
       return sim_config_err(err, errlen, "%s: '%s' is not a size (e.g. 48K, 8M)", key, value);
     return 0;
   }
