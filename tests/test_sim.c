@@ -3,7 +3,9 @@
   computed by hand: compulsory misses of a stream, a working set that fits,
   LRU versus tree-PLRU on a known pattern, false and true sharing ping-pong,
   a hand-traced MESI sequence, TLB misses with 4 KiB and 2 MiB pages, lines
-  spanned by one access, determinism, and config parsing errors.
+  spanned by one access, determinism, config parsing errors, and the
+  invariants (sim_is_valid) after every access of a random four-core mix on
+  tiny caches, where evictions and coherence actions are constant.
 ---------------------------------------------------------------------------- */
 #include "sim/sim.h"
 #include "tests/check.h"
@@ -376,6 +378,43 @@ static void test_config(void) {
   unlink(path);
 }
 
+/* Four cores, random reads and writes of 1..24 bytes (some spanning two
+   lines) over 8 KiB, on caches of a few lines each under both policies: the
+   directory, the mirrored states in the ways, inclusion and the counter
+   identities must hold after every access. */
+static void test_random_invariants(void) {
+  const char *policy[2] = {"lru", "plru"};
+  for (int p = 0; p < 2; p++) {
+    const char *kv[] = {"l1d.size",  "256",        "l1d.ways", "2",       "l1d.policy",
+                        policy[p],   "l2.size",    "1K",       "l2.ways", "4",
+                        "l2.policy", policy[p],    "llc.size", "4K",      "llc.ways",
+                        "4",         "llc.policy", policy[p],  NULL};
+    sim_t *s = make(kv);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    bool valid = true;
+    int bad = -1;
+    for (int i = 0; i < 20000 && valid; i++) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      unsigned core = (unsigned)(x % 4);
+      uint64_t addr = 0x100000 + ((x >> 8) % 8192);
+      uint64_t size = 1 + (x >> 24) % 24;
+      sim_access(s, core, addr, size, ((x >> 40) & 3) == 0);
+      valid = sim_is_valid(s);
+      if (!valid) bad = i;
+    }
+    sim_stats_t st = stats(s, -1);
+    CHECK(valid, "%s: invariants hold after every access (first broken at %d)", policy[p], bad);
+    CHECK(st.transfers > 0 && st.invalidations > 0 && st.writebacks > 0 && st.llc_misses > 0,
+          "%s: the mix exercises transfers, invalidations, writebacks and LLC misses "
+          "(%llu, %llu, %llu, %llu)",
+          policy[p], (unsigned long long)st.transfers, (unsigned long long)st.invalidations,
+          (unsigned long long)st.writebacks, (unsigned long long)st.llc_misses);
+    sim_destroy(s);
+  }
+}
+
 int main(void) {
   test_stream();
   test_fits();
@@ -388,5 +427,6 @@ int main(void) {
   test_binary_trace();
   test_trace_garbage();
   test_config();
+  test_random_invariants();
   return check_summary("test_sim");
 }
