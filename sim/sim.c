@@ -58,7 +58,7 @@ sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen) {
         sim_cache_init(&c->stlb, st->entries, st->ways, SIM_POLICY_LRU) != 0)
       return sim_create_fail(s, err, errlen, "out of memory");
     c->last_line = SIM_NO_TAG;
-    c->last_way = NULL;
+    c->last_dir = SIM_NO_DIR;
     c->last_page = SIM_NO_TAG;
   }
   if (sim_cache_init(&s->llc, cfg->llc.size / cfg->line, cfg->llc.ways, cfg->llc.policy) != 0)
@@ -166,16 +166,6 @@ static void sim_llc_writeback(sim_t *s, sim_core_t *c, uint64_t line, uint32_t d
 
 /* ---- coherence ---- */
 
-/* Core c (whose L2 holds `line`) now holds it in state `held`: mirror that
-   into its L2 way and its L1D way, if any. */
-static void sim_coherence_set_held(sim_core_t *c, uint64_t line, sim_held_t held) {
-  sim_way_t *w = sim_cache_probe(&c->l2, line);
-  sim_assert_internal(w != NULL);
-  w->held = (uint8_t)held;
-  w = sim_cache_probe(&c->l1, line);
-  if (w != NULL) w->held = (uint8_t)held;
-}
-
 /* Remove core `o`'s copy of a line (a peer's request): L1D and L2 both. */
 static void sim_coherence_drop(sim_t *s, uint32_t o, uint64_t line) {
   sim_core_t *co = &s->core[o];
@@ -199,9 +189,9 @@ static void sim_coherence_invalidate(sim_t *s, sim_core_t *c, sim_line_t *d, uin
 }
 
 /* Core `core` missed in its L2: find the data, set the MESI state, install the
-   line in the L2 (evicting as needed). Returns its L2 way. */
-static sim_way_t *sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint64_t bytes,
-                                     bool is_write) {
+   line in the L2 (evicting as needed). Returns the directory index. */
+static uint32_t sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint64_t bytes,
+                                   bool is_write) {
   sim_core_t *c = &s->core[core];
   /* an LLC copy knows its directory entry: the hash table is for LLC misses */
   sim_way_t *lw = sim_cache_probe(&s->llc, line);
@@ -234,7 +224,6 @@ static sim_way_t *sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uin
       d->sharers |= bit;
       d->excl = 0;
       d->dirty = 0;
-      sim_coherence_set_held(&s->core[o], line, SIM_HELD_S);
     }
   } else {
     c->st.llc_accesses++;
@@ -263,24 +252,21 @@ static sim_way_t *sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uin
   sim_way_t ev;
   sim_way_t *w = sim_cache_insert(&c->l2, line, &ev);
   w->dir = di;
-  w->held = d->dirty ? SIM_HELD_M : d->excl ? SIM_HELD_E : SIM_HELD_S;
   if (ev.tag != SIM_NO_TAG) {
     /* our own L2 victim leaves the private hierarchy: inclusion takes it out of
-       the L1D, and if we owned it dirty it goes back to the LLC. Its way says
-       how we held it, so the directory entry (likely cold in the host's
-       caches) is only written here, never read: nothing waits for it. */
+       the L1D, and if we owned it dirty it goes back to the LLC */
     sim_line_t *vd = sim_dir_at(s, ev.dir);
     sim_assert_internal(vd->line == ev.tag && (vd->sharers & bit) != 0);
     sim_cache_remove(&c->l1, ev.tag);
     if (c->last_line == ev.tag) c->last_line = SIM_NO_TAG;
-    if (ev.held == SIM_HELD_M) sim_llc_writeback(s, c, ev.tag, ev.dir);
+    if (vd->dirty) sim_llc_writeback(s, c, ev.tag, ev.dir);
     vd->sharers &= ~bit;
-    if (ev.held != SIM_HELD_S) {
-      vd->excl = 0; /* the E/M owner left: no one holds it */
+    if (vd->sharers == 0 || vd->excl) {
+      vd->excl = 0; /* an E/M owner left: no one holds it */
       vd->dirty = 0;
     }
   }
-  return w;
+  return di;
 }
 
 /* A write to a line the core holds: E -> M silently, S -> M by invalidating
@@ -292,7 +278,6 @@ static void sim_coherence_write(sim_t *s, sim_core_t *c, uint32_t core, sim_line
   d->sharers = bit;
   d->excl = 1;
   d->dirty = 1;
-  sim_coherence_set_held(c, d->line, SIM_HELD_M);
 }
 
 /* One line's worth of an access. */
@@ -300,38 +285,37 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
                                    bool is_write) {
   sim_core_t *c = &s->core[core];
   c->st.l1d_accesses++;
-  sim_way_t *w;
+  uint32_t di;
   if (line == c->last_line) {
-    w = c->last_way; /* MRU in L1D under either policy: a hit that changes nothing */
+    di = c->last_dir; /* MRU in L1D under either policy: a hit that changes nothing */
   } else {
-    w = sim_cache_lookup(&c->l1, line);
-    if (w == NULL) {
+    sim_way_t *w = sim_cache_lookup(&c->l1, line);
+    if (w != NULL) {
+      di = w->dir;
+    } else {
       c->st.l1d_misses++;
       sim_way_t *w2 = sim_cache_lookup(&c->l2, line);
-      if (w2 == NULL) {
+      if (w2 != NULL) {
+        di = w2->dir;
+      } else {
         c->st.l2_misses++;
-        /* the L2 victim's directory entry will be written after the LLC and
+        /* the L2 victim's directory entry will be needed after the LLC and
            the directory are consulted: start loading it now (a host cache
            miss overlapped with the next one) */
         const sim_way_t *v = sim_cache_victim(&c->l2, line);
         if (v->tag != SIM_NO_TAG) __builtin_prefetch(sim_dir_at(s, v->dir), 1);
-        w2 = sim_coherence_fill(s, core, line, bytes, is_write);
+        di = sim_coherence_fill(s, core, line, bytes, is_write);
       }
-      uint32_t di = w2->dir;
-      uint8_t held = w2->held;
       sim_way_t ev;
       w = sim_cache_insert(&c->l1, line, &ev);
       w->dir = di; /* an L1D victim stays in the L2 (inclusion): nothing to do */
-      w->held = held;
     }
     c->last_line = line;
-    c->last_way = w;
+    c->last_dir = di;
   }
-  sim_line_t *d = sim_dir_at(s, w->dir);
-  /* the way's mirrored state answers "may we write?" without reading the
-     directory entry, so only the touched-bytes update below (which nothing
-     waits for) goes there */
-  if (is_write && w->held != SIM_HELD_M) sim_coherence_write(s, c, core, d);
+  sim_line_t *d = sim_dir_at(s, di);
+  if (is_write && !d->dirty) sim_coherence_write(s, c, core, d);
+  /* dirty implies we are the owner: a peer taking it would have dropped our copy */
   sim_assert_internal(!is_write || (d->sharers == (UINT32_C(1) << core) && d->dirty));
   d->mask[core] |= bytes;
 }
@@ -391,8 +375,8 @@ void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_w
   uint64_t off = addr & (s->line_size - 1);
   if (size - 1 < s->line_size - off && (addr >> s->line_shift) == c->last_line &&
       (addr >> s->page_shift) == c->last_page) {
-    sim_line_t *d = sim_dir_at(s, c->last_way->dir);
-    if (!is_write || c->last_way->held == SIM_HELD_M) {
+    sim_line_t *d = sim_dir_at(s, c->last_dir);
+    if (!is_write || d->dirty) {
       c->st.accesses++;
       c->st.reads += !is_write;
       c->st.writes += is_write;
@@ -427,8 +411,7 @@ void sim_stats(const sim_t *s, int core, sim_stats_t *out) {
 
 /* The directory agrees with the caches: every L2 way's entry names that line
    and lists the core; the number of L2 copies equals the sharer count; E/M
-   means exactly one sharer; M implies E; every L2 way's mirrored state is
-   the directory's; every L1D line is in the L2. */
+   means exactly one sharer; M implies E; every L1D line is in the L2. */
 bool sim_coherence_is_valid(const sim_t *s) {
   uint32_t *copies = calloc(s->ndir ? s->ndir : 1, sizeof(*copies));
   if (copies == NULL) return false;
@@ -438,11 +421,8 @@ bool sim_coherence_is_valid(const sim_t *s) {
     for (size_t k = 0; k < (size_t)c->l2.sets * c->l2.ways && ok; k++) {
       const sim_way_t *w = &c->l2.way[k];
       if (w->tag == SIM_NO_TAG) continue;
-      const sim_line_t *d = w->dir < s->ndir ? sim_dir_at(s, w->dir) : NULL;
-      if (d == NULL || d->line != w->tag || !(d->sharers & (UINT32_C(1) << i)) ||
-          w->held != (d->dirty  ? SIM_HELD_M
-                      : d->excl ? SIM_HELD_E
-                                : SIM_HELD_S))
+      if (w->dir >= s->ndir || sim_dir_at(s, w->dir)->line != w->tag ||
+          !(sim_dir_at(s, w->dir)->sharers & (UINT32_C(1) << i)))
         ok = false;
       else
         copies[w->dir]++;
@@ -451,10 +431,9 @@ bool sim_coherence_is_valid(const sim_t *s) {
       const sim_way_t *w = &c->l1.way[k];
       if (w->tag == SIM_NO_TAG) continue;
       const sim_way_t *w2 = sim_cache_probe(&c->l2, w->tag);
-      if (w2 == NULL || w2->dir != w->dir || w2->held != w->held) ok = false;
+      if (w2 == NULL || w2->dir != w->dir) ok = false;
     }
-    if (c->last_line != SIM_NO_TAG && sim_cache_probe(&c->l1, c->last_line) != c->last_way)
-      ok = false;
+    if (c->last_line != SIM_NO_TAG && sim_cache_probe(&c->l1, c->last_line) == NULL) ok = false;
   }
   for (uint32_t i = 0; i < s->ndir && ok; i++) {
     const sim_line_t *d = sim_dir_at(s, i);

@@ -22,7 +22,6 @@ int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t
     c->way[i].tag = SIM_NO_TAG;
     c->way[i].dir = SIM_NO_DIR;
     c->way[i].dirty = 0;
-    c->way[i].held = SIM_HELD_S;
   }
   if (policy == SIM_POLICY_PLRU) {
     while ((1u << c->levels) < ways) c->levels++;
@@ -84,7 +83,6 @@ sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted) {
     s[0].tag = tag;
     s[0].dir = SIM_NO_DIR;
     s[0].dirty = 0;
-    s[0].held = SIM_HELD_S;
     return s;
   }
   uint64_t free_ways = ~c->valid[set] & c->all_ways;
@@ -94,7 +92,6 @@ sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted) {
   s[w].tag = tag;
   s[w].dir = SIM_NO_DIR;
   s[w].dirty = 0;
-  s[w].held = SIM_HELD_S;
   sim_plru_touch(c, set, w);
   return s + w;
 }
@@ -124,7 +121,6 @@ bool sim_cache_remove(sim_cache_t *c, uint64_t tag) {
   w->tag = SIM_NO_TAG;
   w->dir = SIM_NO_DIR;
   w->dirty = 0;
-  w->held = SIM_HELD_S;
   return true;
 }
 

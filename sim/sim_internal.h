@@ -33,17 +33,10 @@
 #define SIM_NO_TAG UINT64_MAX
 #define SIM_NO_DIR UINT32_MAX
 
-/* L1D and L2 ways: the core's MESI state of the line, mirrored from the
-   directory (sim.c's sim_coherence_*) so that neither a write hit nor an
-   eviction needs to read the line's directory entry */
-typedef enum sim_held_e { SIM_HELD_S = 0, SIM_HELD_E, SIM_HELD_M } sim_held_t;
-
 typedef struct sim_way_s {
-  uint64_t tag;  /* line (or page) number, SIM_NO_TAG when invalid */
-  uint32_t dir;  /* caches: index of the line's directory entry (saves a hash lookup) */
-  uint8_t dirty; /* LLC: the line differs from memory */
-  uint8_t held;  /* L2: a sim_held_t */
-  uint16_t pad;
+  uint64_t tag;   /* line (or page) number, SIM_NO_TAG when invalid */
+  uint32_t dir;   /* caches: index of the line's directory entry (saves a hash lookup) */
+  uint32_t dirty; /* LLC: the line differs from memory */
 } sim_way_t;
 
 typedef struct sim_cache_s {
@@ -131,9 +124,9 @@ typedef struct sim_line_s {
 
 typedef struct sim_core_s {
   sim_cache_t l1, l2, dtlb, stlb;
-  uint64_t last_line;  /* most recent line: MRU in L1, so a repeat hit needs no lookup */
-  sim_way_t *last_way; /* its L1D way (it stays put while it is MRU, under either policy) */
-  uint64_t last_page;  /* same for the dTLB */
+  uint64_t last_line; /* most recent line: MRU in L1, so a repeat hit needs no lookup */
+  uint32_t last_dir;
+  uint64_t last_page; /* same for the dTLB */
   sim_stats_t st;
 } sim_core_t;
 
