@@ -8,8 +8,9 @@ check the paper's claims (paper/claims.conf) on the new run (`make reproduce`).
 
 1. Reads the configuration the reference run was made with (meta.json's `config`, the
    whole config text hlbench stores) and writes it to build/reproduce/REF_ID.conf, with
-   each `workload NAME = file PATH` made absolute (hlbench resolves PATH against the
-   config file's folder, which was that of meta.json's `config_file`).
+   each `workload NAME = file PATH` and the `sim = PATH` preset made absolute (hlbench
+   resolves PATH against the config file's folder, which was that of meta.json's
+   `config_file`).
 2. Runs `hlbench --config THAT --bin BIN --results RESULTS` (progress on stderr) into a
    new results run. With --new RUN_DIR it runs nothing and checks that run instead.
 3. For each claim prints the reference value, the new value and HOLDS / DOES NOT HOLD
@@ -51,18 +52,26 @@ def stored_config(ref):
     return meta, text, cfg_path or ""
 
 
+# The config lines that name a file, relative to the config's folder: a recorded
+# trace workload and the simulator preset.
+PATH_LINES = (re.compile(r"^(\s*workload\s+\S+\s*=\s*file\s+)(\S+)(.*)$"),
+              re.compile(r"^(\s*sim\s*=\s*)(\S+)(.*)$"))
+
+
 def absolute_files(text, cfg_path):
-    """The config text with `file PATH` workloads made absolute (see the banner)."""
+    """The config text with the paths it names (`file PATH` workloads, `sim = PATH`)
+    made absolute (see the banner)."""
     base = os.path.dirname(cfg_path) if cfg_path else "."
     out = []
     for n, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"^(\s*workload\s+\S+\s*=\s*file\s+)(\S+)(.*)$", line)
-        if m and not os.path.isabs(m.group(2)):
-            p = os.path.abspath(os.path.join(base, m.group(2)))
-            if not os.path.exists(p):
-                die(f"the reference config's line {n} names {m.group(2)}, which is {p} "
-                    f"here and does not exist (run `make` to unpack the shipped traces)")
-            line = m.group(1) + p + m.group(3)
+        for pattern in PATH_LINES:
+            m = pattern.match(line)
+            if m and not os.path.isabs(m.group(2)):
+                p = os.path.abspath(os.path.join(base, m.group(2)))
+                if not os.path.exists(p):
+                    die(f"the reference config's line {n} names {m.group(2)}, which is {p} "
+                        f"here and does not exist (run `make` to unpack the shipped traces)")
+                line = m.group(1) + p + m.group(3)
         out.append(line)
     return "\n".join(out) + "\n"
 

@@ -21,7 +21,10 @@ repeats    = 1
 timeout    = 60
 workload tt  = gen threadtest --iterations 5 --objects 20000 --size 64
 workload rec = file traces/rec.hlt
+sim = presets/tiny.conf
+sim_workloads = rec
 CONF
+mkdir -p "$w/conf/presets" && cp sim/presets/skylake.conf "$w/conf/presets/tiny.conf"
 # A relative config path, as `make bench` gives it: reproduce must resolve the file
 # workload against the config's folder, from the path stored in meta.json.
 (cd "$w" && "$BIN/hlbench" --config conf/q.conf --bin "$BIN" --results results >/dev/null 2>"$HL_TMP/bench.err")
@@ -48,6 +51,11 @@ expect_eq "one new run made" "$(ls -d results/*/ | wc -l)" 2
 [ -f "$new/bench.csv" ] && pass || fail "no new run"
 grep -q "workload rec = file $w/conf/traces/rec.hlt" build/reproduce/*.conf && pass ||
   fail "file workload not made absolute: $(grep rec build/reproduce/*.conf)"
+grep -q "^sim = $w/conf/presets/tiny.conf" build/reproduce/*.conf && pass ||
+  fail "sim preset not made absolute: $(grep '^sim' build/reproduce/*.conf)"
+sims() { awk -F, 'NR > 1 && $4 == "sim"' "$1/bench.csv" | wc -l; }
+expect_eq "simulated runs in the reference (rec x 2 allocators)" "$(sims "$ref")" 2
+expect_eq "the simulated pass rerun" "$(sims "$new")" 2
 expect_eq "both workloads rerun" "$(cut -d, -f2 "$new/bench.csv" | sort -u | tr '\n' ' ')" "rec tt workload "
 for c in events-same events-side enough; do
   echo "$out" | grep -q "^$c .*HOLDS" && pass || fail "$c should hold: $(echo "$out" | grep "^$c")"
