@@ -353,7 +353,8 @@ def sweep(o, run):
     if not cand:
         why = "no ravioli page-size sweep in this run"
         for n in ("SweepWorkload", "SweepSmallPage", "SweepLargePage", "SweepDtlbSmall",
-                  "SweepDtlbLarge", "SweepOverheadSmall", "SweepOverheadLarge"):
+                  "SweepDtlbLarge", "SweepRssSmall", "SweepRssLarge", "SweepMappedSmall",
+                  "SweepMappedLarge"):
             o.na(n, why, n in ("SweepDtlbSmall", "SweepDtlbLarge"))
         o.set("ConclusionSweep", r"\nodata{no sweep} The run has no \texttt{ravioli} page-size "
               r"sweep (\texttt{page\_sizes} in the bench configuration).")
@@ -364,9 +365,14 @@ def sweep(o, run):
     o.set("SweepSmallPage", fmt_bytes(small))
     o.set("SweepLargePage", fmt_bytes(large))
     vals = {}
-    for nm, metric in (("Dtlb", "sim_per_event_sim_dtlb_misses"), ("Overhead", "overhead_mapped")):
+    # the memory numbers are MiB of the native rows: the live data is the same trace at
+    # every page size, so their change is the allocator's overhead
+    for nm, metric, scale in (("Dtlb", "sim_per_event_sim_dtlb_misses", 1.0),
+                              ("Rss", "rss_growth_kib", 1.0 / 1024),
+                              ("Mapped", "alloc_bytes_mapped", 1.0 / (1 << 20))):
         for size_nm, p in (("Small", small), ("Large", large)):
             v = run.median(metric, w, "ravioli", t, p)
+            v = None if v is None else v * scale
             vals[(nm, size_nm)] = v
             o.value(f"Sweep{nm}{size_nm}", v, lambda x: f"{x:.2f}",
                     f"{metric} not measured at this page size", nm == "Dtlb")
@@ -375,9 +381,13 @@ def sweep(o, run):
     if ds is not None and dl is not None:
         parts.append(f"simulated dTLB misses per 1000 events went from {ds:.2f} to {dl:.2f} "
                      f"({'fewer' if dl < ds else 'more'} with larger pages)")
-    os_, ol = vals[("Overhead", "Small")], vals[("Overhead", "Large")]
-    if os_ is not None and ol is not None:
-        parts.append(f"bytes mapped per live byte went from {os_:.2f} to {ol:.2f}")
+    rs, rl = vals[("Rss", "Small")], vals[("Rss", "Large")]
+    if rs is not None and rl is not None:
+        parts.append(f"peak RSS growth from {rs:.2f} to {rl:.2f}~MiB")
+    ms, ml = vals[("Mapped", "Small")], vals[("Mapped", "Large")]
+    if ms is not None and ml is not None:
+        parts.append(f"the bytes {tex_escape('ravioli')} still had mapped at the end from "
+                     f"{ms:.2f} to {ml:.2f}~MiB")
     text = (f"From {fmt_bytes(small)} to {fmt_bytes(large)} pages on \\texttt{{{tex_escape(w)}}}, "
             + "; ".join(parts) + ".") if parts else \
         r"\nodata{sweep without counts} The sweep's rows have neither TLB counts nor memory statistics."
@@ -398,8 +408,9 @@ def sim_provenance(o, run):
     o.set("SimCapture", tex_escape("; ".join(f"{c}: {', '.join(sorted(a))}"
                                               for c, a in sorted(caps.items())))
           if caps else r"\nodata{sim\_capture not in this run}")
-    # the geometry of the preset(s) used, from sim/presets/NAME.conf
-    preset = sorted(configs)[0] if configs else "skylake"
+    # the geometry of the preset used, from sim/presets/NAME.conf; sim_config reads
+    # "NAME, N cores, P pages"
+    preset = sorted(configs)[0].split(",")[0].strip() if configs else "skylake"
     path = os.path.join(HERE, "..", "sim", "presets", f"{preset}.conf")
     geo = {}
     try:

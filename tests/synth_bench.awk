@@ -25,7 +25,7 @@ BEGIN {
       tr = (t > 1) ? 40 * i * t : 0; fs = (t > 1) ? 10 * i : 0
       live = (a == "null") ? "NA" : 1048576; mapped = (a == "null") ? "NA" : 1048576 * (1 + i / 10)
       print "syn", (w == 1 ? "larson" : "xmalloc"), rep, a, t, 0, ev, wall, ev / wall,
-            4096 + 256 * i, 1024, live, mapped, 100, 10, 2, 1, 0, 0, "skylake", cap,
+            4096 + 256 * i, 1024, live, mapped, 100, 10, 2, 1, 0, 0, "\"skylake, 4 cores, 4K pages\"", cap,
             ev * 3, (cap == "placement" ? 0 : ev), l1, l1 / 2, llc, 30 * t, 10 * t, 5 * t,
             tr, tr - fs, fs, tr / 2, 7, "ok"
     }
@@ -33,7 +33,7 @@ BEGIN {
   if (ravioli != "0") for (p = 4096; p <= 2097152; p *= 8) for (rep = 1; rep <= 3; rep++) {
     k = log(p) / log(2) - 11
     print "syn", "larson", rep, "ravioli", 4, p, 400000, 1.0, 400000, 8192 + p / 1024, 1024,
-          1048576, 1048576 + 4 * p, 100, 10, 2, 1, 5, 4096, "skylake", "app+alloc",
+          1048576, 1048576 + 4 * p, 100, 10, 2, 1, 5, 4096, "\"skylake, 4 cores, 4K pages\"", "app+alloc",
           1200000, 400000, 4000, 2000, 200, 3000 / k, 1000 / k, 500 / k, 160, 120, 40, 80, 7, "ok"
   }
 }
