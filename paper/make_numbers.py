@@ -473,8 +473,10 @@ CAPTIONS = {
     "sim_transfers": "Simulated cross-core cache-to-cache transfers per 1000 trace events.",
     "sim_sharing": "Simulated transfers split into true sharing (solid) and false sharing "
                    "(hatched).",
-    "page_size_sweep": "The page-size sweep: simulated TLB misses and walks (left) and memory "
-                       "overhead (right) against the allocator page size (log$_2$ axis).",
+    "page_size_sweep": "The page-size sweep: simulated TLB misses and walks (left), and memory "
+                       "(right: peak RSS growth and the bytes the allocator still mapped at "
+                       "the end, MiB; the live data is the same at every size) against the "
+                       "allocator page size (log$_2$ axis).",
 }
 
 

@@ -13,8 +13,8 @@ Writes PNG and PDF into plots/out/<run>/:
   sim_transfers     simulated cross-core (cache-to-cache) transfers per 1000 events
   sim_sharing       those transfers split into true and false sharing (stacked)
   page_size_sweep   per allocator with a page-size sweep (ravioli): TLB misses and
-                    walks, and memory overhead (bytes mapped / bytes live, peak RSS
-                    per live byte) against the page size (log2 axis)
+                    walks, and memory in MiB (peak RSS growth, bytes the allocator
+                    still mapped at the end) against the page size (log2 axis)
 Every allocator keeps one colour in every figure. Cells that did not run ok are left
 out and listed on stderr; metrics that are NA are never plotted as zero. A figure
 whose columns are absent from bench.csv, or NA in every ok row, is not drawn: the
