@@ -240,8 +240,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
     cfg->page_sizes = hl_bench_xmalloc(words.n * sizeof *cfg->page_sizes);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
       uint64_t v = 0;
-      if (!sim_size_parse(words.v[i], SIM_SIZE_UNIT_B | SIM_SIZE_UNIT_I, &v) ||
-          (v & (v - 1)) != 0) {
+      if (!sim_size_parse(words.v[i], &v) || (v & (v - 1)) != 0) {
         rc = hl_bench_perr(ps,
                            "expected 0 (allocator default) or a power of two in bytes "
                            "(suffix K, M or G allowed), got '%s'",

@@ -106,11 +106,10 @@ static void list_allocators(void) {
   }
 }
 
-/* "4096", "64K", "2M", "1G" -> bytes; false on junk or overflow (the
-   shared parser, with the lenient number hlreplay has always taken). */
+/* "4096", "64K", "2M", "1G" -> bytes (sim_size_parse); false on junk or overflow. */
 static bool parse_bytes(const char *s, size_t *out) {
   uint64_t v;
-  if (!sim_size_parse(s, SIM_SIZE_LOOSE, &v) || v > SIZE_MAX) return false;
+  if (!sim_size_parse(s, &v) || v > SIZE_MAX) return false;
   *out = (size_t)v;
   return true;
 }

@@ -71,22 +71,15 @@ int sim_config_set(sim_config_t *cfg, const char *key, const char *value, char *
    line), PLRU ways a power of two, core count. Returns 0 or -1 with err. */
 int sim_config_check(const sim_config_t *cfg, char *err, size_t errlen);
 
-/* A byte size: decimal digits, optionally a binary suffix K, M or G (any
-   case): "4096", "48K", "2M", "1G". The one size parser of the simulator's
-   config and page sizes, hlbench's page_sizes and hlreplay's byte options.
-   It lives here because libhlsim depends on no other library of ours and the
-   harness already depends on it (the allocators' own option parsers in alloc/
-   cannot use it: libhlarena.so is built from alloc/arena alone). The flags
-   keep the spellings each caller has always accepted. false on anything else
+/* A byte size: decimal digits, optionally a binary suffix K, M or G, which may
+   be followed by B or iB (any case): "4096", "48K", "2M", "1G", "48KiB". The
+   one size parser of the simulator's config and page sizes, hlbench's
+   page_sizes and hlreplay's byte options. It lives here because libhlsim
+   depends on no other library of ours and the harness already depends on it
+   (the allocators' own option parsers in alloc/ cannot use it: libhlarena.so
+   is built from alloc/arena alone). false on anything else (a sign, a blank)
    and on overflow; *out is then untouched. */
-/* after the suffix "B" or "iB" (any case): 48KB, 48KiB (sim, hlbench) */
-#define SIM_SIZE_UNIT_B 1u
-/* after the suffix also a bare "i": 48Ki (hlbench's page_sizes) */
-#define SIM_SIZE_UNIT_I 2u
-/* the number as strtoull reads it: leading blanks or '+' allowed, only a '-'
-   as the first character refused (hlreplay's options) */
-#define SIM_SIZE_LOOSE 4u
-bool sim_size_parse(const char *text, unsigned flags, uint64_t *out);
+bool sim_size_parse(const char *text, uint64_t *out);
 
 /* Parse "4K" / "2M" / "1G" (also "4096", "2097152", ...) into SIM_PAGE_*; -1 if not one. */
 int sim_page_parse(const char *text);

@@ -47,12 +47,12 @@ uint64_t sim_page_bytes(uint32_t kind) {
 }
 
 /* Spellings and callers: sim/sim.h. */
-bool sim_size_parse(const char *text, unsigned flags, uint64_t *out) {
-  if (flags & SIM_SIZE_LOOSE ? text[0] == '-' : !isdigit((unsigned char)text[0])) return false;
+bool sim_size_parse(const char *text, uint64_t *out) {
+  if (!isdigit((unsigned char)text[0])) return false;
   errno = 0;
   char *end;
   unsigned long long v = strtoull(text, &end, 10);
-  if (errno != 0 || end == text) return false;
+  if (errno != 0) return false;
   unsigned shift = 0;
   switch (toupper((unsigned char)*end)) {
     case 'K':
@@ -69,11 +69,7 @@ bool sim_size_parse(const char *text, unsigned flags, uint64_t *out) {
   }
   if (shift != 0) {
     end++;
-    bool i = toupper((unsigned char)end[0]) == 'I';
-    if (i && ((flags & SIM_SIZE_UNIT_I) ||
-              ((flags & SIM_SIZE_UNIT_B) && toupper((unsigned char)end[1]) == 'B')))
-      end++;
-    if ((flags & SIM_SIZE_UNIT_B) && toupper((unsigned char)*end) == 'B') end++;
+    if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0) end += strlen(end);
   }
   if (*end != '\0') return false;
   if (shift != 0 && v > (UINT64_MAX >> shift)) return false;
@@ -83,7 +79,7 @@ bool sim_size_parse(const char *text, unsigned flags, uint64_t *out) {
 
 int sim_page_parse(const char *text) {
   uint64_t bytes;
-  if (!sim_size_parse(text, SIM_SIZE_UNIT_B, &bytes)) return -1;
+  if (!sim_size_parse(text, &bytes)) return -1;
   for (int k = 0; k < SIM_PAGE_KINDS; k++) {
     if (bytes == sim_page_bytes((uint32_t)k)) return k;
   }
@@ -93,7 +89,7 @@ int sim_page_parse(const char *text) {
 static int sim_set_u32(uint32_t *dst, const char *key, const char *value, char *err,
                        size_t errlen) {
   uint64_t v;
-  if (!sim_size_parse(value, SIM_SIZE_UNIT_B, &v) || v > UINT32_MAX)
+  if (!sim_size_parse(value, &v) || v > UINT32_MAX)
     return sim_config_err(err, errlen, "%s: '%s' is not a number", key, value);
   *dst = (uint32_t)v;
   return 0;
@@ -102,7 +98,7 @@ static int sim_set_u32(uint32_t *dst, const char *key, const char *value, char *
 static int sim_set_level(sim_level_config_t *lv, const char *key, const char *field,
                          const char *value, char *err, size_t errlen) {
   if (strcmp(field, "size") == 0) {
-    if (!sim_size_parse(value, SIM_SIZE_UNIT_B, &lv->size))
+    if (!sim_size_parse(value, &lv->size))
       return sim_config_err(err, errlen, "%s: '%s' is not a size (e.g. 48K, 8M)", key, value);
     return 0;
   }

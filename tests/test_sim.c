@@ -3,7 +3,8 @@
   computed by hand: compulsory misses of a stream, a working set that fits,
   LRU versus tree-PLRU on a known pattern, false and true sharing ping-pong,
   a hand-traced MESI sequence, TLB misses with 4 KiB and 2 MiB pages, lines
-  spanned by one access, determinism, config parsing errors, and the
+  spanned by one access, determinism, config parsing errors, the byte-size
+  parser, and the
   invariants (sim_is_valid) after every access of a random four-core mix on
   tiny caches, where evictions and coherence actions are constant.
 ---------------------------------------------------------------------------- */
@@ -415,7 +416,28 @@ static void test_random_invariants(void) {
   }
 }
 
+/* The one byte-size parser (sim_size_parse): its spellings and refusals. */
+static void test_size_parse(void) {
+  struct {
+    const char *text;
+    uint64_t want; /* 0: refused */
+  } cases[] = {
+      {"4096", 4096},     {"48K", 48 << 10}, {"2m", 2 << 20}, {"1G", 1 << 30}, {"48KiB", 48 << 10},
+      {"48kb", 48 << 10}, {"", 0},           {"+4", 0},       {" 4", 0},       {"-1", 0},
+      {"4Ki", 0},         {"4KBB", 0},       {"4X", 0},       {"4B", 0},       {"99999999999G", 0}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    uint64_t v = 12345;
+    bool ok = sim_size_parse(cases[i].text, &v);
+    if (cases[i].want != 0)
+      CHECK(ok && v == cases[i].want, "size '%s' = %llu (got %d, %llu)", cases[i].text,
+            (unsigned long long)cases[i].want, ok, (unsigned long long)v);
+    else
+      CHECK(!ok && v == 12345, "size '%s' refused, output untouched", cases[i].text);
+  }
+}
+
 int main(void) {
+  test_size_parse();
   test_stream();
   test_fits();
   test_lru_plru();
