@@ -4,9 +4,9 @@
   LRU versus tree-PLRU on a known pattern, false and true sharing ping-pong,
   a hand-traced MESI sequence, TLB misses with 4 KiB and 2 MiB pages, lines
   spanned by one access, determinism, config parsing errors, the byte-size
-  parser, and the
-  invariants (sim_is_valid) after every access of a random four-core mix on
-  tiny caches, where evictions and coherence actions are constant.
+  parser, and the invariants (sim_is_valid) after every access of a random
+  four-core mix on tiny caches, where evictions and coherence actions are
+  constant.
 ---------------------------------------------------------------------------- */
 #include "sim/sim.h"
 #include "tests/check.h"
