@@ -379,6 +379,20 @@ def sim_cells(cells, columns):
     return picked
 
 
+def sim_picked(cells, rows, header, name, columns, never, report):
+    """sim_cells of a simulator figure, or None once its absence is reported:
+    the columns (and events) absent or all NA, or `never` measured in one cell."""
+    why = columns_state(rows, header, columns + ["events"])
+    if why:
+        report.skipped(name, why)
+        return None
+    picked = sim_cells(cells, columns)
+    if not picked:
+        report.skipped(name, never)
+        return None
+    return picked
+
+
 def capture_note(cells):
     """Which access streams the simulator saw per allocator (sim_capture), and the
     simulated machine (sim_config): stated on every simulator figure."""
@@ -419,13 +433,9 @@ def grouped_sim(ax, cells, picked, fn, allocs):
 
 def sim_figure(cells, rows, header, name, title, panels, out, report):
     columns = [c for c, _ in panels]
-    why = columns_state(rows, header, columns + ["events"])
-    if why:
-        report.skipped(name, why)
-        return
-    picked = sim_cells(cells, columns)
+    picked = sim_picked(cells, rows, header, name, columns,
+                        f"{', '.join(columns)} never measured together with events", report)
     if not picked:
-        report.skipped(name, f"{', '.join(columns)} never measured together with events")
         return
     allocs = allocators_of(cells)
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(7, 0.9 * len(picked) + 3),
@@ -444,13 +454,9 @@ def sim_figure(cells, rows, header, name, title, panels, out, report):
 def sim_sharing(cells, rows, header, out, report):
     name = os.path.basename(out)
     columns = ["sim_true_sharing", "sim_false_sharing"]
-    why = columns_state(rows, header, columns + ["events"])
-    if why:
-        report.skipped(name, why)
-        return
-    picked = sim_cells(cells, columns)
+    picked = sim_picked(cells, rows, header, name, columns,
+                        "true/false sharing never measured together with events", report)
     if not picked:
-        report.skipped(name, "true/false sharing never measured together with events")
         return
     allocs = allocators_of(cells)
     width = 0.8 / max(1, len(allocs))
