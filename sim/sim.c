@@ -58,7 +58,6 @@ sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen) {
         sim_cache_init(&c->stlb, st->entries, st->ways, SIM_POLICY_LRU) != 0)
       return sim_create_fail(s, err, errlen, "out of memory");
     c->last_line = SIM_NO_TAG;
-    c->last_dir = SIM_NO_DIR;
     c->last_page = SIM_NO_TAG;
   }
   if (sim_cache_init(&s->llc, cfg->llc.size / cfg->line, cfg->llc.ways, cfg->llc.policy) != 0)
@@ -128,8 +127,15 @@ uint32_t sim_dir_get(sim_t *s, uint64_t line) {
   if (s->ndir == UINT32_MAX - 1) sim_dir_oom();
   if (s->ndir == s->cap_dir) {
     uint32_t cap = s->cap_dir ? s->cap_dir * 2 : 1024;
-    char *dir = realloc(s->dir, (size_t)cap * s->dir_stride);
+    char *dir = sim_table_alloc((size_t)cap * s->dir_stride);
     if (dir == NULL) sim_dir_oom();
+    if (s->ndir > 0) memcpy(dir, s->dir, (size_t)s->ndir * s->dir_stride);
+    for (uint32_t k = 0; k < s->ncores; k++) {
+      sim_core_t *c = &s->core[k];
+      if (c->last_line != SIM_NO_TAG)
+        c->last_entry = (sim_line_t *)(void *)(dir + ((char *)c->last_entry - s->dir));
+    }
+    free(s->dir);
     s->dir = dir;
     s->cap_dir = cap;
   }
@@ -284,11 +290,11 @@ static void sim_coherence_write(sim_t *s, sim_core_t *c, uint32_t core, sim_line
 static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint64_t bytes,
                                    bool is_write) {
   sim_core_t *c = &s->core[core];
-  c->st.l1d_accesses++;
-  uint32_t di;
+  sim_line_t *d;
   if (line == c->last_line) {
-    di = c->last_dir; /* MRU in L1D under either policy: a hit that changes nothing */
+    d = c->last_entry; /* MRU in L1D under either policy: a hit that changes nothing */
   } else {
+    uint32_t di;
     sim_way_t *w = sim_cache_lookup(&c->l1, line);
     if (w != NULL) {
       di = w->dir;
@@ -310,10 +316,10 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
       w = sim_cache_insert(&c->l1, line, &ev);
       w->dir = di; /* an L1D victim stays in the L2 (inclusion): nothing to do */
     }
+    d = sim_dir_at(s, di);
     c->last_line = line;
-    c->last_dir = di;
+    c->last_entry = d;
   }
-  sim_line_t *d = sim_dir_at(s, di);
   if (is_write && !d->dirty) sim_coherence_write(s, c, core, d);
   /* dirty implies we are the owner: a peer taking it would have dropped our copy */
   sim_assert_internal(!is_write || (d->sharers == (UINT32_C(1) << core) && d->dirty));
@@ -321,7 +327,6 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
 }
 
 static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
-  c->st.dtlb_accesses++;
   if (page == c->last_page) return; /* MRU in the dTLB (LRU): a hit that changes nothing */
   c->last_page = page;
   if (c->dtlb.ways != 0 && sim_cache_lookup(&c->dtlb, page) != NULL) return;
@@ -343,13 +348,13 @@ static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, 
                                                        uint64_t size, bool is_write) {
   if (size == 0) return;
   sim_core_t *c = &s->core[core];
-  c->st.accesses++;
   if (is_write)
     c->st.writes++;
   else
     c->st.reads++;
   uint64_t end = addr + size < addr ? UINT64_MAX : addr + size; /* clamp at the top */
   uint64_t page = SIM_NO_TAG;
+  uint64_t lines = 0, pages = 0;
   while (addr < end) {
     uint64_t off = addr & (s->line_size - 1);
     uint64_t n = s->line_size - off;
@@ -357,11 +362,15 @@ static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, 
     uint64_t bytes = (UINT64_MAX >> (64 - n)) << off; /* n is 1..64 */
     if ((addr >> s->page_shift) != page) {
       page = addr >> s->page_shift;
+      pages++;
       sim_tlb_access(c, page);
     }
+    lines++;
     sim_line_access(s, core, addr >> s->line_shift, bytes, is_write);
     addr += n;
   }
+  c->extra_lines += lines - 1; /* the first line and page count as the access itself */
+  c->extra_pages += pages - 1;
 }
 
 /* Most accesses fall within one line that is the core's most recent line, on
@@ -375,14 +384,15 @@ void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_w
   uint64_t off = addr & (s->line_size - 1);
   if (size - 1 < s->line_size - off && (addr >> s->line_shift) == c->last_line &&
       (addr >> s->page_shift) == c->last_page) {
-    sim_line_t *d = sim_dir_at(s, c->last_dir);
-    if (!is_write || d->dirty) {
-      c->st.accesses++;
-      c->st.reads += !is_write;
-      c->st.writes += is_write;
-      c->st.dtlb_accesses++;
-      c->st.l1d_accesses++;
+    sim_line_t *d = c->last_entry;
+    if (!is_write) {
+      c->st.reads++;
       d->mask[core] |= (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+      return;
+    }
+    if (d->dirty) {
+      c->st.writes++;
+      d->mask[core] |= (UINT64_MAX >> (64 - size)) << off;
       return;
     }
   }
@@ -394,15 +404,25 @@ const sim_stats_t *sim_core_counters(const sim_t *s, unsigned core) {
   return &s->core[core].st;
 }
 
+/* Core i's counters whole: the three access totals the hot path leaves out. */
+static sim_stats_t sim_core_stats(const sim_core_t *c) {
+  sim_stats_t st = c->st;
+  st.accesses = st.reads + st.writes;
+  st.l1d_accesses = st.accesses + c->extra_lines;
+  st.dtlb_accesses = st.accesses + c->extra_pages;
+  return st;
+}
+
 void sim_stats(const sim_t *s, int core, sim_stats_t *out) {
   if (core >= 0) {
-    *out = s->core[core].st;
+    *out = sim_core_stats(&s->core[core]);
     return;
   }
   memset(out, 0, sizeof(*out));
   uint64_t *o = (uint64_t *)out;
   for (uint32_t i = 0; i < s->ncores; i++) {
-    const uint64_t *in = (const uint64_t *)&s->core[i].st;
+    sim_stats_t st = sim_core_stats(&s->core[i]);
+    const uint64_t *in = (const uint64_t *)&st;
     for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++) o[k] += in[k];
   }
 }
@@ -452,9 +472,10 @@ bool sim_is_valid(const sim_t *s) {
     if (!sim_cache_is_valid(&c->l1) || !sim_cache_is_valid(&c->l2) ||
         !sim_cache_is_valid(&c->dtlb) || !sim_cache_is_valid(&c->stlb))
       return false;
-    const sim_stats_t *st = &c->st;
-    if (st->reads + st->writes != st->accesses || st->l2_misses > st->l1d_misses ||
-        st->l1d_misses > st->l1d_accesses || st->llc_misses > st->llc_accesses ||
+    sim_stats_t whole = sim_core_stats(c);
+    const sim_stats_t *st = &whole;
+    if (st->l2_misses > st->l1d_misses || st->l1d_misses > st->l1d_accesses ||
+        st->llc_misses > st->llc_accesses ||
         st->transfers != st->true_sharing + st->false_sharing ||
         st->llc_accesses + st->transfers != st->l2_misses)
       return false;

@@ -112,7 +112,9 @@ typedef struct sim_stats_s {
 void sim_stats(const sim_t *sim, int core, sim_stats_t *out);
 /* Core `core`'s live counters (updated by every sim_access): the capture
    runtime watches transfers + invalidations after each access to attribute
-   coherence events without a call. */
+   coherence events without a call. The three access totals (accesses,
+   l1d_accesses, dtlb_accesses) are not kept live, to spare the hot path:
+   they read 0 here, and sim_stats fills them in. */
 const sim_stats_t *sim_core_counters(const sim_t *sim, unsigned core);
 
 /* Per-line coherence counters, for the hottest-lines report. */

@@ -9,6 +9,13 @@
 #include "sim/sim_internal.h"
 #include <stdlib.h>
 
+#define SIM_HOST_LINE 64
+
+void *sim_table_alloc(size_t bytes) {
+  size_t rounded = (bytes + SIM_HOST_LINE - 1) & ~(size_t)(SIM_HOST_LINE - 1);
+  return rounded < bytes ? NULL : aligned_alloc(SIM_HOST_LINE, rounded ? rounded : SIM_HOST_LINE);
+}
+
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy) {
   memset(c, 0, sizeof(*c));
   if (entries == 0 || ways == 0) return 0; /* absent level: every lookup misses */
@@ -16,7 +23,7 @@ int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t
   c->sets = (uint32_t)(entries / ways);
   c->set_mask = c->sets - 1;
   c->policy = policy;
-  c->way = malloc((size_t)c->sets * ways * sizeof(*c->way));
+  c->way = sim_table_alloc((size_t)c->sets * ways * sizeof(*c->way));
   if (c->way == NULL) return -1;
   for (size_t i = 0; i < (size_t)c->sets * ways; i++) {
     c->way[i].tag = SIM_NO_TAG;

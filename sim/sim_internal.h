@@ -53,6 +53,12 @@ typedef struct sim_cache_s {
   uint64_t all_ways; /* PLRU: a bit per way */
 } sim_cache_t;
 
+/* The simulator's big tables (cache ways, the directory) start on a host cache
+   line: malloc's 16-byte alignment would split every 64-byte directory entry
+   and every other set across two host lines. Free with free(); NULL when out
+   of memory. */
+void *sim_table_alloc(size_t bytes);
+
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy);
 void sim_cache_free(sim_cache_t *c);
 bool sim_cache_is_valid(const sim_cache_t *c);
@@ -124,10 +130,15 @@ typedef struct sim_line_s {
 
 typedef struct sim_core_s {
   sim_cache_t l1, l2, dtlb, stlb;
-  uint64_t last_line; /* most recent line: MRU in L1, so a repeat hit needs no lookup */
-  uint32_t last_dir;
-  uint64_t last_page; /* same for the dTLB */
+  uint64_t last_line;     /* most recent line: MRU in L1, so a repeat hit needs no lookup */
+  sim_line_t *last_entry; /* ... its directory entry (moved by sim_dir_get when it grows) */
+  uint64_t last_page;     /* same for the dTLB */
+  /* The counters, except that the hot path keeps only reads and writes:
+     st.accesses, st.l1d_accesses and st.dtlb_accesses are filled in by
+     sim_stats from those and the two counts below. */
   sim_stats_t st;
+  uint64_t extra_lines; /* lines an access touched beyond its first */
+  uint64_t extra_pages; /* pages an access touched beyond its first */
 } sim_core_t;
 
 struct sim_s {
