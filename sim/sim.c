@@ -195,9 +195,10 @@ static void sim_coherence_invalidate(sim_t *s, sim_core_t *c, sim_line_t *d, uin
 }
 
 /* Core `core` missed in its L2: find the data, set the MESI state, install the
-   line in the L2 (evicting as needed). Returns the directory index. */
+   line in the L2 in place of `l2_victim` (its sim_cache_victim, found before
+   so that its directory entry could be prefetched). Returns the directory index. */
 static uint32_t sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint64_t bytes,
-                                   bool is_write) {
+                                   bool is_write, sim_way_t *l2_victim) {
   sim_core_t *c = &s->core[core];
   /* an LLC copy knows its directory entry: the hash table is for LLC misses */
   sim_way_t *lw = sim_cache_probe(&s->llc, line);
@@ -256,7 +257,7 @@ static uint32_t sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint6
   }
   mask[core] = bytes; /* a new tenure starts */
   sim_way_t ev;
-  sim_way_t *w = sim_cache_insert(&c->l2, line, &ev);
+  sim_way_t *w = sim_cache_fill(&c->l2, l2_victim, line, &ev);
   w->dir = di;
   if (ev.tag != SIM_NO_TAG) {
     /* our own L2 victim leaves the private hierarchy: inclusion takes it out of
@@ -286,7 +287,31 @@ static void sim_coherence_write(sim_t *s, sim_core_t *c, uint32_t core, sim_line
   d->dirty = 1;
 }
 
-/* One line's worth of an access. */
+/* Core `core` missed `line` in its L1D: the L2, and past it the coherence
+   protocol, supply it; it is installed in the L1D. Returns its directory index. */
+static __attribute__((noinline)) uint32_t sim_l1_fill(sim_t *s, uint32_t core, uint64_t line,
+                                                      uint64_t bytes, bool is_write) {
+  sim_core_t *c = &s->core[core];
+  c->st.l1d_misses++;
+  uint32_t di;
+  sim_way_t *w2 = sim_cache_lookup(&c->l2, line);
+  if (w2 != NULL) {
+    di = w2->dir;
+  } else {
+    c->st.l2_misses++;
+    /* the L2 victim's directory entry will be needed after the LLC and the
+       directory are consulted: start loading it now (a host cache miss
+       overlapped with the next one) */
+    sim_way_t *v = sim_cache_victim(&c->l2, line);
+    if (v->tag != SIM_NO_TAG) __builtin_prefetch(sim_dir_at(s, v->dir), 1);
+    di = sim_coherence_fill(s, core, line, bytes, is_write, v);
+  }
+  sim_way_t ev;
+  sim_cache_insert(&c->l1, line, &ev)->dir = di; /* an L1D victim stays in the L2 (inclusion) */
+  return di;
+}
+
+/* One line's worth of an access. The L1D hit is inline, the rest is not. */
 static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint64_t bytes,
                                    bool is_write) {
   sim_core_t *c = &s->core[core];
@@ -294,29 +319,8 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
   if (line == c->last_line) {
     d = c->last_entry; /* MRU in L1D under either policy: a hit that changes nothing */
   } else {
-    uint32_t di;
     sim_way_t *w = sim_cache_lookup(&c->l1, line);
-    if (w != NULL) {
-      di = w->dir;
-    } else {
-      c->st.l1d_misses++;
-      sim_way_t *w2 = sim_cache_lookup(&c->l2, line);
-      if (w2 != NULL) {
-        di = w2->dir;
-      } else {
-        c->st.l2_misses++;
-        /* the L2 victim's directory entry will be needed after the LLC and
-           the directory are consulted: start loading it now (a host cache
-           miss overlapped with the next one) */
-        const sim_way_t *v = sim_cache_victim(&c->l2, line);
-        if (v->tag != SIM_NO_TAG) __builtin_prefetch(sim_dir_at(s, v->dir), 1);
-        di = sim_coherence_fill(s, core, line, bytes, is_write);
-      }
-      sim_way_t ev;
-      w = sim_cache_insert(&c->l1, line, &ev);
-      w->dir = di; /* an L1D victim stays in the L2 (inclusion): nothing to do */
-    }
-    d = sim_dir_at(s, di);
+    d = sim_dir_at(s, w != NULL ? w->dir : sim_l1_fill(s, core, line, bytes, is_write));
     c->last_line = line;
     c->last_entry = d;
   }
@@ -326,8 +330,8 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
   d->mask[core] |= bytes;
 }
 
-static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
-  if (page == c->last_page) return; /* MRU in the dTLB (LRU): a hit that changes nothing */
+/* A translation of `page`, which is not the core's most recent one. */
+static __attribute__((noinline)) void sim_tlb_lookup(sim_core_t *c, uint64_t page) {
   c->last_page = page;
   if (c->dtlb.ways != 0 && sim_cache_lookup(&c->dtlb, page) != NULL) return;
   c->st.dtlb_misses++;
@@ -341,6 +345,11 @@ static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
     sim_cache_insert(&c->dtlb, page, &ev);
   else
     c->last_page = SIM_NO_TAG; /* no dTLB: nothing is MRU */
+}
+
+static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
+  if (page != c->last_page)
+    sim_tlb_lookup(c, page); /* else MRU in the dTLB (LRU): nothing changes */
 }
 
 /* The general case: any size, any alignment, through the TLB and every level. */
@@ -373,30 +382,47 @@ static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, 
   c->extra_pages += pages - 1;
 }
 
-/* Most accesses fall within one line that is the core's most recent line, on
-   its most recent page, and need no coherence action (a read, or a write to a
-   line the core holds M): then nothing changes but counters and the touched
-   bytes, so that is done here with no call frame and no table walk (the same
-   counts the general path would give, in a fraction of its instructions). */
+/* An access within one line (nearly all are), past the fast path below: the
+   common cases (the core's most recent page, an L1D hit) inline here. */
+static __attribute__((noinline)) void sim_access_line(sim_t *s, unsigned core, uint64_t addr,
+                                                      uint64_t bytes, bool is_write) {
+  sim_core_t *c = &s->core[core];
+  if (is_write)
+    c->st.writes++;
+  else
+    c->st.reads++;
+  sim_tlb_access(c, addr >> s->page_shift);
+  sim_line_access(s, core, addr >> s->line_shift, bytes, is_write);
+}
+
+/* Most accesses fall within the core's most recent line, on its most recent
+   page, and need no coherence action (a read, or a write to a line the core
+   holds M): then nothing changes but a counter and the touched bytes, done
+   here with no call frame and no table walk (the same counts the general
+   path would give, in a fraction of its instructions). */
 void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_write) {
   assert(core < s->ncores);
   sim_core_t *c = &s->core[core];
   uint64_t off = addr & (s->line_size - 1);
-  if (size - 1 < s->line_size - off && (addr >> s->line_shift) == c->last_line &&
-      (addr >> s->page_shift) == c->last_page) {
+  if (size - 1 >= s->line_size - off) { /* several lines, or none */
+    sim_access_lines(s, core, addr, size, is_write);
+    return;
+  }
+  uint64_t bytes = (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+  if ((addr >> s->line_shift) == c->last_line && (addr >> s->page_shift) == c->last_page) {
     sim_line_t *d = c->last_entry;
     if (!is_write) {
       c->st.reads++;
-      d->mask[core] |= (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+      d->mask[core] |= bytes;
       return;
     }
     if (d->dirty) {
       c->st.writes++;
-      d->mask[core] |= (UINT64_MAX >> (64 - size)) << off;
+      d->mask[core] |= bytes;
       return;
     }
   }
-  sim_access_lines(s, core, addr, size, is_write);
+  sim_access_line(s, core, addr, bytes, is_write);
 }
 
 const sim_stats_t *sim_core_counters(const sim_t *s, unsigned core) {

@@ -66,7 +66,10 @@ bool sim_cache_is_valid(const sim_cache_t *c);
    is copied to *evicted (tag SIM_NO_TAG when the way was free). */
 sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted);
 /* The way sim_cache_insert(c, tag) would displace, without changing anything. */
-const sim_way_t *sim_cache_victim(const sim_cache_t *c, uint64_t tag);
+sim_way_t *sim_cache_victim(const sim_cache_t *c, uint64_t tag);
+/* sim_cache_insert with its victim already found (by sim_cache_victim, with
+   the set unchanged since). */
+sim_way_t *sim_cache_fill(sim_cache_t *c, sim_way_t *victim, uint64_t tag, sim_way_t *evicted);
 /* Remove `tag` if present (coherence invalidation, inclusion); true if it was. */
 bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
 /* Find `tag` without touching the replacement state. */
