@@ -62,14 +62,6 @@ void *sim_table_alloc(size_t bytes);
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy);
 void sim_cache_free(sim_cache_t *c);
 bool sim_cache_is_valid(const sim_cache_t *c);
-/* Install `tag` (known absent) and make it most recent; the way it displaced
-   is copied to *evicted (tag SIM_NO_TAG when the way was free). */
-sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted);
-/* The way sim_cache_insert(c, tag) would displace, without changing anything. */
-sim_way_t *sim_cache_victim(const sim_cache_t *c, uint64_t tag);
-/* sim_cache_insert with its victim already found (by sim_cache_victim, with
-   the set unchanged since). */
-sim_way_t *sim_cache_fill(sim_cache_t *c, sim_way_t *victim, uint64_t tag, sim_way_t *evicted);
 /* Remove `tag` if present (coherence invalidation, inclusion); true if it was. */
 bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
 /* Find `tag` without touching the replacement state. */
@@ -77,6 +69,66 @@ sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag);
 
 static inline void sim_plru_touch(sim_cache_t *c, uint64_t set, uint32_t w) {
   c->plru[set] = (c->plru[set] & ~c->plru_clear[w]) | c->plru_set[w];
+}
+
+static inline uint32_t sim_plru_victim(const sim_cache_t *c, uint64_t set) {
+  uint64_t bits = c->plru[set];
+  uint32_t node = 1, w = 0;
+  for (uint32_t l = 0; l < c->levels; l++) {
+    uint32_t right = (uint32_t)(bits >> node) & 1;
+    w = (w << 1) | right;
+    node = 2 * node + right;
+  }
+  return w;
+}
+
+static inline sim_way_t *sim_cache_victim_of(const sim_cache_t *c, uint64_t set) {
+  sim_way_t *s = c->way + set * c->ways;
+  if (c->policy == SIM_POLICY_LRU) return s + c->ways - 1;
+  uint64_t free_ways = ~c->valid[set] & c->all_ways;
+  if (free_ways != 0) return s + __builtin_ctzll(free_ways);
+  return s + sim_plru_victim(c, set);
+}
+
+static inline sim_way_t *sim_cache_fill_at(sim_cache_t *c, uint64_t set, sim_way_t *victim,
+                                           uint64_t tag, sim_way_t *evicted) {
+  sim_way_t *s = c->way + set * c->ways;
+  *evicted = *victim;
+  sim_way_t *w = victim;
+  if (c->policy == SIM_POLICY_LRU) {
+    /* the last way is the least recent, or free (free ways gather at the end) */
+    memmove(s + 1, s, (c->ways - 1) * sizeof(*s));
+    w = s;
+  } else {
+    c->valid[set] |= UINT64_C(1) << (w - s);
+    sim_plru_touch(c, set, (uint32_t)(w - s));
+  }
+  w->tag = tag;
+  w->dir = SIM_NO_DIR;
+  w->dirty = 0;
+  return w;
+}
+
+/* The way sim_cache_insert(c, tag) would displace, without changing anything. */
+static inline sim_way_t *sim_cache_victim(const sim_cache_t *c, uint64_t tag) {
+  return sim_cache_victim_of(c, tag & c->set_mask);
+}
+
+/* sim_cache_insert with its victim already found (by sim_cache_victim, with
+   the set unchanged since). */
+static inline sim_way_t *sim_cache_fill(sim_cache_t *c, sim_way_t *victim, uint64_t tag,
+                                        sim_way_t *evicted) {
+  sim_assert_internal(victim == sim_cache_victim(c, tag));
+  return sim_cache_fill_at(c, tag & c->set_mask, victim, tag, evicted);
+}
+
+/* Install `tag` (known absent) and make it most recent; the way it displaced
+   is copied to *evicted (tag SIM_NO_TAG when the way was free). Inline, as
+   the lookup: a miss at any level fills. */
+static inline sim_way_t *sim_cache_insert(sim_cache_t *c, uint64_t tag, sim_way_t *evicted) {
+  assert(c->ways > 0);
+  uint64_t set = tag & c->set_mask;
+  return sim_cache_fill_at(c, set, sim_cache_victim_of(c, set), tag, evicted);
 }
 
 /* Make way `w` (found by sim_cache_probe) the most recent; returns where it is now. */
