@@ -139,6 +139,28 @@ static void test_pingpong(void) {
   }
 }
 
+/* The bytes a core touches on its most recent line (the fast path, which
+   keeps a pointer to the line's directory entry) must land in the directory
+   even after the directory grew and moved while the line sat there:
+   c0 writes X[0..8), c1 reads 5000 other lines (the directory grows from
+   1024 entries past 4096), c0 writes X[8..16) on the fast path, c1 reads
+   X[8..16): one transfer, true sharing (c0 touched bytes 8..16 too). */
+static void test_directory_growth(void) {
+  sim_t *s = make(NULL);
+  const uint64_t x = 0x400000, other = 0x10000000;
+  sim_access(s, 0, x, 8, true);
+  for (uint64_t i = 0; i < 5000; i++) sim_access(s, 1, other + i * 64, 8, false);
+  sim_access(s, 0, x + 8, 8, true);
+  sim_access(s, 1, x + 8, 8, false);
+  sim_stats_t st = stats(s, 1);
+  CHECK(st.transfers == 1 && st.true_sharing == 1 && st.false_sharing == 0,
+        "transfers %llu true %llu false %llu", (unsigned long long)st.transfers,
+        (unsigned long long)st.true_sharing, (unsigned long long)st.false_sharing);
+  CHECK(stats(s, 0).accesses == 2 && stats(s, 0).l1d_misses == 1, "c0: one miss, one fast hit");
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
 /* A hand-traced MESI sequence on line X over three cores (L2: 4 ways, LRU,
    4 sets, so lines X + n*256 share X's set):
      1. c0 R X[0..8)   miss everywhere, alone: c0 E
@@ -442,6 +464,7 @@ int main(void) {
   test_fits();
   test_lru_plru();
   test_pingpong();
+  test_directory_growth();
   test_mesi();
   test_tlb();
   test_span();
