@@ -64,8 +64,8 @@ static const char *const access_names[] = {"auto", "traced", "touch", "none"};
 static const char *const access_descriptions[] = {
     "traced when the trace has read/write events, else touch",
     "only the trace's read/write events touch object memory",
-    "each object is written whole when allocated (and its new tail after realloc) and read "
-    "whole before it is freed; the trace's read/write events touch memory too",
+    ("each object is written whole when allocated (and its new tail after realloc) and read "
+     "whole before it is freed; the trace's read/write events touch memory too"),
     "nothing touches object memory (allocator calls only)",
 };
 

@@ -30,7 +30,10 @@ static const char *tmp_path(const char *name) {
   static char path[4][600];
   static unsigned next;
   char *p = path[next++ % 4];
-  snprintf(p, sizeof path[0], "%s/%s", tmpdir, name);
+  if (snprintf(p, sizeof path[0], "%s/%s", tmpdir, name) >= (int)sizeof path[0]) {
+    fprintf(stderr, "test_trace: temporary path too long: %s/%s\n", tmpdir, name);
+    exit(1);
+  }
   return p;
 }
 

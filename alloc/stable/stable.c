@@ -14,6 +14,7 @@
   the young pages. See README.md for the rules and what they cost.
 ---------------------------------------------------------------------------- */
 #include "alloc/stable/stable_internal.h"
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,7 @@ void st_free_obj(stable_heap_t *h, st_hdr_t *o) {
 void st_make_typed(st_hdr_t *o) {
   if (o->flags & ST_TYPED) return;
   st_page_t *pg = st_page_of(st_payload(o));
+  assert(pg != NULL); /* every object lies in one of the heap's pages */
   o->flags |= ST_TYPED;
   atomic_fetch_add_explicit(&pg->ntyped, 1, memory_order_relaxed);
   ST_ADD_SHARED(pg->owner->c.typed, 1);

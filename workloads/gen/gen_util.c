@@ -241,7 +241,8 @@ static bool gen_parse_u64(const char *s, uint64_t *out) {
 /* "  --flag ARG   help", with help's further lines (split at \n) indented. */
 static void gen_print_option(const char *flag, const char *arg, const char *help) {
   char left[64];
-  snprintf(left, sizeof left, "%s %s", flag, arg);
+  if (snprintf(left, sizeof left, "%s %s", flag, arg) >= (int)sizeof left)
+    left[0] = '\0'; /* flags and argument names are short literals; never taken */
   const char *line = help;
   for (bool first = true;; first = false) {
     const char *nl = strchr(line, '\n');
