@@ -4,7 +4,8 @@
 
   Sets are indexed by the low bits of the line (or page) number, so the set
   count must be a power of two (sim_config_check says so with the key). The
-  lookup is inline in sim_internal.h; here are the cold operations.
+  lookup and the fill (victim, insert) are inline in sim_internal.h, being
+  on every miss path; here are set-up, removal, probing and the checker.
 ---------------------------------------------------------------------------- */
 #include "sim/sim_internal.h"
 #include <stdlib.h>
