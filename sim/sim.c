@@ -411,13 +411,11 @@ void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_w
   uint64_t bytes = (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
   if ((addr >> s->line_shift) == c->last_line && (addr >> s->page_shift) == c->last_page) {
     sim_line_t *d = c->last_entry;
-    if (!is_write) {
-      c->st.reads++;
-      d->mask[core] |= bytes;
-      return;
-    }
-    if (d->dirty) {
-      c->st.writes++;
+    if (!is_write || d->dirty) {
+      if (is_write)
+        c->st.writes++;
+      else
+        c->st.reads++;
       d->mask[core] |= bytes;
       return;
     }
