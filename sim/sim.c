@@ -352,15 +352,21 @@ static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
     sim_tlb_lookup(c, page); /* else MRU in the dTLB (LRU): nothing changes */
 }
 
+/* The one per-access count the hot path keeps (sim_core_stats derives the
+   access totals from it). */
+static inline void sim_count_access(sim_core_t *c, bool is_write) {
+  if (is_write)
+    c->st.writes++;
+  else
+    c->st.reads++;
+}
+
 /* The general case: any size, any alignment, through the TLB and every level. */
 static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, uint64_t addr,
                                                        uint64_t size, bool is_write) {
   if (size == 0) return;
   sim_core_t *c = &s->core[core];
-  if (is_write)
-    c->st.writes++;
-  else
-    c->st.reads++;
+  sim_count_access(c, is_write);
   uint64_t end = addr + size < addr ? UINT64_MAX : addr + size; /* clamp at the top */
   uint64_t page = SIM_NO_TAG;
   uint64_t lines = 0, pages = 0;
@@ -387,10 +393,7 @@ static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, 
 static __attribute__((noinline)) void sim_access_line(sim_t *s, unsigned core, uint64_t addr,
                                                       uint64_t bytes, bool is_write) {
   sim_core_t *c = &s->core[core];
-  if (is_write)
-    c->st.writes++;
-  else
-    c->st.reads++;
+  sim_count_access(c, is_write);
   sim_tlb_access(c, addr >> s->page_shift);
   sim_line_access(s, core, addr >> s->line_shift, bytes, is_write);
 }
@@ -412,10 +415,7 @@ void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_w
   if ((addr >> s->line_shift) == c->last_line && (addr >> s->page_shift) == c->last_page) {
     sim_line_t *d = c->last_entry;
     if (!is_write || d->dirty) {
-      if (is_write)
-        c->st.writes++;
-      else
-        c->st.reads++;
+      sim_count_access(c, is_write);
       d->mask[core] |= bytes;
       return;
     }
