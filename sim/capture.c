@@ -31,15 +31,20 @@
   thread-local), and would otherwise add false sharing no program has. Fences do nothing (no memory
 is touched).
 
-  Attribution: after each access the requesting core's transfer and
-  invalidation counters are compared with their last value; when they moved,
-  every line of the access records who caused it: the application object
-  (id, size, allocating thread) or the allocator function (the PC of the
-  callback's caller, and the caller's caller from the __tsan_func_entry
-  shadow stack). The records live in an mmap'ed hash table, so this runtime
+  The common access (sim_access_fast: the core's most recent line and page,
+  no coherence action) is simulated inline in each callback, which then
+  makes no call and saves no registers; the rest goes out of line.
+
+  Attribution: after each access past the fast path, the requesting core's
+  transfer and invalidation counters are compared with their last value;
+  when they moved, every line of the access records who caused it: the
+  application object (id, size, allocating thread) or the allocator
+  function (the PC of the callback's caller, and the caller's caller from
+  the __tsan_func_entry shadow stack). The records live in an mmap'ed hash table, so this runtime
   never calls malloc while the allocator under test runs.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
+#include "sim/sim_internal.h" /* sim_access_fast, inline in every callback */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +68,8 @@ static struct {
   uintptr_t stack_lo, stack_len; /* the OS thread's stack */
   uintptr_t ign_lo, ign_len;     /* APP: the replay's own buffer */
   uintptr_t excl_lo[CAPTURE_EXCLUDED], excl_len[CAPTURE_EXCLUDED]; /* hl_capture_exclude */
+  uintptr_t excl_min, excl_span; /* the range that holds them all: one compare for most accesses */
+  unsigned ncores;
   uint32_t obj, owner;
   uint64_t obj_size;
   uint64_t accesses[2]; /* by hl_capture_who_t */
@@ -140,6 +147,32 @@ static void capture_attribute(uintptr_t addr, uint64_t size, const void *pc) {
 
 /* ---- the hot path ---- */
 
+/* Whether `addr` lies in a range the replay excluded (inside cap.excl_min
+   and cap.excl_span, checked first). Out of line, as the simulation below:
+   the callbacks' common case then makes no call and saves no registers. */
+static __attribute__((noinline)) bool capture_excluded(uintptr_t addr) {
+  for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
+    if (addr - cap.excl_lo[i] < cap.excl_len[i]) {
+      cap.harness_dropped++;
+      return true;
+    }
+  return false;
+}
+
+/* An access past sim_access_fast: through the simulator, and attributed when
+   it caused a coherence event. */
+static __attribute__((noinline)) void capture_simulate(uintptr_t addr, uint64_t size, bool is_write,
+                                                       const void *pc) {
+  unsigned core = cap.core;
+  sim_access_slow(cap.sim, core, addr, size, is_write);
+  const sim_stats_t *st = cap.st[core];
+  uint64_t events = st->transfers + st->invalidations;
+  if (__builtin_expect(events != cap.seen[core], 0)) {
+    cap.seen[core] = events;
+    capture_attribute(addr, size, pc);
+  }
+}
+
 static inline void capture_access(const volatile void *p, uint64_t size, bool is_write,
                                   const void *pc) {
   if (__builtin_expect(cap.sim == NULL, 0) || size == 0) return;
@@ -149,20 +182,10 @@ static inline void capture_access(const volatile void *p, uint64_t size, bool is
     return;
   }
   if (cap.who == HL_CAPTURE_APP && addr - cap.ign_lo < cap.ign_len) return;
-  for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
-    if (addr - cap.excl_lo[i] < cap.excl_len[i]) {
-      cap.harness_dropped++;
-      return;
-    }
+  if (addr - cap.excl_min < cap.excl_span && capture_excluded(addr)) return;
   cap.accesses[cap.who]++;
-  unsigned core = cap.core;
-  sim_access(cap.sim, core, addr, size, is_write);
-  const sim_stats_t *st = cap.st[core];
-  uint64_t events = st->transfers + st->invalidations;
-  if (__builtin_expect(events != cap.seen[core], 0)) {
-    cap.seen[core] = events;
-    capture_attribute(addr, size, pc);
-  }
+  if (sim_access_fast(cap.sim, cap.core, addr, size, is_write)) return; /* no coherence event */
+  capture_simulate(addr, size, is_write, pc);
 }
 
 #define CAPTURE_PC __builtin_return_address(0)
@@ -175,6 +198,7 @@ void hl_capture_start(sim_t *sim) {
   if (sim == NULL) return;
   const sim_config_t *cfg = sim_config(sim);
   cap.line_shift = (uint32_t)__builtin_ctz(cfg->line);
+  cap.ncores = cfg->cores;
   for (unsigned c = 0; c < cfg->cores; c++) cap.st[c] = sim_core_counters(sim, c);
   pthread_attr_t attr;
   void *lo;
@@ -201,12 +225,19 @@ int hl_capture_exclude(const void *p, size_t len) {
   for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
     if (cap.excl_len[i] == 0) {
       cap.excl_lo[i] = (uintptr_t)p, cap.excl_len[i] = len;
+      uintptr_t lo = cap.excl_lo[0], hi = cap.excl_lo[0] + cap.excl_len[0];
+      for (unsigned k = 1; k <= i; k++) {
+        if (cap.excl_lo[k] < lo) lo = cap.excl_lo[k];
+        if (cap.excl_lo[k] + cap.excl_len[k] > hi) hi = cap.excl_lo[k] + cap.excl_len[k];
+      }
+      cap.excl_min = lo, cap.excl_span = hi - lo;
       return 0;
     }
   return -1;
 }
 
 void hl_capture_set_core(unsigned core) {
+  assert(cap.sim == NULL || core < cap.ncores); /* the fast path indexes the cores unchecked */
   cap.core = core;
 }
 

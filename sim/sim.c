@@ -57,8 +57,7 @@ sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen) {
         sim_cache_init(&c->dtlb, dt->entries, dt->ways, SIM_POLICY_LRU) != 0 ||
         sim_cache_init(&c->stlb, st->entries, st->ways, SIM_POLICY_LRU) != 0)
       return sim_create_fail(s, err, errlen, "out of memory");
-    c->last_line = SIM_NO_TAG;
-    c->last_page = SIM_NO_TAG;
+    for (int k = 0; k < SIM_RECENT; k++) c->lines.tag[k] = c->pages.tag[k] = SIM_NO_TAG;
   }
   if (sim_cache_init(&s->llc, cfg->llc.size / cfg->line, cfg->llc.ways, cfg->llc.policy) != 0)
     return sim_create_fail(s, err, errlen, "out of memory");
@@ -132,8 +131,9 @@ uint32_t sim_dir_get(sim_t *s, uint64_t line) {
     if (s->ndir > 0) memcpy(dir, s->dir, (size_t)s->ndir * s->dir_stride);
     for (uint32_t k = 0; k < s->ncores; k++) {
       sim_core_t *c = &s->core[k];
-      if (c->last_line != SIM_NO_TAG)
-        c->last_entry = (sim_line_t *)(void *)(dir + ((char *)c->last_entry - s->dir));
+      for (int r = 0; r < SIM_RECENT; r++)
+        if (c->lines.tag[r] != SIM_NO_TAG)
+          c->lines.entry[r] = (sim_line_t *)(void *)(dir + ((char *)c->lines.entry[r] - s->dir));
     }
     free(s->dir);
     s->dir = dir;
@@ -170,6 +170,56 @@ static void sim_llc_writeback(sim_t *s, sim_core_t *c, uint64_t line, uint32_t d
   w->dirty = 1;
 }
 
+/* ---- a core's recent lines and pages (sim_internal.h) ---- */
+
+/* Entries r-1, r-2, ..., 0 move one place down (r's is overwritten), and
+   the newest is `tag`. */
+static inline void sim_recent_put_first(sim_recent_t *rc, int r, uint64_t tag, sim_line_t *entry) {
+  for (; r > 0; r--) {
+    rc->tag[r] = rc->tag[r - 1];
+    rc->entry[r] = rc->entry[r - 1];
+  }
+  rc->tag[0] = tag;
+  rc->entry[0] = entry;
+}
+
+/* `tag` is one of the recent ones after the newest: it becomes the newest
+   (its entry then in rc->entry[0]). The newest is checked by the callers. */
+static inline bool sim_recent_hit(sim_recent_t *rc, uint64_t tag) {
+  for (int r = 1; r < SIM_RECENT; r++) {
+    if (rc->tag[r] == tag) {
+      sim_recent_put_first(rc, r, tag, rc->entry[r]);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* `tag` was just looked up (or filled) in the cache or TLB whose set mask is
+   `set_mask`, so it is its set's most recent way: it goes first, in place of
+   the entry in its set, else of the first empty one, else of the oldest. */
+static inline void sim_recent_push(sim_recent_t *rc, uint64_t set_mask, uint64_t tag,
+                                   sim_line_t *entry) {
+  int r = 0;
+  while (r < SIM_RECENT - 1 && rc->tag[r] != SIM_NO_TAG && ((rc->tag[r] ^ tag) & set_mask) != 0)
+    r++; /* empty entries are only at the end, so none hides one in tag's set */
+  sim_recent_put_first(rc, r, tag, entry);
+}
+
+/* `line` left the core's L1D. */
+static inline void sim_recent_forget(sim_recent_t *rc, uint64_t line) {
+  for (int r = 0; r < SIM_RECENT; r++) {
+    if (rc->tag[r] == line) {
+      for (; r < SIM_RECENT - 1; r++) {
+        rc->tag[r] = rc->tag[r + 1];
+        rc->entry[r] = rc->entry[r + 1];
+      }
+      rc->tag[SIM_RECENT - 1] = SIM_NO_TAG;
+      return;
+    }
+  }
+}
+
 /* ---- coherence ---- */
 
 /* Remove core `o`'s copy of a line (a peer's request): L1D and L2 both. */
@@ -179,7 +229,7 @@ static void sim_coherence_drop(sim_t *s, uint32_t o, uint64_t line) {
   bool had = sim_cache_remove(&co->l2, line);
   assert(had);
   (void)had;
-  if (co->last_line == line) co->last_line = SIM_NO_TAG;
+  sim_recent_forget(&co->lines, line);
 }
 
 /* Invalidate every copy in `victims` (a core mask) on behalf of core `c`. */
@@ -265,7 +315,7 @@ static uint32_t sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint6
     sim_line_t *vd = sim_dir_at(s, ev.dir);
     sim_assert_internal(vd->line == ev.tag && (vd->sharers & bit) != 0);
     sim_cache_remove(&c->l1, ev.tag);
-    if (c->last_line == ev.tag) c->last_line = SIM_NO_TAG;
+    sim_recent_forget(&c->lines, ev.tag);
     if (vd->dirty) sim_llc_writeback(s, c, ev.tag, ev.dir);
     vd->sharers &= ~bit;
     if (vd->sharers == 0 || vd->excl) {
@@ -316,13 +366,12 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
                                    bool is_write) {
   sim_core_t *c = &s->core[core];
   sim_line_t *d;
-  if (line == c->last_line) {
-    d = c->last_entry; /* MRU in L1D under either policy: a hit that changes nothing */
+  if (line == c->lines.tag[0] || sim_recent_hit(&c->lines, line)) {
+    d = c->lines.entry[0]; /* a hit that changes nothing */
   } else {
     sim_way_t *w = sim_cache_lookup(&c->l1, line);
     d = sim_dir_at(s, w != NULL ? w->dir : sim_l1_fill(s, core, line, bytes, is_write));
-    c->last_line = line;
-    c->last_entry = d;
+    sim_recent_push(&c->lines, c->l1.set_mask, line, d);
   }
   if (is_write && !d->dirty) sim_coherence_write(s, c, core, d);
   /* dirty implies we are the owner: a peer taking it would have dropped our copy */
@@ -330,10 +379,12 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
   d->mask[core] |= bytes;
 }
 
-/* A translation of `page`, which is not the core's most recent one. */
+/* A translation of `page`, which is not one of the core's recent pages. */
 static __attribute__((noinline)) void sim_tlb_lookup(sim_core_t *c, uint64_t page) {
-  c->last_page = page;
-  if (c->dtlb.ways != 0 && sim_cache_lookup(&c->dtlb, page) != NULL) return;
+  if (c->dtlb.ways != 0 && sim_cache_lookup(&c->dtlb, page) != NULL) {
+    sim_recent_push(&c->pages, c->dtlb.set_mask, page, NULL);
+    return;
+  }
   c->st.dtlb_misses++;
   sim_way_t ev;
   if (c->stlb.ways == 0 || sim_cache_lookup(&c->stlb, page) == NULL) {
@@ -341,24 +392,14 @@ static __attribute__((noinline)) void sim_tlb_lookup(sim_core_t *c, uint64_t pag
     c->st.walks++;
     if (c->stlb.ways != 0) sim_cache_insert(&c->stlb, page, &ev);
   }
-  if (c->dtlb.ways != 0)
+  if (c->dtlb.ways != 0) {
     sim_cache_insert(&c->dtlb, page, &ev);
-  else
-    c->last_page = SIM_NO_TAG; /* no dTLB: nothing is MRU */
+    sim_recent_push(&c->pages, c->dtlb.set_mask, page, NULL);
+  } /* no dTLB: nothing is most recent, every translation looks in the STLB */
 }
 
 static inline void sim_tlb_access(sim_core_t *c, uint64_t page) {
-  if (page != c->last_page)
-    sim_tlb_lookup(c, page); /* else MRU in the dTLB (LRU): nothing changes */
-}
-
-/* The one per-access count the hot path keeps (sim_core_stats derives the
-   access totals from it). */
-static inline void sim_count_access(sim_core_t *c, bool is_write) {
-  if (is_write)
-    c->st.writes++;
-  else
-    c->st.reads++;
+  if (page != c->pages.tag[0] && !sim_recent_hit(&c->pages, page)) sim_tlb_lookup(c, page);
 }
 
 /* The general case: any size, any alignment, through the TLB and every level. */
@@ -398,29 +439,19 @@ static __attribute__((noinline)) void sim_access_line(sim_t *s, unsigned core, u
   sim_line_access(s, core, addr >> s->line_shift, bytes, is_write);
 }
 
-/* Most accesses fall within the core's most recent line, on its most recent
-   page, and need no coherence action (a read, or a write to a line the core
-   holds M): then nothing changes but a counter and the touched bytes, done
-   here with no call frame and no table walk (the same counts the general
-   path would give, in a fraction of its instructions). */
 void sim_access(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_write) {
   assert(core < s->ncores);
-  sim_core_t *c = &s->core[core];
+  if (!sim_access_fast(s, core, addr, size, is_write))
+    sim_access_slow(s, core, addr, size, is_write);
+}
+
+void sim_access_slow(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_write) {
   uint64_t off = addr & (s->line_size - 1);
   if (size - 1 >= s->line_size - off) { /* several lines, or none */
     sim_access_lines(s, core, addr, size, is_write);
     return;
   }
-  uint64_t bytes = (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
-  if ((addr >> s->line_shift) == c->last_line && (addr >> s->page_shift) == c->last_page) {
-    sim_line_t *d = c->last_entry;
-    if (!is_write || d->dirty) {
-      sim_count_access(c, is_write);
-      d->mask[core] |= bytes;
-      return;
-    }
-  }
-  sim_access_line(s, core, addr, bytes, is_write);
+  sim_access_line(s, core, addr, (UINT64_MAX >> (64 - size)) << off, is_write);
 }
 
 const sim_stats_t *sim_core_counters(const sim_t *s, unsigned core) {
@@ -453,6 +484,26 @@ void sim_stats(const sim_t *s, int core, sim_stats_t *out) {
 
 /* ---- invariants ---- */
 
+/* What a recent list promises (sim_internal.h): each entry is in `c` (the
+   L1D or the dTLB), touching it changes nothing, no two are in one set, and
+   empty entries are only at the end; lines also name their directory entry. */
+static bool sim_recent_is_valid(const sim_t *s, const sim_recent_t *rc, const sim_cache_t *c,
+                                bool lines) {
+  for (int r = 0; r < SIM_RECENT; r++) {
+    uint64_t tag = rc->tag[r];
+    if (tag == SIM_NO_TAG) {
+      if (r + 1 < SIM_RECENT && rc->tag[r + 1] != SIM_NO_TAG) return false;
+      continue;
+    }
+    const sim_way_t *w = sim_cache_probe(c, tag);
+    if (w == NULL || !sim_cache_is_mru(c, tag)) return false;
+    if (lines && sim_dir_at(s, w->dir) != rc->entry[r]) return false;
+    for (int k = 0; k < r; k++)
+      if (((rc->tag[k] ^ tag) & c->set_mask) == 0) return false;
+  }
+  return true;
+}
+
 /* The directory agrees with the caches: every L2 way's entry names that line
    and lists the core; the number of L2 copies equals the sharer count; E/M
    means exactly one sharer; M implies E; every L1D line is in the L2. */
@@ -477,7 +528,9 @@ bool sim_coherence_is_valid(const sim_t *s) {
       const sim_way_t *w2 = sim_cache_probe(&c->l2, w->tag);
       if (w2 == NULL || w2->dir != w->dir) ok = false;
     }
-    if (c->last_line != SIM_NO_TAG && sim_cache_probe(&c->l1, c->last_line) == NULL) ok = false;
+    if (!sim_recent_is_valid(s, &c->lines, &c->l1, true) ||
+        !sim_recent_is_valid(s, &c->pages, &c->dtlb, false))
+      ok = false;
   }
   for (uint32_t i = 0; i < s->ndir && ok; i++) {
     const sim_line_t *d = sim_dir_at(s, i);

@@ -12,6 +12,10 @@
   the per-line counters. Lines are never dropped (their counters feed the
   hottest-lines report), so memory grows with the footprint: ~ (32 + 8 x
   cores) bytes per line.
+
+  sim_recent_*: per core, its last lines and pages, hits that need no lookup.
+  sim_access_fast: the common access, inline here so that the capture
+  runtime's callbacks (sim/capture.c) take it without a call.
 ---------------------------------------------------------------------------- */
 #ifndef HL_SIM_INTERNAL_H
 #define HL_SIM_INTERNAL_H
@@ -66,6 +70,9 @@ bool sim_cache_is_valid(const sim_cache_t *c);
 bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
 /* Find `tag` without touching the replacement state. */
 sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag);
+/* `tag` is present and touching it would change no replacement state (LRU:
+   it is the set's first way; PLRU: the tree bits already point away from it). */
+bool sim_cache_is_mru(const sim_cache_t *c, uint64_t tag);
 
 static inline void sim_plru_touch(sim_cache_t *c, uint64_t set, uint32_t w) {
   c->plru[set] = (c->plru[set] & ~c->plru_clear[w]) | c->plru_set[w];
@@ -163,13 +170,16 @@ static inline sim_way_t *sim_cache_lookup(sim_cache_t *c, uint64_t tag) {
     }
     return NULL;
   }
-  for (uint32_t i = 0; i < c->ways; i++) {
-    if (s[i].tag == tag) {
-      sim_plru_touch(c, set, i);
-      return s + i;
-    }
-  }
-  return NULL;
+  /* PLRU: every way is compared, with no exit at the hit, so the loop runs
+     the same number of times on every lookup, which the host predicts; an
+     exit at the way that hit (which follows the data, in no order) would be
+     mispredicted on most lookups. LRU's scan above runs in recency order,
+     where the first ways hit most. */
+  uint32_t hit = c->ways;
+  for (uint32_t i = 0; i < c->ways; i++) hit = s[i].tag == tag ? i : hit;
+  if (hit == c->ways) return NULL; /* else the one way: a tag is never twice in a set */
+  sim_plru_touch(c, set, hit);
+  return s + hit;
 }
 
 /* ---- directory ---- */
@@ -183,11 +193,24 @@ typedef struct sim_line_s {
   uint64_t mask[]; /* per core: bytes touched since it last obtained the line */
 } sim_line_t;
 
+/* A core's recent lines (or pages), newest first: each is in the L1D (dTLB)
+   and the most recently used way of its set, so an access to it is a hit
+   that changes no replacement state and needs no lookup. That holds for a
+   line as long as no other line of its set was touched since, so the list
+   keeps at most one line per set: a lookup or fill of line X drops the
+   entry in X's set (or else the oldest) and puts X first. A line leaving the
+   L1D (coherence, L2 inclusion) leaves the list too; SIM_NO_TAG entries sit
+   only at the end. */
+#define SIM_RECENT 2
+
+typedef struct sim_recent_s {
+  uint64_t tag[SIM_RECENT];      /* line or page numbers, newest first */
+  sim_line_t *entry[SIM_RECENT]; /* lines: their directory entries (moved when it grows) */
+} sim_recent_t;
+
 typedef struct sim_core_s {
   sim_cache_t l1, l2, dtlb, stlb;
-  uint64_t last_line;     /* most recent line: MRU in L1, so a repeat hit needs no lookup */
-  sim_line_t *last_entry; /* ... its directory entry (moved by sim_dir_get when it grows) */
-  uint64_t last_page;     /* same for the dTLB */
+  sim_recent_t lines, pages;
   /* The counters, except that the hot path keeps only reads and writes:
      st.accesses, st.l1d_accesses and st.dtlb_accesses are filled in by
      sim_stats from those and the two counts below. */
@@ -210,6 +233,40 @@ struct sim_s {
   uint32_t *index; /* dir index + 1, 0 = empty */
   uint32_t index_bits;
 };
+
+/* The one per-access count the hot path keeps (sim_stats derives the
+   access totals from it). */
+static inline void sim_count_access(sim_core_t *c, bool is_write) {
+  if (is_write)
+    c->st.writes++;
+  else
+    c->st.reads++;
+}
+
+/* sim_access's fast path, here so that the capture runtime's callbacks take
+   it inline too. Most accesses fall within the core's most recent line, on
+   its most recent page, and need no coherence action (a read, or a write to
+   a line the core holds M): then nothing changes but a counter and the
+   touched bytes (the counts the general path would give, in a fraction of
+   its instructions). Returns whether it applied (else sim_access_slow does
+   the rest); when it did, no coherence event (transfer, invalidation)
+   happened. `core` must be valid. */
+static inline bool sim_access_fast(sim_t *s, unsigned core, uint64_t addr, uint64_t size,
+                                   bool is_write) {
+  sim_core_t *c = &s->core[core];
+  uint64_t off = addr & (s->line_size - 1);
+  if (size - 1 >= s->line_size - off) return false; /* several lines, or none */
+  if ((addr >> s->line_shift) != c->lines.tag[0] || (addr >> s->page_shift) != c->pages.tag[0])
+    return false;
+  sim_line_t *d = c->lines.entry[0];
+  if (is_write && !d->dirty) return false;
+  sim_count_access(c, is_write);
+  d->mask[core] |= (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+  return true;
+}
+
+/* sim_access for an access sim_access_fast did not take. */
+void sim_access_slow(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_write);
 
 uint32_t sim_dir_get(sim_t *s, uint64_t line);
 static inline sim_line_t *sim_dir_at(const sim_t *s, uint32_t i) {

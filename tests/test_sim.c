@@ -102,6 +102,37 @@ static void test_lru_plru(void) {
   }
 }
 
+/* A core's last two lines (pages) are hits that change nothing only while
+   they are in different sets. One 2-way set, lines A B A C B: the second A
+   makes B the least recent, so C evicts B and B misses again: 4 misses under
+   both policies (3 if that A were taken as changing nothing, and C evicted
+   it). The same with pages P Q P R Q in a dTLB of one 2-way set and no STLB:
+   4 walks. */
+static void test_recent_same_set(void) {
+  const uint64_t seq[] = {0, 1, 0, 2, 1};
+  const char *policy[2] = {"lru", "plru"};
+  for (int p = 0; p < 2; p++) {
+    const char *kv[] = {"l1d.size", "128", "l1d.ways", "2", "l1d.policy", policy[p], NULL};
+    sim_t *s = make(kv);
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+      sim_access(s, 0, 0x100000 + seq[i] * 64, 8, false);
+    sim_stats_t st = stats(s, 0);
+    CHECK(st.l1d_misses == 4, "%s: %llu L1D misses, expected 4", policy[p],
+          (unsigned long long)st.l1d_misses);
+    CHECK(sim_is_valid(s), "valid");
+    sim_destroy(s);
+  }
+  const char *kv[] = {"dtlb.4k.entries", "2", "dtlb.4k.ways", "2", "stlb.4k.entries", "0", NULL};
+  sim_t *s = make(kv);
+  for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+    sim_access(s, 0, 0x100000 + seq[i] * 4096, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(st.dtlb_misses == 4 && st.walks == 4, "dTLB: %llu misses, %llu walks, expected 4",
+        (unsigned long long)st.dtlb_misses, (unsigned long long)st.walks);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
 /* Two cores writing alternately, K times each: every write after the first
    finds the line M in the other core: 2K-1 transfers, each invalidating the
    other copy. Adjacent words: false sharing; the same word: true sharing;
@@ -139,24 +170,28 @@ static void test_pingpong(void) {
   }
 }
 
-/* The bytes a core touches on its most recent line (the fast path, which
-   keeps a pointer to the line's directory entry) must land in the directory
-   even after the directory grew and moved while the line sat there:
-   c0 writes X[0..8), c1 reads 5000 other lines (the directory grows from
-   1024 entries past 4096), c0 writes X[8..16) on the fast path, c1 reads
-   X[8..16): one transfer, true sharing (c0 touched bytes 8..16 too). */
+/* The bytes a core touches on its recent lines (which keep pointers to the
+   lines' directory entries) must land in the directory even after the
+   directory grew and moved while the lines sat there: c0 writes X[0..8) and
+   Y[0..8) (the next line: another L1D set), c1 reads 5000 other lines (the
+   directory grows from 1024 entries past 4096), c0 writes X[8..16) and
+   Y[8..16), each then its second most recent line, c1 reads X[8..16) and
+   Y[8..16): two transfers, both true sharing (c0 touched bytes 8..16 too). */
 static void test_directory_growth(void) {
   sim_t *s = make(NULL);
-  const uint64_t x = 0x400000, other = 0x10000000;
+  const uint64_t x = 0x400000, y = x + 64, other = 0x10000000;
   sim_access(s, 0, x, 8, true);
+  sim_access(s, 0, y, 8, true);
   for (uint64_t i = 0; i < 5000; i++) sim_access(s, 1, other + i * 64, 8, false);
   sim_access(s, 0, x + 8, 8, true);
+  sim_access(s, 0, y + 8, 8, true);
   sim_access(s, 1, x + 8, 8, false);
+  sim_access(s, 1, y + 8, 8, false);
   sim_stats_t st = stats(s, 1);
-  CHECK(st.transfers == 1 && st.true_sharing == 1 && st.false_sharing == 0,
+  CHECK(st.transfers == 2 && st.true_sharing == 2 && st.false_sharing == 0,
         "transfers %llu true %llu false %llu", (unsigned long long)st.transfers,
         (unsigned long long)st.true_sharing, (unsigned long long)st.false_sharing);
-  CHECK(stats(s, 0).accesses == 2 && stats(s, 0).l1d_misses == 1, "c0: one miss, one fast hit");
+  CHECK(stats(s, 0).accesses == 4 && stats(s, 0).l1d_misses == 2, "c0: two misses, two hits");
   CHECK(sim_is_valid(s), "valid");
   sim_destroy(s);
 }
@@ -402,16 +437,20 @@ static void test_config(void) {
 }
 
 /* Four cores, random reads and writes of 1..24 bytes (some spanning two
-   lines) over 8 KiB, on caches of a few lines each under both policies: the
-   directory, the mirrored states in the ways, inclusion and the counter
-   identities must hold after every access. */
+   lines) over 8 KiB (three pages), on caches of a few lines each under both
+   policies and a dTLB of two sets: the directory, inclusion, the recent
+   lines and pages, and the counter identities must hold after every access. */
 static void test_random_invariants(void) {
   const char *policy[2] = {"lru", "plru"};
   for (int p = 0; p < 2; p++) {
-    const char *kv[] = {"l1d.size",  "256",        "l1d.ways", "2",       "l1d.policy",
-                        policy[p],   "l2.size",    "1K",       "l2.ways", "4",
-                        "l2.policy", policy[p],    "llc.size", "4K",      "llc.ways",
-                        "4",         "llc.policy", policy[p],  NULL};
+    /* a level's keys on one line */
+    /* clang-format off */
+    const char *kv[] = {"l1d.size", "256", "l1d.ways", "2", "l1d.policy", policy[p],
+                        "l2.size", "1K", "l2.ways", "4", "l2.policy", policy[p],
+                        "llc.size", "4K", "llc.ways", "4", "llc.policy", policy[p],
+                        "dtlb.4k.entries", "2", "dtlb.4k.ways", "1",
+                        "stlb.4k.entries", "4", "stlb.4k.ways", "2", NULL};
+    /* clang-format on */
     sim_t *s = make(kv);
     uint64_t x = 0x9E3779B97F4A7C15ull;
     bool valid = true;
@@ -421,7 +460,7 @@ static void test_random_invariants(void) {
       x ^= x >> 7;
       x ^= x << 17;
       unsigned core = (unsigned)(x % 4);
-      uint64_t addr = 0x100000 + ((x >> 8) % 8192);
+      uint64_t addr = 0x100800 + ((x >> 8) % 8192);
       uint64_t size = 1 + (x >> 24) % 24;
       sim_access(s, core, addr, size, ((x >> 40) & 3) == 0);
       valid = sim_is_valid(s);
@@ -463,6 +502,7 @@ int main(void) {
   test_stream();
   test_fits();
   test_lru_plru();
+  test_recent_same_set();
   test_pingpong();
   test_directory_growth();
   test_mesi();
