@@ -38,6 +38,18 @@ static sim_stats_t stats(const sim_t *s, int core) {
   return st;
 }
 
+/* Core 0 reads 8 bytes at 0x100000 + seq[i] * stride, i = 0..n-1, on a
+   simulator set up by `kv`: its counts (and the invariants, checked). */
+static sim_stats_t run_sequence(const char *const *kv, const uint64_t *seq, size_t n,
+                                uint64_t stride) {
+  sim_t *s = make(kv);
+  for (size_t i = 0; i < n; i++) sim_access(s, 0, 0x100000 + seq[i] * stride, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+  return st;
+}
+
 /* Streaming over N bytes: N/64 compulsory misses at every level, one TLB
    miss and walk per 4 KiB page. */
 static void test_stream(void) {
@@ -90,15 +102,10 @@ static void test_lru_plru(void) {
   const char *policy[2] = {"lru", "plru"};
   for (int p = 0; p < 2; p++) {
     const char *kv[] = {"l1d.size", "256", "l1d.ways", "4", "l1d.policy", policy[p], NULL};
-    sim_t *s = make(kv);
-    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
-      sim_access(s, 0, 0x100000 + seq[i] * 64, 8, false);
-    sim_stats_t st = stats(s, 0);
+    sim_stats_t st = run_sequence(kv, seq, sizeof(seq) / sizeof(seq[0]), 64);
     CHECK(st.l1d_misses == want[p], "%s: %llu L1D misses, expected %u", policy[p],
           (unsigned long long)st.l1d_misses, want[p]);
     CHECK(st.l2_misses == 5, "%s: %llu L2 misses", policy[p], (unsigned long long)st.l2_misses);
-    CHECK(sim_is_valid(s), "valid");
-    sim_destroy(s);
   }
 }
 
@@ -110,27 +117,18 @@ static void test_lru_plru(void) {
    4 walks. */
 static void test_recent_same_set(void) {
   const uint64_t seq[] = {0, 1, 0, 2, 1};
+  const size_t n = sizeof(seq) / sizeof(seq[0]);
   const char *policy[2] = {"lru", "plru"};
   for (int p = 0; p < 2; p++) {
     const char *kv[] = {"l1d.size", "128", "l1d.ways", "2", "l1d.policy", policy[p], NULL};
-    sim_t *s = make(kv);
-    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
-      sim_access(s, 0, 0x100000 + seq[i] * 64, 8, false);
-    sim_stats_t st = stats(s, 0);
+    sim_stats_t st = run_sequence(kv, seq, n, 64);
     CHECK(st.l1d_misses == 4, "%s: %llu L1D misses, expected 4", policy[p],
           (unsigned long long)st.l1d_misses);
-    CHECK(sim_is_valid(s), "valid");
-    sim_destroy(s);
   }
   const char *kv[] = {"dtlb.4k.entries", "2", "dtlb.4k.ways", "2", "stlb.4k.entries", "0", NULL};
-  sim_t *s = make(kv);
-  for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
-    sim_access(s, 0, 0x100000 + seq[i] * 4096, 8, false);
-  sim_stats_t st = stats(s, 0);
+  sim_stats_t st = run_sequence(kv, seq, n, 4096);
   CHECK(st.dtlb_misses == 4 && st.walks == 4, "dTLB: %llu misses, %llu walks, expected 4",
         (unsigned long long)st.dtlb_misses, (unsigned long long)st.walks);
-  CHECK(sim_is_valid(s), "valid");
-  sim_destroy(s);
 }
 
 /* Two cores writing alternately, K times each: every write after the first
