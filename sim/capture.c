@@ -28,8 +28,8 @@
   (hl_capture_exclude): its reference-slot table and its per-thread
   contexts, which are the harness's bookkeeping packed densely in one array
   (in a real program the pointers live in its own data and the context is
-  thread-local), and would otherwise add false sharing no program has. Fences do nothing (no memory
-is touched).
+  thread-local), and would otherwise add false sharing no program has.
+  Fences do nothing (no memory is touched).
 
   The common access (sim_access_fast: the core's most recent line and page,
   no coherence action) is simulated inline in each callback, which then
@@ -40,8 +40,9 @@ is touched).
   when they moved, every line of the access records who caused it: the
   application object (id, size, allocating thread) or the allocator
   function (the PC of the callback's caller, and the caller's caller from
-  the __tsan_func_entry shadow stack). The records live in an mmap'ed hash table, so this runtime
-  never calls malloc while the allocator under test runs.
+  the __tsan_func_entry shadow stack). The records live in an mmap'ed hash
+  table, so this runtime never calls malloc while the allocator under test
+  runs.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
 #include "sim/sim_internal.h" /* sim_access_fast, inline in every callback */
