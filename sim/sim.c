@@ -429,8 +429,9 @@ static __attribute__((noinline)) void sim_access_lines(sim_t *s, unsigned core, 
   c->extra_pages += pages - 1;
 }
 
-/* An access within one line (nearly all are), past the fast path below: the
-   common cases (the core's most recent page, an L1D hit) inline here. */
+/* An access within one line (nearly all are), past sim_access_fast: the
+   common cases (one of the core's recent pages and lines, an L1D hit)
+   inline here. */
 static __attribute__((noinline)) void sim_access_line(sim_t *s, unsigned core, uint64_t addr,
                                                       uint64_t bytes, bool is_write) {
   sim_core_t *c = &s->core[core];
