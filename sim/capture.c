@@ -70,7 +70,6 @@ static struct {
   uintptr_t ign_lo, ign_len;     /* APP: the replay's own buffer */
   uintptr_t excl_lo[CAPTURE_EXCLUDED], excl_len[CAPTURE_EXCLUDED]; /* hl_capture_exclude */
   uintptr_t excl_min, excl_span; /* the range that holds them all: one compare for most accesses */
-  unsigned ncores;
   uint32_t obj, owner;
   uint64_t obj_size;
   uint64_t accesses[2]; /* by hl_capture_who_t */
@@ -199,7 +198,6 @@ void hl_capture_start(sim_t *sim) {
   if (sim == NULL) return;
   const sim_config_t *cfg = sim_config(sim);
   cap.line_shift = (uint32_t)__builtin_ctz(cfg->line);
-  cap.ncores = cfg->cores;
   for (unsigned c = 0; c < cfg->cores; c++) cap.st[c] = sim_core_counters(sim, c);
   pthread_attr_t attr;
   void *lo;
@@ -238,7 +236,8 @@ int hl_capture_exclude(const void *p, size_t len) {
 }
 
 void hl_capture_set_core(unsigned core) {
-  assert(cap.sim == NULL || core < cap.ncores); /* the fast path indexes the cores unchecked */
+  /* the fast path indexes the cores unchecked */
+  assert(cap.sim == NULL || core < sim_config(cap.sim)->cores);
   cap.core = core;
 }
 
