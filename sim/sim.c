@@ -497,7 +497,7 @@ static bool sim_recent_is_valid(const sim_t *s, const sim_recent_t *rc, const si
       continue;
     }
     const sim_way_t *w = sim_cache_probe(c, tag);
-    if (w == NULL || !sim_cache_is_mru(c, tag)) return false;
+    if (w == NULL || !sim_cache_is_mru(c, w)) return false;
     if (lines && sim_dir_at(s, w->dir) != rc->entry[r]) return false;
     for (int k = 0; k < r; k++)
       if (((rc->tag[k] ^ tag) & c->set_mask) == 0) return false;

@@ -69,10 +69,8 @@ sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag) {
   return NULL;
 }
 
-bool sim_cache_is_mru(const sim_cache_t *c, uint64_t tag) {
-  const sim_way_t *w = sim_cache_probe(c, tag);
-  if (w == NULL) return false;
-  uint64_t set = tag & c->set_mask;
+bool sim_cache_is_mru(const sim_cache_t *c, const sim_way_t *w) {
+  uint64_t set = w->tag & c->set_mask;
   uint32_t i = (uint32_t)(w - (c->way + set * c->ways));
   if (c->policy == SIM_POLICY_LRU) return i == 0;
   return ((c->plru[set] & ~c->plru_clear[i]) | c->plru_set[i]) == c->plru[set];

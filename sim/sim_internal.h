@@ -70,9 +70,10 @@ bool sim_cache_is_valid(const sim_cache_t *c);
 bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
 /* Find `tag` without touching the replacement state. */
 sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag);
-/* `tag` is present and touching it would change no replacement state (LRU:
-   it is the set's first way; PLRU: the tree bits already point away from it). */
-bool sim_cache_is_mru(const sim_cache_t *c, uint64_t tag);
+/* Touching way `w` (a valid one, as found by sim_cache_probe) would change no
+   replacement state (LRU: it is its set's first way; PLRU: the tree bits
+   already point away from it). */
+bool sim_cache_is_mru(const sim_cache_t *c, const sim_way_t *w);
 
 static inline void sim_plru_touch(sim_cache_t *c, uint64_t set, uint32_t w) {
   c->plru[set] = (c->plru[set] & ~c->plru_clear[w]) | c->plru_set[w];
