@@ -40,6 +40,9 @@ static void usage(FILE *out) {
       "                        another thread is used there only after the handing\n"
       "                        thread's event on it completed (default)\n"
       "  --serial              every logical thread on one OS thread, in trace order\n"
+      "  --threads-in-turn     one OS thread per traced thread, but one at a time: a\n"
+      "                        baton passes to the thread of the next event in trace\n"
+      "                        order (deterministic; the default with --sim)\n"
       "  --access MODEL        what touches object memory (default auto):\n"
       "                          auto    traced if the trace has read/write events, else touch\n"
       "                          traced  only the trace's read/write events\n"
@@ -59,8 +62,8 @@ static void usage(FILE *out) {
       "                        addresses the allocator chose, and every load, store,\n"
       "                        atomic, memcpy/memset and lock of the project's own\n"
       "                        allocator code (Debian baselines: placement only). CONFIG\n"
-      "                        is a config file (sim/presets/*.conf). All logical threads\n"
-      "                        run on one OS thread in trace order (serial mode);\n"
+      "                        is a config file (sim/presets/*.conf). Threads run in\n"
+      "                        turn (--threads-in-turn; --serial for one OS thread);\n"
       "                        thread t runs on simulated core t mod cores.\n"
       "  --sim-top N           hottest lines in the simulator report (default 10)\n"
       "  --sim-page-size 4K|2M|1G  the simulated page size (default: the config's)\n"
@@ -140,6 +143,7 @@ static int sim_load_config(const sim_opts_t *so, sim_config_t *cfg) {
   return 0;
 }
 
+#ifdef HL_CAPTURE
 /* Turn address-space randomization off for this process and what it execs
    (the simulated L2/LLC set index uses address bits above the page offset).
    Returns true when it is off. */
@@ -149,6 +153,7 @@ static bool sim_no_aslr(void) {
   return pers != -1 && personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1 &&
          (personality(0xffffffff) & ADDR_NO_RANDOMIZE);
 }
+#endif
 
 #ifndef HL_CAPTURE
 /* hlreplay --sim: exec the capture program beside this one, same arguments. */
@@ -168,10 +173,7 @@ static int sim_exec(char **argv) {
             path, strerror(errno));
     return 1;
   }
-  if (!sim_no_aslr())
-    fprintf(stderr, "hlreplay: --sim: warning: cannot turn address randomization off; "
-                    "simulated L2/LLC set conflicts may differ between runs\n");
-  fflush(NULL);
+  fflush(NULL); /* the capture program makes its own start canonical (sim_canonical_exec) */
   execv(path, argv);
   fprintf(stderr, "hlreplay: --sim: exec %s: %s\n", path, strerror(errno));
   return 1;
@@ -179,6 +181,63 @@ static int sim_exec(char **argv) {
 #endif
 
 #ifdef HL_CAPTURE
+#define SIM_CANONICAL_MARKER "HEAPLAB_SIM_CANONICAL=1"
+
+/* Environment variables that are inputs of a simulated run and pass into
+   its canonical environment (sim_canonical_exec); every other one is left
+   out. Allocator tunables, the preload and heaplab's own. */
+static bool sim_env_kept(const char *var) {
+  static const char *const prefixes[] = {"HEAPLAB_",  "MALLOC_",        "MIMALLOC_",
+                                         "TCMALLOC_", "GLIBC_TUNABLES=", "LD_PRELOAD=",
+                                         "LD_LIBRARY_PATH="};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(var, prefixes[i], strlen(prefixes[i])) == 0) return true;
+  return false;
+}
+
+static int sim_env_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Make the simulated process independent of how it was started: address
+   randomization off (the simulated L2/LLC set index uses address bits above
+   the page offset), and a canonical environment (only the variables above,
+   sorted), so the size and order of the caller's environment, which move the
+   initial stack and what the C library sets up from it, cannot move where
+   an allocator places anything. Re-executes itself once (the re-executed
+   process finds the marker and the flag); returns 0 when this process is
+   already canonical, or -1 on failure with a message printed. The trace's
+   path still differs between spellings: the row's trace column, the only
+   heap copy of it, is written after the replay. */
+static int sim_canonical_exec(char **argv, bool quiet) {
+  extern char **environ;
+  bool canonical = false;
+  size_t n = 0;
+  for (char **e = environ; *e; e++, n++)
+    if (strcmp(*e, SIM_CANONICAL_MARKER) == 0) canonical = true;
+  bool aslr_off = personality(0xffffffff) & ADDR_NO_RANDOMIZE;
+  if (canonical && aslr_off) return 0;
+  if (!aslr_off && !sim_no_aslr() && !quiet)
+    fprintf(stderr, "hlreplay: --sim: warning: cannot turn address randomization off; "
+                    "simulated L2/LLC set conflicts may differ between runs\n");
+  if (canonical) return 0; /* randomization stays on: warned */
+  char **env = calloc(n + 2, sizeof *env);
+  if (!env) {
+    fprintf(stderr, "hlreplay: --sim: out of memory\n");
+    return -1;
+  }
+  size_t k = 0;
+  for (char **e = environ; *e; e++)
+    if (sim_env_kept(*e)) env[k++] = *e;
+  env[k++] = SIM_CANONICAL_MARKER;
+  qsort(env, k, sizeof *env, sim_env_cmp);
+  fflush(NULL);
+  execve("/proc/self/exe", argv, env);
+  fprintf(stderr, "hlreplay: --sim: re-executing /proc/self/exe: %s\n", strerror(errno));
+  free(env);
+  return -1;
+}
+
 /* The simulator's columns of the row. */
 static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t *row,
                          const char *served_by) {
@@ -253,6 +312,7 @@ int main(int argc, char **argv) {
   enum {
     OPT_THREADS = 256,
     OPT_SERIAL,
+    OPT_TURNS,
     OPT_ACCESS,
     OPT_VERIFY,
     OPT_PAGE,
@@ -268,6 +328,7 @@ int main(int argc, char **argv) {
       {"alloc", required_argument, 0, 'a'},
       {"threads-as-traced", no_argument, 0, OPT_THREADS},
       {"serial", no_argument, 0, OPT_SERIAL},
+      {"threads-in-turn", no_argument, 0, OPT_TURNS},
       {"access", required_argument, 0, OPT_ACCESS},
       {"verify", no_argument, 0, OPT_VERIFY},
       {"page-size", required_argument, 0, OPT_PAGE},
@@ -284,7 +345,7 @@ int main(int argc, char **argv) {
   };
   hl_replay_options_t opt = {.mode = HL_REPLAY_THREADS, .access = HL_ACCESS_AUTO};
   const char *alloc_name = NULL;
-  bool csv = false, quiet = false;
+  bool csv = false, quiet = false, mode_given = false;
   sim_opts_t so = {.top = 10};
   int c;
   opterr = 0;
@@ -294,10 +355,13 @@ int main(int argc, char **argv) {
         alloc_name = optarg;
         break;
       case OPT_THREADS:
-        opt.mode = HL_REPLAY_THREADS;
+        opt.mode = HL_REPLAY_THREADS, mode_given = true;
         break;
       case OPT_SERIAL:
-        opt.mode = HL_REPLAY_SERIAL;
+        opt.mode = HL_REPLAY_SERIAL, mode_given = true;
+        break;
+      case OPT_TURNS:
+        opt.mode = HL_REPLAY_TURNS, mode_given = true;
         break;
       case OPT_ACCESS:
         if (!hl_access_model_parse(optarg, &opt.access))
@@ -375,22 +439,18 @@ int main(int argc, char **argv) {
   sim_config_t sim_cfg;
   if (so.config && sim_load_config(&so, &sim_cfg) != 0) return 2;
 #ifndef HL_CAPTURE
+  (void)mode_given; /* the capture program's choice of mode (below) */
   if (so.config) return sim_exec(argv);
 #else
   if (!so.config)
     return usage_error("%s", "hlreplay-sim is `hlreplay --sim CONFIG`: --sim is required");
-  /* run directly (not through hlreplay): randomization off here too (the
-     re-executed process finds the flag set, so this happens once; no
-     environment variable, whose size would move glibc's heap) */
-  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && sim_no_aslr()) {
-    fflush(NULL);
-    execv("/proc/self/exe", argv);
-  }
-  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE) && !quiet)
-    fprintf(stderr, "hlreplay: --sim: warning: address randomization is on; simulated L2/LLC "
-                    "set conflicts may differ between runs\n");
+  if (sim_canonical_exec(argv, quiet) != 0) return 1;
   if (opt.verify) return usage_error("%s", "--verify and --sim do not mix (verify natively first)");
-  opt.mode = HL_REPLAY_SERIAL; /* the simulator is the only clock: one OS thread, trace order */
+  /* the simulator is the only clock: one thread at a time, in trace order */
+  if (!mode_given) opt.mode = HL_REPLAY_TURNS;
+  if (opt.mode == HL_REPLAY_THREADS)
+    return usage_error("%s", "--sim runs the threads in turn (--threads-in-turn, the default) or "
+                             "on one OS thread (--serial), not free-running (--threads-as-traced)");
   opt.cores = sim_cfg.cores;
 #endif
 
@@ -421,7 +481,6 @@ int main(int argc, char **argv) {
   hl_metrics_init(&row);
   hl_metrics_set(&row, HL_METRIC_allocator, "%s", opt.allocator->name);
   hl_metrics_set(&row, HL_METRIC_served_by, "%s", served_by);
-  hl_metrics_set(&row, HL_METRIC_trace, "%s", trace_path);
   opt.progress = !quiet && isatty(STDERR_FILENO);
   if (!quiet) {
     hl_access_model_t shown = opt.access;
@@ -436,9 +495,12 @@ int main(int argc, char **argv) {
 #ifdef HL_CAPTURE
   if (!quiet)
     fprintf(stderr,
-            "hlreplay: --sim %s (%s, %u cores): serial mode, all %u logical threads on one OS "
-            "thread in trace order; logical thread t runs on simulated core t mod %u\n",
-            so.config, sim_cfg.name, sim_cfg.cores, hl_replay_threads(trace), sim_cfg.cores);
+            "hlreplay: --sim %s (%s, %u cores): %s, %u logical threads %s in trace order; "
+            "logical thread t runs on simulated core t mod %u\n",
+            so.config, sim_cfg.name, sim_cfg.cores, hl_replay_mode_name(opt.mode),
+            hl_replay_threads(trace),
+            opt.mode == HL_REPLAY_SERIAL ? "on one OS thread" : "on their own OS threads, in turn",
+            sim_cfg.cores);
   char sim_err[512];
   sim_t *sim = sim_create(&sim_cfg, sim_err, sizeof sim_err);
   if (!sim) {
@@ -472,6 +534,9 @@ int main(int argc, char **argv) {
 #else
   sim_columns_na(&row, "no --sim");
 #endif
+  /* after the replay: the path's length would move the heap under the trace's
+     objects (sim_canonical_exec) */
+  hl_metrics_set(&row, HL_METRIC_trace, "%s", trace_path);
   if (rc == 0)
     hl_metrics_set(&row, HL_METRIC_status, "ok");
   else

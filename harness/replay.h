@@ -1,6 +1,6 @@
 /* ----------------------------------------------------------------------------
   harness/replay.h: one trace through one allocator, natively (or, in
-  build/bin/hlreplay-sim, serially into the simulator: sim/capture.h).
+  build/bin/hlreplay-sim, into the simulator: sim/capture.h).
 
   Loading turns the trace into one program per traced thread. Cross-thread
   order is kept the way glibc's trace_run keeps it, but computed once at load
@@ -25,7 +25,12 @@
 typedef enum hl_replay_mode_e {
   HL_REPLAY_THREADS, /* one OS thread per traced thread (default) */
   HL_REPLAY_SERIAL,  /* every logical thread on this OS thread, in trace order */
+  HL_REPLAY_TURNS,   /* one OS thread per traced thread, one at a time in trace order: a
+                        baton passes to the thread of the next event (deterministic; --sim) */
 } hl_replay_mode_t;
+
+/* "threads-as-traced", "serial", "threads-in-turn": the mode column's value. */
+const char *hl_replay_mode_name(hl_replay_mode_t mode);
 
 /* What touches object memory. */
 typedef enum hl_access_model_e {

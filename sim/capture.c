@@ -11,7 +11,7 @@
   What becomes a simulated access:
   - __tsan_readN / writeN / unaligned / _range: one access of that size;
   - atomics: performed here with __atomic builtins (sequentially consistent,
-    which is valid for every requested order; one OS thread runs them all);
+    which is valid for every requested order; one OS thread runs at a time);
     a load is a read, a store a write, and every read-modify-write (exchange,
     fetch_op, compare-exchange, failed or not) one write access: the
     read-for-ownership a locked x86 instruction does, so the line arrives
@@ -21,10 +21,12 @@
     libc itself is not instrumented;
   - pthread_mutex_lock/trylock/unlock and pthread_spin_lock/trylock/unlock:
     an atomic RMW of the lock word (its first 4 bytes), then the real call.
-  Accesses to the OS thread's own stack (the allocator's spilled locals) are
-  dropped and counted: they are private to one core in any real run and
-  their addresses depend on the environment size, which would make runs
-  differ. So are accesses to the ranges the replay excludes
+  Accesses to the running OS thread's own stack (the allocator's spilled
+  locals) are dropped and counted: they are private to one core in any real
+  run and their addresses depend on the environment size, which would make
+  runs differ. So are accesses to the main thread's stack from a worker
+  thread: it holds the replay's run state, the heap handle included, which
+  a real program keeps in its data segment. So are accesses to the ranges the replay excludes
   (hl_capture_exclude): its reference-slot table and its per-thread
   contexts, which are the harness's bookkeeping packed densely in one array
   (in a real program the pointers live in its own data and the context is
@@ -66,7 +68,8 @@ static struct {
   sim_t *sim; /* NULL: not capturing */
   unsigned core;
   hl_capture_who_t who;
-  uintptr_t stack_lo, stack_len; /* the OS thread's stack */
+  uintptr_t stack_lo, stack_len; /* the running OS thread's stack */
+  uintptr_t main_lo, main_len;   /* the main thread's, which holds the replay's own state */
   uintptr_t ign_lo, ign_len;     /* APP: the replay's own buffer */
   uintptr_t excl_lo[CAPTURE_EXCLUDED], excl_len[CAPTURE_EXCLUDED]; /* hl_capture_exclude */
   uintptr_t excl_min, excl_span; /* the range that holds them all: one compare for most accesses */
@@ -177,7 +180,7 @@ static inline void capture_access(const volatile void *p, uint64_t size, bool is
                                   const void *pc) {
   if (__builtin_expect(cap.sim == NULL, 0) || size == 0) return;
   uintptr_t addr = (uintptr_t)p;
-  if (addr - cap.stack_lo < cap.stack_len) {
+  if (addr - cap.stack_lo < cap.stack_len || addr - cap.main_lo < cap.main_len) {
     cap.stack_dropped++;
     return;
   }
@@ -192,6 +195,12 @@ static inline void capture_access(const volatile void *p, uint64_t size, bool is
 
 /* ---- control (sim/capture.h) ---- */
 
+/* What each OS thread knows of itself (sim/capture.h). */
+static __thread struct {
+  uintptr_t stack_lo, stack_len;
+  unsigned core;
+} capture_self;
+
 void hl_capture_start(sim_t *sim) {
   if (cap.map) munmap(cap.map, cap.map_cap * sizeof *cap.map);
   memset(&cap, 0, sizeof cap);
@@ -204,8 +213,8 @@ void hl_capture_start(sim_t *sim) {
   size_t len;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
     if (pthread_attr_getstack(&attr, &lo, &len) == 0) {
-      cap.stack_lo = (uintptr_t)lo;
-      cap.stack_len = len;
+      capture_self.stack_lo = cap.stack_lo = cap.main_lo = (uintptr_t)lo;
+      capture_self.stack_len = cap.stack_len = cap.main_len = len;
     }
     pthread_attr_destroy(&attr);
   }
@@ -238,7 +247,29 @@ int hl_capture_exclude(const void *p, size_t len) {
 void hl_capture_set_core(unsigned core) {
   /* the fast path indexes the cores unchecked */
   assert(cap.sim == NULL || core < sim_config(cap.sim)->cores);
-  cap.core = core;
+  cap.core = capture_self.core = core;
+}
+
+void hl_capture_thread_begin(const void *stack_top, size_t len) {
+  capture_self.stack_lo = (uintptr_t)stack_top - len;
+  capture_self.stack_len = len;
+}
+
+void hl_capture_switch(unsigned core) {
+  hl_capture_set_core(core);
+  cap.stack_lo = capture_self.stack_lo;
+  cap.stack_len = capture_self.stack_len;
+}
+
+/* The simulated machine's CPU numbers (see sim/capture.h). */
+int sched_getcpu(void) {
+  return (int)capture_self.core;
+}
+
+int getcpu(unsigned *cpu, unsigned *node) {
+  if (cpu) *cpu = capture_self.core;
+  if (node) *node = 0;
+  return 0;
 }
 
 void hl_capture_alloc_begin(void) {

@@ -14,7 +14,15 @@
   write, link of an object, and the touch and free-time reads of the access
   model).
 
-  Everything runs on one OS thread: the state here is plain globals.
+  One OS thread runs at a time: all of them on one (serial replay), or one
+  OS thread per traced thread passing a baton (threads in turn, the
+  default), where every hand-over is a futex wake and wait, ordered by the
+  replay's atomics. So the state here is plain globals, plus what each OS
+  thread knows of itself (its stack, its simulated core) in thread-local
+  storage. sched_getcpu() and getcpu() are answered here, in the capture
+  program only, with the running thread's simulated core, so an allocator
+  that picks its arena by CPU (libhlarena.so; jemalloc with percpu_arena)
+  sees the simulated machine and stays deterministic.
 ---------------------------------------------------------------------------- */
 #ifndef HL_SIM_CAPTURE_H
 #define HL_SIM_CAPTURE_H
@@ -41,8 +49,18 @@ bool hl_capture_active(void);
    hl_capture_start. Returns 0, or -1 when the ranges are used up. */
 int hl_capture_exclude(const void *p, size_t len);
 
-/* The simulated core of the events that follow (< the sim's cores). */
+/* The simulated core of the events that follow (< the sim's cores), on
+   this OS thread (set-up, and the serial replay). */
 void hl_capture_set_core(unsigned core);
+
+/* A replay worker thread's start: its own stack is the `len` bytes below
+   `stack_top` (an address in its first frame; above it glibc keeps the
+   thread's TLS, which is simulated like any memory). Touches only this
+   thread's own state, so it may run beside the baton's holder. */
+void hl_capture_thread_begin(const void *stack_top, size_t len);
+/* This OS thread now holds the baton and runs simulated core `core`: its
+   stack is the one dropped from now on. */
+void hl_capture_switch(unsigned core);
 
 /* Accesses that follow are the allocator's own work. */
 void hl_capture_alloc_begin(void);

@@ -41,7 +41,11 @@ expect_ok "unit --sim" "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" --sim-top 5 -
   --sim-report "$T/unit1.rep" -q
 cp "$HL_TMP/out" "$T/unit1.csv"
 expect_eq "unit capture" "$(col "$T/unit1.csv" sim_capture)" "app+allocator"
-expect_eq "serial mode forced" "$(col "$T/unit1.csv" mode)" serial
+expect_eq "threads in turn by default" "$(col "$T/unit1.csv" mode)" threads-in-turn
+expect_fail "--sim refuses free-running threads" "threads in turn" \
+  "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" --threads-as-traced -q
+expect_ok "unit --sim --serial" "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" --serial --format csv -q
+expect_eq "serial mode on request" "$(col "$HL_TMP/out" mode)" serial
 expect_eq "sim_config" "$(col "$T/unit1.csv" sim_config)" "skylake, 4 cores, 4K pages"
 [ "$(col "$T/unit1.csv" sim_alloc_accesses)" -gt 0 ] && pass || fail "unit: sim_alloc_accesses > 0"
 # touch model: each of the 300 x 2 = 600 allocations (threadtest shares
