@@ -147,18 +147,23 @@ CAPTURE_ALLOC    = $(filter-out $(CAPTURE_PLAIN),$(ALLOC_SRC))
 CAPTURE_RT_SRC   = $(sort $(wildcard sim/capture*.c))
 CAPTURE_RT       = $(CAPTURE_RT_SRC:%.c=$(CAPTURE)/%.o)
 CAPTURE_OBJS     = $(CAPTURE_ALLOC:%.c=$(CAPTURE)/%.o)
-CAPTURE_LIBC     = memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock \
-                   pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock \
-                   malloc calloc realloc free posix_memalign aligned_alloc memalign
-CAPTURE_HARNESS  = $(CAPTURE)/harness/replay.o \
-                   $(filter-out build/harness/replay.o,$(HARNESS_SRC:%.c=build/%.o))
-CAPTURE_PROGRAMS = build/bin/hlreplay-sim $(CAPTURE)/tests/atomics
+# gcc expands a constant-size memcpy/memset/memmove inline, past the
+# instrumentation: -fno-builtin-* keeps each one a call (then renamed below)
+CAPTURE_CFLAGS   = -fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove
+# libc calls renamed in every capture object (a library that defines malloc
+# keeps its malloc family: CAPTURE_LIBC_CALLS only)
+CAPTURE_LIBC_CALLS = memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock \
+                   pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock
+CAPTURE_LIBC     = $(CAPTURE_LIBC_CALLS) malloc calloc realloc free posix_memalign aligned_alloc memalign
+CAPTURE_HARNESS  = $(CAPTURE)/harness/replay.o $(CAPTURE)/harness/preload.o \
+                   $(filter-out build/harness/replay.o build/harness/preload.o,$(HARNESS_SRC:%.c=build/%.o))
+CAPTURE_PROGRAMS = build/bin/hlreplay-sim $(CAPTURE)/tests/atomics $(CAPTURE)/lib/libhlarena.so
 all: $(CAPTURE_PROGRAMS)
 
 $(CAPTURE)/alloc/%.o: alloc/%.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC/CAP  $<"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) -fsanitize=thread -MMD -c $< -o $@.tmp
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) $(CAPTURE_CFLAGS) -MMD -c $< -o $@.tmp
 	@objcopy $(foreach f,$(CAPTURE_LIBC),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp $@
 	@rm -f $@.tmp
 # uninstrumented parts of the capture program: the runtime and the replay's hooks
@@ -192,11 +197,27 @@ build/bin/hlreplay-sim: $(CAPTURE)/harness/hlreplay.o $(CAPTURE_HARNESS) $(CAPTU
 	  $(CAPTURE_RT) build/libhlsim.a build/libhltrace.a $(LDLIBS) -o $@
 	@if readelf -d $@ | grep -q 'libtsan'; then echo "capture: $@ links libtsan" >&2; rm -f $@; exit 1; fi
 
+# libhlarena.so's capture build, which hlreplay-sim preloads for arena-preload
+# (harness/preload.c): the same sources and flags as build/lib's, instrumented,
+# its __tsan_* calls left for hlreplay-sim (linked -rdynamic) to answer.
+$(CAPTURE)/pic/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC/CAP  $< (libhlarena.so)"
+	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC \
+	  -fvisibility=hidden -ftls-model=initial-exec $(CAPTURE_CFLAGS) -c $< -o $@.tmp
+	@objcopy $(foreach f,$(CAPTURE_LIBC_CALLS),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp $@
+	@rm -f $@.tmp
+$(CAPTURE)/lib/libhlarena.so: $(ARENA_SO_SRC:%.c=$(CAPTURE)/pic/%.o)
+	@mkdir -p $(dir $@)
+	@echo "  SO      $@"
+	@$(CC) $(CFLAGS) -pthread -shared $^ -o $@
+	@if readelf -d $@ | grep -q 'libtsan'; then echo "capture: $@ links libtsan" >&2; rm -f $@; exit 1; fi
+
 # the runtime's atomics checked by a tiny instrumented program (tests/test_capture.sh)
 $(CAPTURE)/tests/%: tests/capture/%.c $(CAPTURE_RT) $(CAPTURE)/callbacks.ok build/libhlsim.a
 	@mkdir -p $(dir $@)
 	@echo "  CC/CAP  $<"
-	@$(CC) $(CFLAGS) $(HL_CFLAGS) -fsanitize=thread -c $< -o $@.tmp.o
+	@$(CC) $(CFLAGS) $(HL_CFLAGS) $(CAPTURE_CFLAGS) -c $< -o $@.tmp.o
 	@objcopy $(foreach f,$(CAPTURE_LIBC),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp.o $@.o
 	@rm -f $@.tmp.o
 	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $@.o $(CAPTURE_RT) build/libhlsim.a $(LDLIBS) -o $@

@@ -13,6 +13,7 @@
 #include "harness/preload.h"
 #include "harness/replay.h"
 #include "sim/sim.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -238,25 +239,27 @@ static int sim_canonical_exec(char **argv, bool quiet) {
   return -1;
 }
 
+/* Whether the simulator saw the allocator's own work, proven rather than
+   assumed: instrumented allocator code ran, and where a library serves
+   malloc (served_by names its .so: glibc, a baseline, libhlarena.so) that
+   library is a capture build. (The glue in alloc/ that calls a library is
+   instrumented too, but does none of the allocator's work.) */
+static bool sim_capture_full(const hl_capture_counts_t *c, const char *served_by) {
+  if (c->alloc_functions == 0) return false;
+  if (!strstr(served_by, ".so")) return true; /* heaplab's allocators, built for capture */
+  void *served = dlsym(RTLD_DEFAULT, "malloc");
+  return served != NULL && hl_capture_instrumented(served);
+}
+
 /* The simulator's columns of the row. */
-static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t *row,
-                         const char *served_by) {
+static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t *row) {
   static const char *const pages[] = {"4K", "2M", "1G"};
   hl_metrics_set(row, HL_METRIC_sim_config, "%s, %u cores, %s pages", cfg->name, cfg->cores,
                  pages[cfg->page]);
   hl_capture_counts_t c;
   hl_capture_counts(&c);
-  /* a library served malloc (served_by names its .so): its code is not ours and
-     not instrumented; only the glue in alloc/ (alloc/flat.c) is */
-  if (strstr(served_by, ".so")) {
-    size_t n = strcspn(served_by, " ");
-    hl_metrics_set(row, HL_METRIC_sim_capture, "app only (placement): %.*s is a Debian library",
-                   (int)n, served_by);
-  } else if (c.alloc_functions > 0) {
-    hl_metrics_set(row, HL_METRIC_sim_capture, "app+allocator");
-  } else {
-    hl_metrics_set(row, HL_METRIC_sim_capture, "app only: no instrumented allocator code ran");
-  }
+  hl_metrics_set(row, HL_METRIC_sim_capture, "%s",
+                 sim_capture_full(&c, row->value[HL_METRIC_served_by]) ? "full" : "placement");
   sim_stats_t st;
   sim_stats(sim, -1, &st);
   const struct {
@@ -281,11 +284,34 @@ static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t
     hl_metrics_set(row, cols[i].m, "%llu", (unsigned long long)cols[i].v);
 }
 
+/* Why a run's capture is what it is, in words, for the report. */
+static void sim_capture_reason(const hl_capture_counts_t *c, const char *served_by, char *buf,
+                               size_t len) {
+  size_t n = strcspn(served_by, " "); /* the library's file name, before its version */
+  if (sim_capture_full(c, served_by))
+    snprintf(buf, len,
+             "full: the allocator's own loads, stores, atomics and locks (%.*s) and the "
+             "application's accesses",
+             (int)n, served_by);
+  else if (strncmp(served_by, "libc.so", 7) == 0)
+    snprintf(buf, len,
+             "placement: the application's accesses only; glibc's malloc is part of the C "
+             "library, which cannot be built apart from it, so its own work is not seen");
+  else if (strstr(served_by, ".so"))
+    snprintf(buf, len,
+             "placement: the application's accesses only; %.*s is not a capture build, so its "
+             "own work is not seen",
+             (int)n, served_by);
+  else
+    snprintf(buf, len, "placement: no instrumented allocator code ran");
+}
+
 static void sim_write_report(FILE *out, const sim_t *sim, size_t top, const hl_metrics_t *row) {
   hl_capture_counts_t c;
   hl_capture_counts(&c);
-  fprintf(out, "simulated: %s; capture: %s\n", row->value[HL_METRIC_sim_config],
-          row->value[HL_METRIC_sim_capture]);
+  char reason[512];
+  sim_capture_reason(&c, row->value[HL_METRIC_served_by], reason, sizeof reason);
+  fprintf(out, "simulated: %s; capture: %s\n", row->value[HL_METRIC_sim_config], reason);
   fprintf(out,
           "accesses: application %llu, allocator %llu (%llu allocator functions entered, %llu "
           "atomics, %llu lock calls; not simulated: %llu stack and %llu harness accesses)\n",
@@ -513,7 +539,7 @@ int main(int argc, char **argv) {
 #ifdef HL_CAPTURE
   hl_capture_stop();
   if (rc == 0)
-    sim_fill_row(sim, &sim_cfg, &row, served_by);
+    sim_fill_row(sim, &sim_cfg, &row);
   else
     sim_columns_na(&row, "the replay failed");
   if (rc == 0 && (so.report || !quiet)) {

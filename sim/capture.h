@@ -91,5 +91,9 @@ void hl_capture_report(FILE *out, const sim_t *sim, size_t top);
    The function containing `pc` in this program, from its ELF symbol table
    (static functions included), as "name+0xoff" or "?" when unknown. */
 void hl_capture_symbol(const void *pc, char *buf, size_t len);
+/* Whether the library holding `addr` is a capture build (compiled with the
+   instrumentation, so its calls reach this runtime). False for the program
+   itself and for ordinary libraries, the C library's malloc among them. */
+bool hl_capture_instrumented(const void *addr);
 
 #endif

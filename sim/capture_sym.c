@@ -1,9 +1,13 @@
 /* ----------------------------------------------------------------------------
   sim/capture_sym.c: naming a code address for the hot-line attribution
   (sim/capture.h). dladdr() sees only exported symbols, and most allocator
-  helpers are static, so this reads the program's own ELF symbol table
-  (.symtab, else .dynsym) from /proc/self/exe once, at report time, and
-  finds the function whose [value, value + size) holds the address.
+  helpers are static (or hidden, in a library), so this reads the ELF symbol
+  table (.symtab, else .dynsym) of the object that holds the address: the
+  program itself (/proc/self/exe) or a preloaded library (a capture build of
+  a baseline, libhlarena.so), each once, at report time, and finds the
+  function whose [value, value + size) holds the address. It also tells
+  whether a library is a capture build: one that calls __tsan_func_entry,
+  which only this program defines.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
 #include <dlfcn.h>
@@ -16,26 +20,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define SYM_OBJECTS 8 /* objects whose tables are kept: the program and its preloads */
+
 typedef struct sym_s {
   uintptr_t start, end;
   const char *name;
 } sym_t;
 
-static struct {
-  bool loaded;
+typedef struct sym_table_s {
+  const void *base; /* dladdr's dli_fbase: which object */
   sym_t *syms;
   size_t n;
-  uintptr_t bias; /* load address of a PIE (0 for a fixed executable) */
-} symtab;
+  uintptr_t bias;    /* load address of a position-independent object (0 for a fixed one) */
+  bool instrumented; /* its dynamic symbols import __tsan_func_entry */
+} sym_table_t;
+
+static struct {
+  sym_table_t tables[SYM_OBJECTS];
+  size_t count;
+} symtabs;
 
 static int sym_cmp(const void *a, const void *b) {
   const sym_t *x = a, *y = b;
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void sym_load(void) {
-  symtab.loaded = true;
-  int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+/* Fill `t` from the ELF file at `path`, loaded at `base`. An unreadable or
+   odd file leaves it empty: its addresses are then named by dladdr or "?". */
+static void sym_load(sym_table_t *t, const char *path, const void *base) {
+  t->base = base;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st;
   void *map = MAP_FAILED;
@@ -43,12 +57,25 @@ static void sym_load(void) {
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (map == MAP_FAILED) return;
-  const char *base = map; /* stays mapped: the names point into it */
+  const char *file = map; /* stays mapped: the names point into it */
   const ElfW(Ehdr) *eh = map;
   if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
       eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > (size_t)st.st_size)
     return;
-  const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(base + eh->e_shoff);
+  const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(file + eh->e_shoff);
+  for (unsigned i = 0; i < eh->e_shnum; i++) {
+    const ElfW(Shdr) *d = &sh[i];
+    if (d->sh_type != SHT_DYNSYM || d->sh_link >= eh->e_shnum ||
+        d->sh_offset + d->sh_size > (size_t)st.st_size ||
+        sh[d->sh_link].sh_offset + sh[d->sh_link].sh_size > (size_t)st.st_size)
+      continue;
+    const ElfW(Sym) *ds = (const ElfW(Sym) *)(file + d->sh_offset);
+    const char *names = file + sh[d->sh_link].sh_offset;
+    for (size_t k = 0; k < d->sh_size / sizeof(ElfW(Sym)); k++)
+      if (ds[k].st_shndx == SHN_UNDEF && ds[k].st_name < sh[d->sh_link].sh_size &&
+          strcmp(names + ds[k].st_name, "__tsan_func_entry") == 0)
+        t->instrumented = true;
+  }
   const ElfW(Shdr) *tab = NULL;
   for (unsigned i = 0; i < eh->e_shnum; i++)
     if (sh[i].sh_type == SHT_SYMTAB) tab = &sh[i];
@@ -60,39 +87,54 @@ static void sym_load(void) {
   if (tab->sh_offset + tab->sh_size > (size_t)st.st_size ||
       strs->sh_offset + strs->sh_size > (size_t)st.st_size)
     return;
-  const ElfW(Sym) *sym = (const ElfW(Sym) *)(base + tab->sh_offset);
+  const ElfW(Sym) *sym = (const ElfW(Sym) *)(file + tab->sh_offset);
   size_t count = tab->sh_size / sizeof(ElfW(Sym));
-  symtab.syms = calloc(count ? count : 1, sizeof(sym_t));
-  if (!symtab.syms) return;
+  t->syms = calloc(count ? count : 1, sizeof(sym_t));
+  if (!t->syms) return;
   for (size_t i = 0; i < count; i++) {
     if (ELF64_ST_TYPE(sym[i].st_info) != STT_FUNC || sym[i].st_value == 0 ||
         sym[i].st_name >= strs->sh_size)
       continue;
-    symtab.syms[symtab.n++] = (sym_t){sym[i].st_value, sym[i].st_value + sym[i].st_size,
-                                      base + strs->sh_offset + sym[i].st_name};
+    t->syms[t->n++] = (sym_t){sym[i].st_value, sym[i].st_value + sym[i].st_size,
+                              file + strs->sh_offset + sym[i].st_name};
   }
-  qsort(symtab.syms, symtab.n, sizeof(sym_t), sym_cmp);
-  Dl_info info;
-  if (eh->e_type == ET_DYN && dladdr((void *)sym_load, &info) != 0)
-    symtab.bias = (uintptr_t)info.dli_fbase;
+  qsort(t->syms, t->n, sizeof(sym_t), sym_cmp);
+  t->bias = eh->e_type == ET_DYN ? (uintptr_t)base : 0;
+}
+
+/* The table of the object holding `pc` (loaded on first use), or NULL. */
+static const sym_table_t *sym_table_for(const void *pc) {
+  Dl_info info, self;
+  if (dladdr(pc, &info) == 0 || info.dli_fbase == NULL) return NULL;
+  for (size_t i = 0; i < symtabs.count; i++)
+    if (symtabs.tables[i].base == info.dli_fbase) return &symtabs.tables[i];
+  if (symtabs.count == SYM_OBJECTS) return NULL;
+  /* the program's own name in the link map may be empty or relative */
+  bool is_program =
+      dladdr((void *)sym_table_for, &self) != 0 && self.dli_fbase == info.dli_fbase;
+  sym_table_t *t = &symtabs.tables[symtabs.count++];
+  sym_load(t, is_program ? "/proc/self/exe" : info.dli_fname, info.dli_fbase);
+  return t;
 }
 
 void hl_capture_symbol(const void *pc, char *buf, size_t len) {
-  if (!symtab.loaded) sym_load();
-  uintptr_t a = (uintptr_t)pc - symtab.bias;
-  size_t lo = 0, hi = symtab.n; /* first symbol starting after a */
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (symtab.syms[mid].start <= a)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  /* a return address may sit one past a noreturn call at a function's end */
-  for (size_t i = lo; i-- > 0 && symtab.syms[i].start == symtab.syms[lo - 1].start;) {
-    if (a < symtab.syms[i].end || (a == symtab.syms[i].end && a > symtab.syms[i].start)) {
-      snprintf(buf, len, "%s", symtab.syms[i].name);
-      return;
+  const sym_table_t *t = sym_table_for(pc);
+  if (t && t->n > 0) {
+    uintptr_t a = (uintptr_t)pc - t->bias;
+    size_t lo = 0, hi = t->n; /* first symbol starting after a */
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (t->syms[mid].start <= a)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    /* a return address may sit one past a noreturn call at a function's end */
+    for (size_t i = lo; i-- > 0 && t->syms[i].start == t->syms[lo - 1].start;) {
+      if (a < t->syms[i].end || (a == t->syms[i].end && a > t->syms[i].start)) {
+        snprintf(buf, len, "%s", t->syms[i].name);
+        return;
+      }
     }
   }
   Dl_info info;
@@ -101,4 +143,9 @@ void hl_capture_symbol(const void *pc, char *buf, size_t len) {
     return;
   }
   snprintf(buf, len, "?");
+}
+
+bool hl_capture_instrumented(const void *addr) {
+  const sym_table_t *t = sym_table_for(addr);
+  return t != NULL && t->instrumented;
 }

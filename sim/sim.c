@@ -40,14 +40,14 @@ static uint32_t sim_log2(uint64_t v) {
 
 sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen) {
   if (sim_config_check(cfg, err, errlen) != 0) return NULL;
-  sim_t *s = calloc(1, sizeof(*s));
+  sim_t *s = sim_table_alloc(sizeof(*s));
   if (s == NULL) return sim_create_fail(s, err, errlen, "out of memory");
   s->cfg = *cfg;
   s->ncores = cfg->cores;
   s->line_size = cfg->line;
   s->line_shift = sim_log2(cfg->line);
   s->page_shift = sim_log2(sim_page_bytes(cfg->page));
-  s->core = calloc(s->ncores, sizeof(*s->core));
+  s->core = sim_table_alloc(s->ncores * sizeof(*s->core));
   if (s->core == NULL) return sim_create_fail(s, err, errlen, "out of memory");
   for (uint32_t i = 0; i < s->ncores; i++) {
     sim_core_t *c = &s->core[i];
@@ -63,7 +63,7 @@ sim_t *sim_create(const sim_config_t *cfg, char *err, size_t errlen) {
     return sim_create_fail(s, err, errlen, "out of memory");
   s->dir_stride = sizeof(sim_line_t) + s->ncores * sizeof(uint64_t);
   s->index_bits = 12;
-  s->index = calloc((size_t)1 << s->index_bits, sizeof(*s->index));
+  s->index = sim_table_alloc(((size_t)1 << s->index_bits) * sizeof(*s->index));
   if (s->index == NULL) return sim_create_fail(s, err, errlen, "out of memory");
   return s;
 }
@@ -79,10 +79,10 @@ void sim_destroy(sim_t *s) {
     }
   }
   sim_cache_free(&s->llc);
-  free(s->core);
-  free(s->dir);
-  free(s->index);
-  free(s);
+  sim_table_free(s->core);
+  sim_table_free(s->dir);
+  sim_table_free(s->index);
+  sim_table_free(s);
 }
 
 const sim_config_t *sim_config(const sim_t *s) {
@@ -102,7 +102,7 @@ static void sim_dir_oom(void) {
 
 static void sim_dir_grow_index(sim_t *s) {
   uint32_t bits = s->index_bits + 1;
-  uint32_t *index = calloc((size_t)1 << bits, sizeof(*index));
+  uint32_t *index = sim_table_alloc(((size_t)1 << bits) * sizeof(*index));
   if (index == NULL) sim_dir_oom();
   uint64_t mask = (UINT64_C(1) << bits) - 1;
   for (uint32_t i = 0; i < s->ndir; i++) {
@@ -110,7 +110,7 @@ static void sim_dir_grow_index(sim_t *s) {
     while (index[h] != 0) h = (h + 1) & mask;
     index[h] = i + 1;
   }
-  free(s->index);
+  sim_table_free(s->index);
   s->index = index;
   s->index_bits = bits;
 }
@@ -135,7 +135,7 @@ uint32_t sim_dir_get(sim_t *s, uint64_t line) {
         if (c->lines.tag[r] != SIM_NO_TAG)
           c->lines.entry[r] = (sim_line_t *)(void *)(dir + ((char *)c->lines.entry[r] - s->dir));
     }
-    free(s->dir);
+    sim_table_free(s->dir);
     s->dir = dir;
     s->cap_dir = cap;
   }
@@ -509,7 +509,7 @@ static bool sim_recent_is_valid(const sim_t *s, const sim_recent_t *rc, const si
    and lists the core; the number of L2 copies equals the sharer count; E/M
    means exactly one sharer; M implies E; every L1D line is in the L2. */
 bool sim_coherence_is_valid(const sim_t *s) {
-  uint32_t *copies = calloc(s->ndir ? s->ndir : 1, sizeof(*copies));
+  uint32_t *copies = sim_table_alloc((s->ndir ? s->ndir : 1) * sizeof(*copies));
   if (copies == NULL) return false;
   bool ok = true;
   for (uint32_t i = 0; i < s->ncores && ok; i++) {
@@ -540,7 +540,7 @@ bool sim_coherence_is_valid(const sim_t *s) {
     if (d->dirty && !d->excl) ok = false;
     if (d->transfers != d->true_sharing + d->false_sharing) ok = false;
   }
-  free(copies);
+  sim_table_free(copies);
   return ok;
 }
 

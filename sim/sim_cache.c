@@ -10,13 +10,6 @@
 #include "sim/sim_internal.h"
 #include <stdlib.h>
 
-#define SIM_HOST_LINE 64
-
-void *sim_table_alloc(size_t bytes) {
-  size_t rounded = (bytes + SIM_HOST_LINE - 1) & ~(size_t)(SIM_HOST_LINE - 1);
-  return rounded < bytes ? NULL : aligned_alloc(SIM_HOST_LINE, rounded ? rounded : SIM_HOST_LINE);
-}
-
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy) {
   memset(c, 0, sizeof(*c));
   if (entries == 0 || ways == 0) return 0; /* absent level: every lookup misses */
@@ -45,8 +38,8 @@ int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t
         node = 2 * node + right;
       }
     }
-    c->plru = calloc(c->sets, sizeof(*c->plru));
-    c->valid = calloc(c->sets, sizeof(*c->valid));
+    c->plru = sim_table_alloc((size_t)c->sets * sizeof(*c->plru));
+    c->valid = sim_table_alloc((size_t)c->sets * sizeof(*c->valid));
     if (c->plru == NULL || c->valid == NULL) return -1;
     c->all_ways = ways == 64 ? UINT64_MAX : (UINT64_C(1) << ways) - 1;
   }
@@ -54,9 +47,9 @@ int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t
 }
 
 void sim_cache_free(sim_cache_t *c) {
-  free(c->way);
-  free(c->plru);
-  free(c->valid);
+  sim_table_free(c->way);
+  sim_table_free(c->plru);
+  sim_table_free(c->valid);
   memset(c, 0, sizeof(*c));
 }
 

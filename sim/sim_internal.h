@@ -57,11 +57,11 @@ typedef struct sim_cache_s {
   uint64_t all_ways; /* PLRU: a bit per way */
 } sim_cache_t;
 
-/* The simulator's big tables (cache ways, the directory) start on a host cache
-   line: malloc's 16-byte alignment would split every 64-byte directory entry
-   and every other set across two host lines. Free with free(); NULL when out
-   of memory. */
+/* The simulator's own memory (sim/sim_table.c): zeroed, on host cache
+   lines, never from malloc (which the allocator under test may serve).
+   NULL when out of space. */
 void *sim_table_alloc(size_t bytes);
+void sim_table_free(void *table);
 
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy);
 void sim_cache_free(sim_cache_t *c);

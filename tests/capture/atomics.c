@@ -3,14 +3,18 @@
   an object compiled with -fsanitize=thread, as the allocators are: every
   atomic must really be performed (right values) and reported to the
   simulator as an access of the right core, and memcpy/memset and mutex
-  calls (renamed by objcopy, as in the capture build) must be seen; the
-  renamed malloc family must behave as malloc does. Built by
+  calls (renamed by objcopy, as in the capture build) must be seen, also
+  where gcc would expand them inline (a constant-size memcpy or memset; the
+  capture build's -fno-builtin-* flags keep them calls), and so must a
+  struct assignment; the renamed malloc family must behave as malloc does;
+  sched_getcpu() answers with the simulated core. Built by
   the Makefile into build/capture/tests/atomics; run by tests/test_capture.sh.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
 #include "tests/check.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -22,6 +26,23 @@ static _Atomic uint64_t a64 __attribute__((aligned(64)));
 static char src[256], dst[256];
 static volatile size_t copy_len = 200; /* not a constant: memcpy stays a call */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What gcc expands inline unless told not to (sim/README.md, "capture"). */
+typedef struct copy32_s {
+  uint64_t w[4];
+} copy32_t;
+static copy32_t c32_src = {{1, 2, 3, 4}}, c32_dst;
+static char fill[256], copy24[24];
+
+static __attribute__((noinline)) void struct_assign(copy32_t *d, const copy32_t *s) {
+  *d = *s; /* one read and one write of 32 bytes */
+}
+static __attribute__((noinline)) void fill256(char *p) {
+  memset(p, 0x3c, 256); /* a constant size: gcc would store it inline */
+}
+static __attribute__((noinline)) void copy_24(char *d, const char *s) {
+  memcpy(d, s, 24);
+}
 
 int main(void) {
   sim_config_t cfg;
@@ -96,6 +117,28 @@ int main(void) {
   CHECK(c.locks - locks == 2, "lock calls: %llu", (unsigned long long)(c.locks - locks));
   CHECK(c.alloc_accesses - acc >= 5, "memset + memcpy (2) + locks (2): %llu",
         (unsigned long long)(c.alloc_accesses - acc));
+
+  /* inline-expandable copies and fills: each is one access (two for a copy) */
+  c32_src.w[0] = copy_len; /* written once: gcc cannot fold the source into constants */
+  hl_capture_counts(&c);
+  acc = c.alloc_accesses;
+  struct_assign(&c32_dst, &c32_src);
+  fill256(fill);
+  copy_24(copy24, fill);
+  hl_capture_counts(&c);
+  CHECK(c.alloc_accesses - acc == 5,
+        "32-byte struct assignment (2), 256-byte constant memset (1), 24-byte constant memcpy "
+        "(2): %llu accesses",
+        (unsigned long long)(c.alloc_accesses - acc));
+  CHECK(c32_dst.w[3] == 4 && fill[255] == 0x3c && copy24[23] == 0x3c, "copies performed");
+
+  /* sched_getcpu: the simulated core of this thread */
+  hl_capture_set_core(1);
+  CHECK(sched_getcpu() == 1, "sched_getcpu on core 1: %d", sched_getcpu());
+  unsigned cpu = 9, node = 9;
+  CHECK(getcpu(&cpu, &node) == 0 && cpu == 1 && node == 0, "getcpu: %u %u", cpu, node);
+  hl_capture_set_core(0);
+  CHECK(sched_getcpu() == 0, "sched_getcpu on core 0");
 
   /* malloc family (renamed to hl_capture_*, sim/capture_malloc.c): exact-size
      reuse, zeroed calloc, realloc keeps contents, alignment honoured */
