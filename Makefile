@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages heaplab uses, where missing
 #   make test       unit + integration tests, again under ASan+UBSan and under TSan,
 #                   and a short fuzz run of the trace reader
+#   make capture-baselines  jemalloc, mimalloc and tcmalloc rebuilt from Debian's sources
+#                   with the capture instrumentation, for `hlreplay --sim` (bench and test need it)
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf);
 #                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
@@ -65,7 +67,7 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps paper-deps test fuzz fuzz-build bench bench-queue bench-sim plots paper reproduce bench-bundle \
+.PHONY: all deps paper-deps capture-baselines test fuzz fuzz-build bench bench-queue bench-sim plots paper reproduce bench-bundle \
         clean format help
 .DEFAULT_GOAL := all
 
@@ -223,6 +225,15 @@ $(CAPTURE)/tests/%: tests/capture/%.c $(CAPTURE_RT) $(CAPTURE)/callbacks.ok buil
 	@$(CC) $(CFLAGS) $(HL_CFLAGS) -rdynamic $@.o $(CAPTURE_RT) build/libhlsim.a $(LDLIBS) -o $@
 endif
 
+# The Debian baselines' capture builds, from Debian's source packages of the
+# installed versions (sim/capture-baselines.sh; minutes the first time, then
+# cached in build/capture/baselines/ until a baseline package changes). The
+# instrumentation and the renamed calls are the ones above.
+CAPTURE_BASELINES = build/capture/baselines
+capture-baselines: deps
+	@CAPTURE_CFLAGS="$(CAPTURE_CFLAGS)" CAPTURE_RENAME="$(CAPTURE_LIBC_CALLS)" \
+	  bash sim/capture-baselines.sh $(CAPTURE_BASELINES)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- packages ----
@@ -251,6 +262,7 @@ deps paper-deps:
 # ---- tests ----
 test: deps paper-deps
 	$(MAKE) all
+	$(MAKE) capture-baselines
 	$(MAKE) SAN=asan all
 	$(MAKE) SAN=tsan all
 	$(MAKE) fuzz-build
@@ -266,7 +278,7 @@ fuzz: fuzz-build
 	done
 
 # ---- benchmarks ----
-bench: deps all
+bench: deps all capture-baselines
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
 	$(MAKE) --no-print-directory bench-queue
 	$(if $(QUICK),,$(MAKE) --no-print-directory bench-sim)
@@ -325,7 +337,7 @@ bench-bundle: deps
 # Reruns the matrix stored in REF's meta.json into a new results run and checks
 # paper/claims.conf on both; exit 1 when a claim does not hold.
 REF ?= results/paper
-reproduce: deps all
+reproduce: deps all capture-baselines
 	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin --results results
 
 clean:

@@ -1,7 +1,8 @@
 /* ----------------------------------------------------------------------------
   harness/bench_meta.c: meta.json, everything needed to judge or reproduce a
   bench run besides the numbers: commit, compiler, machine, kernel, C
-  library, the baseline packages' versions, which library really served
+  library, the baseline packages' versions and their capture builds' source
+  versions and flags (what the simulator ran), which library really served
   malloc for each allocator, whether hardware counters worked, and the
   config and command line verbatim.
 
@@ -234,6 +235,56 @@ static void hl_bench_meta_packages(FILE *out, volatile sig_atomic_t *stop) {
   fprintf(out, "  },\n");
 }
 
+/* The capture builds of the baselines (sim/capture-baselines.sh's meta.tsv,
+   beside the capture program: bin/../capture/baselines/): one object per
+   library, keyed by the file's header line. */
+static void hl_bench_meta_capture_builds(FILE *out, const char *bin_dir) {
+  char *path = hl_bench_xasprintf("%s/../capture/baselines/meta.tsv", bin_dir ? bin_dir : ".");
+  char *text = hl_bench_read_file(path, NULL);
+  fprintf(out, "  \"capture_builds\": ");
+  if (!text) {
+    fprintf(out, "{\"error\": ");
+    char *why = hl_bench_xasprintf("%s: %s (make capture-baselines)", path, strerror(errno));
+    hl_bench_json_string(out, why);
+    free(why);
+    fprintf(out, "},\n");
+    free(path);
+    return;
+  }
+  hl_bench_strv_t head = {0};
+  fprintf(out, "[");
+  bool first = true;
+  for (char *line = text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    hl_bench_strv_t cells = {0};
+    for (char *cell = line, *tab;; cell = tab + 1) {
+      tab = strchr(cell, '\t');
+      hl_bench_strv_push_owned(&cells, tab ? hl_bench_xstrndup(cell, (size_t)(tab - cell))
+                                           : hl_bench_xstrdup(cell));
+      if (!tab) break;
+    }
+    if (head.n == 0) {
+      head = cells; /* the header line */
+      continue;
+    }
+    fprintf(out, "%s\n    {", first ? "" : ",");
+    first = false;
+    for (size_t i = 0; i < cells.n && i < head.n; i++) {
+      fputs(i ? ", " : "", out);
+      hl_bench_json_string(out, head.v[i]);
+      fputs(": ", out);
+      hl_bench_json_string(out, cells.v[i]);
+    }
+    fputs("}", out);
+    hl_bench_strv_free(&cells);
+  }
+  fprintf(out, "\n  ],\n");
+  hl_bench_strv_free(&head);
+  free(text);
+  free(path);
+}
+
 static void hl_bench_meta_counters(FILE *out) {
   /* The same probe hlreplay makes: user-space cycles of this thread. */
   struct perf_event_attr attr;
@@ -318,6 +369,7 @@ int hl_bench_write_meta(FILE *out, const hl_bench_meta_t *meta) {
   hl_bench_json_kv(out, "  ", "cflags", HL_BUILD_CFLAGS, false);
   hl_bench_meta_machine(out);
   hl_bench_meta_packages(out, meta->stop);
+  hl_bench_meta_capture_builds(out, meta->bin_dir);
   hl_bench_meta_counters(out);
   hl_bench_meta_served_by(out, meta->plan);
 

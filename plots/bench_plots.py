@@ -405,10 +405,23 @@ def capture_note(cells):
                 configs.add(r["sim_config"])
     parts = [f"{c}: {', '.join(sorted(a))}" for c, a in sorted(caps.items())]
     note = "capture " + "; ".join(parts) if parts else "capture: not recorded"
-    note += ". Baseline libraries are seen through their placement only."
+    note += (". full: the allocator's own loads and stores and the application's; placement "
+             "(marked bars): the application's at the addresses the allocator chose, only.")
     if configs:
         note = "simulated machine " + ", ".join(sorted(configs)) + ". " + note
     return note
+
+
+def placement_only(cells, allocator):
+    """Whether the simulator saw only the placement of `allocator`'s objects in
+    some run (sim_capture; glibc's malloc, or a library that is not a capture
+    build): its bars are marked, never shown unmarked beside full captures."""
+    return any(r.get("sim_capture") == "placement"
+               for (_, _, a), rows in cells.items() if a == allocator for r in rows)
+
+
+def sim_label(cells, allocator):
+    return label(allocator) + (" [placement only]" if placement_only(cells, allocator) else "")
 
 
 def grouped_sim(ax, cells, picked, fn, allocs):
@@ -424,8 +437,11 @@ def grouped_sim(ax, cells, picked, fn, allocs):
                 lo.append(m - min(v))
                 hi.append(max(v) - m)
         if xs:
-            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.2, color=colour(a), label=label(a),
-                   error_kw={"elinewidth": 0.6})
+            marked = placement_only(cells, a)
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.2, color=colour(a),
+                   label=sim_label(cells, a), error_kw={"elinewidth": 0.6},
+                   hatch="xx" if marked else None, edgecolor="black" if marked else None,
+                   linewidth=0.3 if marked else 0)
     ax.set_xticks(range(len(picked)))
     ax.set_xticklabels([f"{w}\nt={t}" for w, t in picked], fontsize="x-small", rotation=30,
                        ha="right")
@@ -471,10 +487,13 @@ def sim_sharing(cells, rows, header, out, report):
                 true_.append(statistics.median(tv))
                 false_.append(statistics.median(fv))
         if xs:
-            ax.bar(xs, true_, width, color=colour(a), label=label(a), edgecolor="black",
-                   linewidth=0.3)
+            # placement-only bars: a dashed red outline (hatching means false sharing here)
+            edge, style, lw = (("red", "--", 1.0) if placement_only(cells, a)
+                               else ("black", "-", 0.3))
+            ax.bar(xs, true_, width, color=colour(a), label=sim_label(cells, a), edgecolor=edge,
+                   linestyle=style, linewidth=lw)
             ax.bar(xs, false_, width, bottom=true_, color=colour(a), alpha=0.45, hatch="///",
-                   edgecolor="black", linewidth=0.3)
+                   edgecolor=edge, linestyle=style, linewidth=lw)
     ax.bar([0], [0], color="white", edgecolor="black", label="solid: true sharing")
     ax.bar([0], [0], color="white", edgecolor="black", hatch="///", label="hatched: false sharing")
     ax.set_xticks(range(len(picked)))

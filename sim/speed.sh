@@ -4,11 +4,13 @@
 #
 #   sim/speed.sh [BIN] [CONFIG]     (default build/bin, sim/presets/skylake.conf)
 #
-# Prints, for a few workloads and allocators (two project allocators, whose
-# own accesses are captured: unit, and ravioli, whose compaction makes the
-# most accesses per event; and glibc, placement only):
+# Prints, for a few workloads and every allocator the simulator sees whole
+# (heaplab's unit, arena and ravioli, whose compaction makes the most
+# accesses per event, and the capture builds of jemalloc, mimalloc and
+# tcmalloc; `make capture-baselines`) and glibc (placement only):
 #   native_s   CPU time of `hlreplay --serial` (one OS thread, no simulator)
-#   sim_s      CPU time of the same replay under `hlreplay --sim`
+#   sim_s      CPU time of the same replay under `hlreplay --sim` (its threads
+#              in turn, one OS thread each: the hand-overs count too)
 #   slowdown   sim_s / native_s (target: at most 30)
 #   accesses   simulated accesses (sim_app_accesses + sim_alloc_accesses)
 #   Macc/s     accesses / sim_s, millions (target: at least 30)
@@ -42,10 +44,10 @@ field() { /usr/bin/python3 -c 'import csv, sys
 r = next(csv.DictReader(open(sys.argv[1])))
 print(" ".join(r[k] for k in sys.argv[2:]))' "$@"; }
 
-printf '%-13s %-7s %9s %9s %9s %8s %11s %7s %11s %8s %8s\n' workload alloc events native_s \
+printf '%-13s %-8s %9s %9s %9s %8s %11s %7s %11s %8s %8s\n' workload alloc events native_s \
   sim_s slowdown accesses Macc/s lines Mlines/s l1d_miss
 for w in threadtest larson cache-thrash xmalloc; do
-  for a in unit ravioli system; do
+  for a in unit arena ravioli system jemalloc mimalloc tcmalloc; do
     "$BIN/hlreplay" "$T/$w.hlt" --alloc $a --serial --format csv -q >"$T/native.csv"
     "$BIN/hlreplay" "$T/$w.hlt" --alloc $a --sim "$CONF" --format csv -q \
       --sim-report "$T/report.txt" --sim-top 0 >"$T/sim.csv"
@@ -54,7 +56,7 @@ for w in threadtest larson cache-thrash xmalloc; do
     read -r lines l1miss < <(awk '$1 == "total" { print $5, $6 }' "$T/report.txt")
     awk -v w=$w -v a=$a -v e="$events" -v n="$native" -v s="$sim" -v acc=$((app + alloc)) \
       -v lines="$lines" -v l1miss="$l1miss" 'BEGIN {
-      printf "%-13s %-7s %9d %9.3f %9.3f %8.1f %11.0f %7.1f %11.0f %8.1f %7.1f%%\n", w, a, e, n, s,
+      printf "%-13s %-8s %9d %9.3f %9.3f %8.1f %11.0f %7.1f %11.0f %8.1f %7.1f%%\n", w, a, e, n, s,
         s / n, acc, acc / s / 1e6, lines, lines / s / 1e6, 100 * l1miss / lines }'
   done
 done
