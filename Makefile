@@ -239,7 +239,10 @@ capture-baselines: deps
 # ---- packages ----
 # Everything comes from Debian. dpkg-query decides what is missing, so a
 # machine that has it all runs no apt-get at all.
+# autoconf, automake, libtool and cmake: the baselines' own build systems, for
+# their capture builds (sim/capture-baselines.sh)
 DEB_PACKAGES = build-essential clang libclang-rt-dev git xz-utils \
+               autoconf automake libtool cmake \
                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev \
                libpapi-dev papi-tools linux-perf valgrind \
                gnuplot-nox python3-matplotlib

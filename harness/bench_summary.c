@@ -6,7 +6,10 @@
   line per allocator: medians over the repeats that succeeded, the spread
   (min..max), and ratios to the `system` (glibc) allocator of the same
   block. Medians, not means: one disturbed repeat must not move the number.
-  NA stays NA: a ratio with an NA side is NA, never 0 or infinity.
+  NA stays NA: a ratio with an NA side is NA, never 0 or infinity. Then,
+  when the run had a simulated pass, the same blocks for it: what the
+  simulator saw of each allocator (sim_capture) and its counts per 1000
+  trace events.
   The columns are documented in harness/BENCH.md.
 ---------------------------------------------------------------------------- */
 #include "harness/bench.h"
@@ -33,22 +36,71 @@ static const char *const hl_bench_headers[HL_BENCH_NCOLS] = {
     "wall/system", "Mevents/s median", "RSS growth MiB median", "RSS/system",
     "served_by"};
 
-/* A line of the table: a block title (title != NULL) or a row of cells. */
+/* The simulated pass's columns: what was seen, then counts per 1000 events. */
+static const struct {
+  const char *header, *column; /* column NULL: the allocator's name */
+} hl_bench_sim_cols[] = {
+    {"allocator", NULL},
+    {"capture", "sim_capture"},
+    {"app accesses", "sim_app_accesses"},
+    {"allocator accesses", "sim_alloc_accesses"},
+    {"L1D miss/kev", "sim_l1d_misses"},
+    {"LLC miss/kev", "sim_llc_misses"},
+    {"dTLB miss/kev", "sim_dtlb_misses"},
+    {"transfers/kev", "sim_transfers"},
+    {"false sharing/kev", "sim_false_sharing"},
+    {"writebacks/kev", "sim_writebacks"},
+};
+#define HL_BENCH_SIM_NCOLS      (sizeof hl_bench_sim_cols / sizeof hl_bench_sim_cols[0])
+#define HL_BENCH_SIM_FIRST_RATE 4 /* columns from here on are per 1000 events */
+
+/* A line of a table: a block title (title != NULL) or a row of cells. */
 typedef struct hl_bench_line_s {
   char *title;
-  char *cell[HL_BENCH_NCOLS];
+  char **cell;
 } hl_bench_line_t;
 
 typedef struct hl_bench_table_s {
   hl_bench_line_t *lines;
-  size_t n;
+  size_t n, ncols;
 } hl_bench_table_t;
 
 static hl_bench_line_t *hl_bench_table_add(hl_bench_table_t *t) {
   t->lines = hl_bench_xrealloc(t->lines, (t->n + 1) * sizeof *t->lines);
   hl_bench_line_t *l = &t->lines[t->n++];
   memset(l, 0, sizeof *l);
+  l->cell = hl_bench_xmalloc(t->ncols * sizeof *l->cell);
+  memset(l->cell, 0, t->ncols * sizeof *l->cell);
   return l;
+}
+
+/* Print the table, columns padded to their widest cell, and free it. */
+static void hl_bench_table_print(FILE *out, hl_bench_table_t *tab) {
+  size_t *width = hl_bench_xmalloc(tab->ncols * sizeof *width);
+  memset(width, 0, tab->ncols * sizeof *width);
+  for (size_t i = 0; i < tab->n; i++)
+    for (size_t c = 0; c < tab->ncols && !tab->lines[i].title; c++)
+      if (strlen(tab->lines[i].cell[c]) > width[c]) width[c] = strlen(tab->lines[i].cell[c]);
+  for (size_t i = 0; i < tab->n; i++) {
+    hl_bench_line_t *l = &tab->lines[i];
+    if (l->title) {
+      fprintf(out, "%s== %s ==\n", i ? "\n" : "", l->title);
+      free(l->title);
+    } else {
+      for (size_t c = 0; c < tab->ncols; c++) {
+        /* The last column is free text: no trailing padding. */
+        if (c + 1 == tab->ncols)
+          fprintf(out, "%s\n", l->cell[c]);
+        else
+          fprintf(out, "%-*s  ", (int)width[c], l->cell[c]);
+        free(l->cell[c]);
+      }
+    }
+    free(l->cell);
+  }
+  free(tab->lines);
+  free(width);
+  tab->lines = NULL, tab->n = 0;
 }
 
 static int hl_bench_cmp_double(const void *a, const void *b) {
@@ -144,8 +196,9 @@ static char *hl_bench_traced_threads(const hl_bench_plan_t *plan, const char *w,
   return hl_bench_xstrdup("NA");
 }
 
-static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
-                           const hl_bench_strv_t *allocs, const hl_bench_run_t *first) {
+/* The title line of the block that `first` opens. */
+static void hl_bench_block_title(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
+                                 const hl_bench_run_t *first) {
   const char *w = first->workload;
   unsigned t = first->threads;
   uint64_t p = first->page_size;
@@ -164,6 +217,14 @@ static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
     title->title = hl_bench_xasprintf("%s (recorded trace), threads %s%s", w, traced, page);
     free(traced);
   }
+}
+
+static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
+                           const hl_bench_strv_t *allocs, const hl_bench_run_t *first) {
+  const char *w = first->workload;
+  unsigned t = first->threads;
+  uint64_t p = first->page_size;
+  hl_bench_block_title(tab, plan, first);
   hl_bench_line_t *head = hl_bench_table_add(tab);
   for (int c = 0; c < HL_BENCH_NCOLS; c++) head->cell[c] = hl_bench_xstrdup(hl_bench_headers[c]);
 
@@ -215,6 +276,45 @@ static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
   hl_bench_strv_free(&base.served);
 }
 
+/* The simulated pass's block for the cell of `first`: one row per allocator
+   from its (single, deterministic) simulated run. False when there is none. */
+static bool hl_bench_sim_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
+                               const hl_bench_strv_t *allocs, const hl_bench_run_t *first) {
+  bool titled = false;
+  for (size_t a = 0; a < allocs->n; a++) {
+    const hl_bench_run_t *run = NULL;
+    for (size_t i = 0; i < plan->n && !run; i++) {
+      const hl_bench_run_t *r = &plan->runs[i];
+      if (r->done && r->ok && r->sim && strcmp(r->workload, first->workload) == 0 &&
+          r->threads == first->threads && r->page_size == first->page_size &&
+          strcmp(r->alloc, allocs->v[a]) == 0)
+        run = r;
+    }
+    if (!run) continue;
+    if (!titled) {
+      hl_bench_block_title(tab, plan, first);
+      hl_bench_line_t *head = hl_bench_table_add(tab);
+      for (size_t c = 0; c < HL_BENCH_SIM_NCOLS; c++)
+        head->cell[c] = hl_bench_xstrdup(hl_bench_sim_cols[c].header);
+      titled = true;
+    }
+    hl_bench_line_t *l = hl_bench_table_add(tab);
+    double events = hl_bench_parse_num(hl_bench_run_value(run, "events"));
+    for (size_t c = 0; c < HL_BENCH_SIM_NCOLS; c++) {
+      const char *v = hl_bench_sim_cols[c].column
+                          ? hl_bench_run_value(run, hl_bench_sim_cols[c].column)
+                          : run->alloc;
+      if (c < HL_BENCH_SIM_FIRST_RATE) {
+        l->cell[c] = hl_bench_xstrdup(v ? v : "NA");
+      } else {
+        double x = hl_bench_parse_num(v);
+        l->cell[c] = hl_bench_fmt(isnan(x) || !(events > 0) ? NAN : 1000 * x / events);
+      }
+    }
+  }
+  return titled;
+}
+
 size_t hl_bench_failed_count(const hl_bench_plan_t *plan) {
   size_t n = 0;
   for (size_t i = 0; i < plan->n; i++) n += plan->runs[i].done && !plan->runs[i].ok;
@@ -236,38 +336,19 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
   /* Blocks in plan order: the first run of each (workload, threads, page
      size) opens it. Repeat 1 comes first in the plan, so this is config
      order. */
-  hl_bench_table_t tab = {0};
+  hl_bench_table_t tab = {.ncols = HL_BENCH_NCOLS}, sim = {.ncols = HL_BENCH_SIM_NCOLS};
+  bool any_sim = false;
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++)
       seen = strcmp(plan->runs[j].workload, r->workload) == 0 &&
              plan->runs[j].threads == r->threads && plan->runs[j].page_size == r->page_size;
-    if (!seen) hl_bench_block(&tab, plan, &allocs, r);
+    if (seen) continue;
+    hl_bench_block(&tab, plan, &allocs, r);
+    any_sim |= hl_bench_sim_block(&sim, plan, &allocs, r);
   }
-
-  size_t width[HL_BENCH_NCOLS] = {0};
-  for (size_t i = 0; i < tab.n; i++)
-    for (int c = 0; c < HL_BENCH_NCOLS && !tab.lines[i].title; c++)
-      if (strlen(tab.lines[i].cell[c]) > width[c]) width[c] = strlen(tab.lines[i].cell[c]);
-
-  for (size_t i = 0; i < tab.n; i++) {
-    hl_bench_line_t *l = &tab.lines[i];
-    if (l->title) {
-      fprintf(out, "%s== %s ==\n", i ? "\n" : "", l->title);
-      free(l->title);
-      continue;
-    }
-    for (int c = 0; c < HL_BENCH_NCOLS; c++) {
-      /* The last column is free text: no trailing padding. */
-      if (c + 1 == HL_BENCH_NCOLS)
-        fprintf(out, "%s\n", l->cell[c]);
-      else
-        fprintf(out, "%-*s  ", (int)width[c], l->cell[c]);
-      free(l->cell[c]);
-    }
-  }
-  free(tab.lines);
+  hl_bench_table_print(out, &tab);
   fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
                "repeats, min..max its spread.\n"
                "Mevents/s: trace events replayed per second / 1e6. RSS growth: peak_rss_kib - "
@@ -275,6 +356,17 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
                "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
                "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
                "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
+  if (any_sim) {
+    fprintf(out,
+            "\n==== simulated pass (hlreplay --sim; deterministic, one run per cell) ====\n\n");
+    hl_bench_table_print(out, &sim);
+    fprintf(out, "\ncapture: full, the simulator saw the allocator's own loads and stores too; "
+                 "placement, only the application's\naccesses at the addresses it chose (glibc's "
+                 "malloc, or a library that is not a capture build): compare with care.\n"
+                 "/kev: per 1000 trace events. Counts summed over the simulated cores.\n");
+  } else {
+    free(sim.lines);
+  }
 
   size_t failed = hl_bench_failed_count(plan);
   if (failed) {

@@ -27,8 +27,9 @@
 #
 # Sources come through apt without touching the system's apt configuration:
 # a private sources list (OUTDIR/apt/sources.list: a deb-src line for every
-# `deb` entry of /etc/apt/sources.list, sources.list.d/*.list and
-# sources.list.d/*.sources, same URIs, suites, components and signed-by) and
+# `deb` entry of the system's sources.list, sources.list.d/*.list and
+# sources.list.d/*.sources, found with apt-config, normally under /etc/apt/;
+# same URIs, suites, components and signed-by; no host is named here) and
 # private lists/cache dirs; `apt-get source --download-only PKG=VERSION`
 # into OUTDIR/src/dl/ (kept: a rebuild does not download again), then
 # `dpkg-source -x` (Debian's patches applied) into a fresh OUTDIR/src/NAME/.
@@ -55,7 +56,7 @@
 #   -Wextra -Wno-unknown-pragmas -fvisibility=hidden -Wstrict-prototypes
 #   -ftls-model=initial-exec -fno-builtin-malloc): the same code in one
 #   translation unit (so the compiler may inline across files), marked
-#   "single-file" in meta.tsv.
+#   "single-file" in meta.tsv. HL_CAPTURE_NO_CMAKE=1 forces it (to test it).
 # - tcmalloc_minimal (google-perftools): its tarball has no configure, so
 #   `autoreconf -f -i` as dh_autoreconf does (needs the Debian packages
 #   autoconf automake libtool), dh's standard autoconf options (the rules
@@ -75,7 +76,8 @@
 # place, so an interrupted run never leaves a library that looks complete.
 #
 # Caching: when meta.tsv records the installed source versions, the three
-# libraries exist and this script is unchanged (its sha256 in OUTDIR/.recipe),
+# libraries exist and this script, CAPTURE_CFLAGS and CAPTURE_RENAME are
+# unchanged (their sha256 in OUTDIR/.recipe),
 # it prints "capture-baselines: up to date" and exits 0 at once; otherwise it
 # rebuilds only what is out of date. Exit status: 0, or 1 with the reason.
 set -euo pipefail
@@ -106,21 +108,26 @@ die() { say "$*"; exit 1; }
 LIBS=(jemalloc mimalloc tcmalloc)
 declare -A BINPKG=([jemalloc]=libjemalloc2 [mimalloc]=libmimalloc2.0 [tcmalloc]=libtcmalloc-minimal4)
 declare -A SONAME=([jemalloc]=libjemalloc.so.2 [mimalloc]=libmimalloc.so.2 [tcmalloc]=libtcmalloc_minimal.so.4)
-CAPTURE_FLAGS="-fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove"
-RENAMED="memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock pthread_mutex_unlock
-         pthread_spin_lock pthread_spin_trylock pthread_spin_unlock"
+# The instrumentation and the renamed calls: the Makefile passes its own
+# (CAPTURE_CFLAGS, CAPTURE_RENAME), the same as heaplab's capture objects get;
+# these defaults are for a run by hand.
+CAPTURE_FLAGS=${CAPTURE_CFLAGS:-"-fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove"}
+RENAME_DEFAULT="memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock pthread_mutex_unlock"
+RENAME_DEFAULT+=" pthread_spin_lock pthread_spin_trylock pthread_spin_unlock"
+read -r -a RENAMED <<<"$(echo "${CAPTURE_RENAME:-$RENAME_DEFAULT}" | tr -s ' \n' '  ')"
 META_HEADER="name	source_package	source_version	soname	build_system	configure_options	cppflags	cflags	cxxflags	ldflags"
 
 script=$(readlink -f "${BASH_SOURCE[0]}")
 root=$(dirname "$(dirname "$script")")
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
-recipe=$(sha256sum "$script" | cut -d' ' -f1)
+# what the libraries are built by: this script, the capture flags and the renamed calls
+recipe=$({ cat "$script"; echo "$CAPTURE_FLAGS"; echo "${RENAMED[*]}"; } | sha256sum | cut -d' ' -f1)
 
 # ---- installed versions (one dpkg-query for the three) ----
 declare -A SRCPKG SRCVER
 while IFS='|' read -r pkg status spkg sver; do
-  [ "$status" = "ii " ] || continue
+  [ "${status:1:1}" = i ] || continue # installed (held or not)
   for n in "${LIBS[@]}"; do
     if [ "${BINPKG[$n]}" = "$pkg" ]; then SRCPKG[$n]=$spkg; SRCVER[$n]=$sver; fi
   done
@@ -188,7 +195,9 @@ cur= # the library being worked on, for messages
 LOG=/dev/null
 run() { # CMD...: its output goes to $LOG; on failure the log's tail is shown
   if ! "$@" >>"$LOG" 2>&1; then
-    say "$cur: failed: $*"
+    local cmd="$*"
+    [ ${#cmd} -le 200 ] || cmd="${cmd:0:200}..."
+    say "$cur: failed: $cmd"
     echo "---- last lines of $LOG ----" >&2
     tail -n 40 "$LOG" >&2
     exit 1
@@ -196,68 +205,73 @@ run() { # CMD...: its output goes to $LOG; on failure the log's tail is shown
 }
 
 # ---- the private apt sources: deb-src for every `deb` entry the system has ----
+# (where the system keeps them: apt-config, normally /etc/apt/sources.list and
+# /etc/apt/sources.list.d/)
 apt_sources() {
-  local keys=$out/apt/keys
+  local keys=$out/apt/keys sys_list sys_parts f
+  eval "$(apt-config shell sys_list Dir::Etc::sourcelist/f sys_parts Dir::Etc::sourceparts/d)"
+  rm -rf "$keys"
   mkdir -p "$keys"
   {
     # one-line entries: deb [options] URI SUITE [COMPONENT...]
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for f in "${sys_list:-/etc/apt/sources.list}" "${sys_parts:-/etc/apt/sources.list.d/}"*.list; do
       [ -f "$f" ] || continue
       sed 's/#.*//' "$f" | awk '
         $1 != "deb" { next }
         {
           opts = ""; i = 2
-          if ($2 ~ /^\[/) {
+          if ($2 ~ /^\[/) { # [key=value ...], maybe spread over several words
             s = ""
             for (; i <= NF; i++) { s = s " " $i; if ($i ~ /\]$/) { i++; break } }
             gsub(/[][]/, "", s); n = split(s, o, " ")
             for (k = 1; k <= n; k++) if (o[k] ~ /^(signed-by|trusted)=/) opts = opts " " o[k]
           }
-          if (i + 1 > NF + 1 || $i == "") next
+          if (i >= NF) next # no URI and suite
           line = "deb-src" (opts != "" ? " [" substr(opts, 2) "]" : "")
           for (; i <= NF; i++) line = line " " $i
           print line
         }'
     done
-    # deb822 stanzas
-    for f in /etc/apt/sources.list.d/*.sources; do
+    # deb822 stanzas (Types, URIs, Suites, Components, Enabled, Trusted, Signed-By:
+    # a keyring path or fingerprint, or a key inline, which goes to OUTDIR/apt/keys/)
+    for f in "${sys_parts:-/etc/apt/sources.list.d/}"*.sources; do
       [ -f "$f" ] || continue
       awk -v keydir="$keys" -v base="$(basename "$f")" '
-        function reset() { types = uris = suites = comps = signed = trusted = ""; enabled = "yes"; inkey = 0 }
-        function flush(   nu, ns, u, s, a, b, opts) {
-          if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no" && uris != "" && suites != "") {
+        function reset() { delete v; field = ""; inkey = 0 }
+        function flush(   nu, ns, u, x, a, b, opts, sb, f) {
+          if (inkey) close(keyfile)
+          for (f in v) gsub(/^[ \t]+|[ \t]+$/, "", v[f])
+          if (v["types"] ~ /(^|[ \t])deb([ \t]|$)/ && tolower(v["enabled"]) != "no" &&
+              v["uris"] != "" && v["suites"] != "") {
             opts = ""
-            if (signed != "") opts = "signed-by=" signed
-            if (tolower(trusted) == "yes") opts = opts (opts != "" ? " " : "") "trusted=yes"
-            nu = split(uris, a, /[ \t]+/); ns = split(suites, b, /[ \t]+/)
-            for (u = 1; u <= nu; u++) for (s = 1; s <= ns; s++)
-              print "deb-src" (opts != "" ? " [" opts "]" : "") " " a[u] " " b[s] (b[s] ~ /\/$/ ? "" : " " comps)
+            sb = v["signed-by"]; gsub(/^[ \t,]+|[ \t,]+$/, "", sb); gsub(/[ \t,]+/, ",", sb)
+            if (sb != "") opts = "signed-by=" sb
+            if (tolower(v["trusted"]) == "yes") opts = opts (opts != "" ? " " : "") "trusted=yes"
+            nu = split(v["uris"], a, /[ \t]+/); ns = split(v["suites"], b, /[ \t]+/)
+            for (u = 1; u <= nu; u++) for (x = 1; x <= ns; x++)
+              print "deb-src" (opts != "" ? " [" opts "]" : "") " " a[u] " " b[x] \
+                (b[x] ~ /\/$/ ? "" : " " v["components"])
           }
           reset()
         }
         BEGIN { reset(); stanza = 0 }
         /^#/ { next }
         /^[ \t]*$/ { flush(); stanza++; next }
-        /^[ \t]/ {
+        /^[ \t]/ { # a continuation line: more of the field, or of the inline key
           if (inkey) { l = substr($0, 2); if (l == ".") l = ""; print l > keyfile }
+          else if (field != "") { l = $0; gsub(/^[ \t]+|[ \t]+$/, "", l); v[field] = v[field] " " l }
           next
         }
         {
           if (inkey) { close(keyfile); inkey = 0 }
-          k = tolower(substr($0, 1, index($0, ":") - 1)); v = substr($0, index($0, ":") + 1)
-          gsub(/^[ \t]+|[ \t]+$/, "", v)
-          if (k == "types") types = v
-          else if (k == "uris") uris = v
-          else if (k == "suites") suites = v
-          else if (k == "components") comps = v
-          else if (k == "enabled") enabled = v
-          else if (k == "trusted") trusted = v
-          else if (k == "signed-by") {
-            if (v == "") { keyfile = keydir "/" base "." stanza ".asc"; signed = keyfile; inkey = 1; printf "" > keyfile }
-            else { gsub(/[ \t,]+/, ",", v); signed = v }
-          }
+          field = tolower(substr($0, 1, index($0, ":") - 1)); val = substr($0, index($0, ":") + 1)
+          gsub(/^[ \t]+|[ \t]+$/, "", val)
+          if (field == "signed-by" && val == "") {
+            keyfile = keydir "/" base "." stanza ".asc"; printf "" > keyfile
+            v[field] = keyfile; inkey = 1
+          } else v[field] = val
         }
-        END { if (inkey) close(keyfile); flush() }' "$f"
+        END { flush() }' "$f"
     done
   } | sort -u
 }
@@ -300,6 +314,7 @@ dsc_of() { echo "$out/src/dl/${SRCPKG[$1]}_${SRCVER[$1]#*:}.dsc"; }
 # ---- per-library builds: each leaves $OBJS (renamed PIC objects/archives),
 # $LINKER, $LINKLIBS, and the meta fields, in $SRC (the unpacked source) ----
 rules_configure_opts() { # the options debian/rules gives dh_auto_configure
+  # shellcheck disable=SC1003 # tr's backslash
   make -s --no-print-directory -f debian/rules -n override_dh_auto_configure 2>/dev/null |
     tr '\n\\' '  ' | sed -n 's/^ *dh_auto_configure *-- *//p' | tr -s ' ' | sed 's/ *$//'
 }
@@ -309,13 +324,18 @@ rules_flags() { # VAR: dpkg-buildflags --get VAR in debian/rules' exported envir
 }
 # debhelper's standard options (Debian::Debhelper::Buildsystem::autoconf and ::cmake)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+# shellcheck disable=SC2016 # ${prefix} is for configure
 DH_AUTOCONF=(--build="$(dpkg-architecture -qDEB_BUILD_GNU_TYPE)" --prefix=/usr
   '--includedir=${prefix}/include' '--mandir=${prefix}/share/man' '--infodir=${prefix}/share/info'
   --sysconfdir=/etc --localstatedir=/var --disable-option-checking --disable-silent-rules
   "--libdir=\${prefix}/lib/$multiarch" --disable-maintainer-mode --disable-dependency-tracking)
-dh_autoconf_opts() { # debhelper adds --runstatedir only where configure knows it
-  echo "${DH_AUTOCONF[@]}"
-  if grep -q -- --runstatedir configure; then echo --runstatedir=/run; fi
+autoconf_configure() { # ./configure as dh_auto_configure runs it, with the rules' options
+  local opts=("${DH_AUTOCONF[@]}") extra
+  # debhelper adds --runstatedir only where configure knows it
+  if grep -q -- --runstatedir configure; then opts+=(--runstatedir=/run); fi
+  read -r -a extra <<<"$CONFOPTS"
+  run env CFLAGS="$CF" CXXFLAGS="$CXF" CPPFLAGS="$CPPF" LDFLAGS="$LDF" "$@" \
+    ./configure "${opts[@]}" "${extra[@]}"
 }
 DH_CMAKE=(-DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_SYSCONFDIR=/etc
   -DCMAKE_INSTALL_LOCALSTATEDIR=/var -DCMAKE_EXPORT_NO_PACKAGE_REGISTRY=ON
@@ -325,7 +345,7 @@ DH_CMAKE=(-DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_SY
   "-DCMAKE_INSTALL_LIBDIR=lib/$multiarch")
 
 REDEFS=()
-for f in $RENAMED; do REDEFS+=(--redefine-sym "$f=hl_capture_$f"); done
+for f in "${RENAMED[@]}"; do REDEFS+=(--redefine-sym "$f=hl_capture_$f"); done
 rename_into() { # SRC DST: an object or archive with the libc calls renamed
   run objcopy "${REDEFS[@]}" "$1" "$2"
 }
@@ -340,13 +360,11 @@ build_jemalloc() {
   cd "$SRC"
   CONFOPTS=$(rules_configure_opts)
   say "$cur: configuring"
-  # shellcheck disable=SC2086 # the options are words
-  run env CFLAGS="$CF" CXXFLAGS="$CXF" CPPFLAGS="$CPPF" LDFLAGS="$LDF" \
-    EXTRA_CFLAGS="$CAPTURE_FLAGS" EXTRA_CXXFLAGS="$CAPTURE_FLAGS" \
-    ./configure $(dh_autoconf_opts) $CONFOPTS
+  autoconf_configure EXTRA_CFLAGS="$CAPTURE_FLAGS" EXTRA_CXXFLAGS="$CAPTURE_FLAGS"
   say "$cur: building"
   run make -j"$jobs" lib/libjemalloc_pic.a
   rename_into lib/libjemalloc_pic.a "$OBJDIR/libjemalloc_pic.a"
+  # shellcheck disable=SC2054 # linker options
   OBJS=(-Wl,--whole-archive "$OBJDIR/libjemalloc_pic.a" -Wl,--no-whole-archive)
   local vars
   mapfile -t vars < <(mkvar . CC LIBS)
@@ -384,8 +402,9 @@ build_mimalloc() {
       OBJS+=("$OBJDIR/$(basename "$o")")
     done
     # the libraries cmake links the target with (link.txt: after the objects)
-    local w
-    for w in $(cat obj-capture/CMakeFiles/mimalloc.dir/link.txt); do
+    local w words
+    read -r -a words <obj-capture/CMakeFiles/mimalloc.dir/link.txt
+    for w in "${words[@]}"; do
       case "$w" in -l* | /*.so | /*.a) LINKLIBS+=("$w") ;; esac
     done
     LINKER=("$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' obj-capture/CMakeCache.txt)")
@@ -419,16 +438,15 @@ build_tcmalloc() {
   CONFOPTS=$(rules_configure_opts)
   say "$cur: configuring"
   run autoreconf -f -i
-  # shellcheck disable=SC2086
-  run env CFLAGS="$CF" CXXFLAGS="$CXF" CPPFLAGS="$CPPF" LDFLAGS="$LDF" \
-    ./configure $(dh_autoconf_opts) $CONFOPTS
+  autoconf_configure
   CF_USED="$CF $CAPTURE_FLAGS"
   CXF_USED="$CXF $CAPTURE_FLAGS"
   say "$cur: building"
   local parts
   mapfile -t parts < <(mkvar . libtcmalloc_minimal_la_OBJECTS libtcmalloc_minimal_la_LIBADD CXX)
-  [ ${#parts[@]} -eq 3 ] && [ -n "${parts[0]}" ] ||
+  if [ ${#parts[@]} -ne 3 ] || [ -z "${parts[0]}" ]; then
     die "$cur: cannot read libtcmalloc_minimal.la's objects from the Makefile"
+  fi
   # shellcheck disable=SC2086
   run make -j"$jobs" CFLAGS="$CF_USED" CXXFLAGS="$CXF_USED" ${parts[0]} ${parts[1]}
   OBJS=()
@@ -436,7 +454,7 @@ build_tcmalloc() {
   local lo la o i=0 pic deps
   for lo in ${parts[0]}; do
     pic=$(la_field "$lo" pic_object)
-    [ -n "$pic" ] && [ "$pic" != none ] || die "$cur: $lo has no PIC object"
+    if [ -z "$pic" ] || [ "$pic" = none ]; then die "$cur: $lo has no PIC object"; fi
     o=$OBJDIR/$((i++))-$(basename "$pic")
     rename_into "$(dirname "$lo")/$pic" "$o"
     OBJS+=("$o")
@@ -446,6 +464,7 @@ build_tcmalloc() {
       *.la)
         o=$OBJDIR/$(basename "$la" .la).a
         rename_into "$(dirname "$la")/.libs/$(la_field "$la" old_library)" "$o"
+        # shellcheck disable=SC2054 # linker options
         OBJS+=(-Wl,--whole-archive "$o" -Wl,--no-whole-archive)
         deps=$(la_field "$la" dependency_libs)
         for o in $deps; do case "$o" in -l* | -L* | -pthread) LINKLIBS+=("$o") ;; esac; done
@@ -459,17 +478,21 @@ build_tcmalloc() {
 
 check_so() { # FILE SONAME: what the simulator relies on
   local f=$1 so=$2 und bad
-  readelf -d "$f" | grep -q "Library soname: \[$so\]" || die "$cur: $f has no soname $so"
-  if readelf -d "$f" | grep -q 'libtsan'; then die "$cur: $f links libtsan"; fi
+  # (whole outputs first: `readelf | grep -q` can fail on SIGPIPE under pipefail)
+  local dyn sections
+  dyn=$(readelf -d "$f")
+  sections=$(readelf -S "$f")
+  grep -q "Library soname: \[$so\]" <<<"$dyn" || die "$cur: $f has no soname $so"
+  if grep -q 'libtsan' <<<"$dyn"; then die "$cur: $f links libtsan"; fi
   und=$(nm -D --undefined-only "$f" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
   grep -q '^__tsan_func_entry$' <<<"$und" || die "$cur: $f calls no __tsan_* (not instrumented?)"
-  bad=$(grep -xE "$(echo $RENAMED | tr ' ' '|')" <<<"$und" | tr '\n' ' ' || true)
+  bad=$(grep -xE "$(IFS='|'; echo "${RENAMED[*]}")" <<<"$und" | tr '\n' ' ' || true)
   [ -z "$bad" ] || die "$cur: $f still calls libc's $bad(not renamed)"
   bad=$(grep -xE '__(memcpy|memmove|memset|mempcpy)_chk|mempcpy|bzero|explicit_bzero|wmemcpy|wmemset' \
     <<<"$und" | tr '\n' ' ' || true)
   [ -z "$bad" ] || say "$cur: note: calls libc's $bad(not instrumented, not renamed: their accesses are not seen)"
-  readelf -S "$f" | grep -q '\.debug_info' || die "$cur: $f has no debug info"
-  readelf -S "$f" | grep -q '\.symtab' || die "$cur: $f has no .symtab"
+  grep -q '\.debug_info' <<<"$sections" || die "$cur: $f has no debug info"
+  grep -q '\.symtab' <<<"$sections" || die "$cur: $f has no .symtab"
 }
 
 write_meta() {

@@ -42,16 +42,15 @@
   when they moved, every line of the access records who caused it: the
   application object (id, size, allocating thread) or the allocator
   function (the PC of the callback's caller, and the caller's caller from
-  the __tsan_func_entry shadow stack). The records live in an mmap'ed hash
-  table, so this runtime never calls malloc while the allocator under test
-  runs.
+  the __tsan_func_entry shadow stack). The records live in a hash table
+  in the simulator's own memory (sim/sim_table.c), so this runtime never
+  calls malloc or mmap while the allocator under test runs.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
 #include "sim/sim_internal.h" /* sim_access_fast, inline in every callback */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define CAPTURE_SHADOW   256 /* shadow stack depth kept (deeper frames only counted) */
 #define CAPTURE_EXCLUDED 4   /* harness ranges never simulated */
@@ -95,10 +94,11 @@ static uint64_t capture_hash(uint64_t x) {
   return x;
 }
 
+/* From the simulator's own region (sim/sim_table.c), never malloc or mmap:
+   the allocator under test serves malloc, and a library may hook mmap
+   (tcmalloc does), so either would run its code from inside an access. */
 static capture_line_t *capture_map_alloc(size_t n) {
-  void *p = mmap(NULL, n * sizeof(capture_line_t), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  return sim_table_alloc(n * sizeof(capture_line_t));
 }
 
 static capture_line_t *capture_map_find(uint64_t line, bool create) {
@@ -123,7 +123,7 @@ static capture_line_t *capture_map_find(uint64_t line, bool create) {
           while (cap.map[j].line1 != 0) j = (j + 1) & (cap.map_cap - 1);
           cap.map[j] = old[k];
         }
-        munmap(old, old_cap * sizeof *old);
+        sim_table_free(old);
         return capture_map_find(line, true);
       }
       cap.map_len++;
@@ -202,7 +202,7 @@ static __thread struct {
 } capture_self;
 
 void hl_capture_start(sim_t *sim) {
-  if (cap.map) munmap(cap.map, cap.map_cap * sizeof *cap.map);
+  if (cap.map) sim_table_free(cap.map);
   memset(&cap, 0, sizeof cap);
   if (sim == NULL) return;
   const sim_config_t *cfg = sim_config(sim);
@@ -261,15 +261,12 @@ void hl_capture_switch(unsigned core) {
   cap.stack_len = capture_self.stack_len;
 }
 
-/* The simulated machine's CPU numbers (see sim/capture.h). */
-int sched_getcpu(void) {
-  return (int)capture_self.core;
+unsigned hl_capture_thread_core(void) {
+  return capture_self.core;
 }
 
-int getcpu(unsigned *cpu, unsigned *node) {
-  if (cpu) *cpu = capture_self.core;
-  if (node) *node = 0;
-  return 0;
+uint64_t hl_capture_clock_ns(void) {
+  return cap.accesses[HL_CAPTURE_APP] + cap.accesses[HL_CAPTURE_ALLOC];
 }
 
 void hl_capture_alloc_begin(void) {

@@ -19,10 +19,9 @@
   default), where every hand-over is a futex wake and wait, ordered by the
   replay's atomics. So the state here is plain globals, plus what each OS
   thread knows of itself (its stack, its simulated core) in thread-local
-  storage. sched_getcpu() and getcpu() are answered here, in the capture
-  program only, with the running thread's simulated core, so an allocator
-  that picks its arena by CPU (libhlarena.so; jemalloc with percpu_arena)
-  sees the simulated machine and stays deterministic.
+  storage. What the allocators ask the OS is answered in the capture
+  program by sim/capture_os.c, from the simulated machine: the CPU number,
+  entropy and, for the libraries, the clock.
 ---------------------------------------------------------------------------- */
 #ifndef HL_SIM_CAPTURE_H
 #define HL_SIM_CAPTURE_H
@@ -61,6 +60,12 @@ void hl_capture_thread_begin(const void *stack_top, size_t len);
 /* This OS thread now holds the baton and runs simulated core `core`: its
    stack is the one dropped from now on. */
 void hl_capture_switch(unsigned core);
+/* The simulated core this OS thread last ran (0 before it ran any). */
+unsigned hl_capture_thread_core(void);
+/* Simulated time: one nanosecond per simulated access so far (a run's
+   accesses, not the host's speed, decide when time-based allocator policy
+   such as jemalloc's purging decay fires). */
+uint64_t hl_capture_clock_ns(void);
 
 /* Accesses that follow are the allocator's own work. */
 void hl_capture_alloc_begin(void);

@@ -10,6 +10,7 @@
   which only this program defines.
 ---------------------------------------------------------------------------- */
 #include "sim/capture.h"
+#include "sim/sim_internal.h" /* sim_table_alloc */
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -40,9 +41,25 @@ static struct {
   size_t count;
 } symtabs;
 
-static int sym_cmp(const void *a, const void *b) {
-  const sym_t *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
+/* Heapsort by start address, in place: qsort may call malloc, and a table
+   may be loaded from inside a library's own call (capture_os.c's clock),
+   where its malloc could wait on a lock its caller holds. */
+static void sym_sift(sym_t *a, size_t root, size_t n) {
+  for (size_t child; (child = 2 * root + 1) < n; root = child) {
+    if (child + 1 < n && a[child + 1].start > a[child].start) child++;
+    if (a[root].start >= a[child].start) return;
+    sym_t t = a[root];
+    a[root] = a[child], a[child] = t;
+  }
+}
+
+static void sym_sort(sym_t *a, size_t n) {
+  for (size_t i = n / 2; i-- > 0;) sym_sift(a, i, n);
+  for (size_t end = n; end-- > 1;) {
+    sym_t t = a[0];
+    a[0] = a[end], a[end] = t;
+    sym_sift(a, 0, end);
+  }
 }
 
 /* Fill `t` from the ELF file at `path`, loaded at `base`. An unreadable or
@@ -89,7 +106,8 @@ static void sym_load(sym_table_t *t, const char *path, const void *base) {
     return;
   const ElfW(Sym) *sym = (const ElfW(Sym) *)(file + tab->sh_offset);
   size_t count = tab->sh_size / sizeof(ElfW(Sym));
-  t->syms = calloc(count ? count : 1, sizeof(sym_t));
+  /* not from malloc: a library may ask from inside its own call (capture_os.c) */
+  t->syms = sim_table_alloc((count ? count : 1) * sizeof(sym_t));
   if (!t->syms) return;
   for (size_t i = 0; i < count; i++) {
     if (ELF64_ST_TYPE(sym[i].st_info) != STT_FUNC || sym[i].st_value == 0 ||
@@ -98,7 +116,7 @@ static void sym_load(sym_table_t *t, const char *path, const void *base) {
     t->syms[t->n++] = (sym_t){sym[i].st_value, sym[i].st_value + sym[i].st_size,
                               file + strs->sh_offset + sym[i].st_name};
   }
-  qsort(t->syms, t->n, sizeof(sym_t), sym_cmp);
+  sym_sort(t->syms, t->n);
   t->bias = eh->e_type == ET_DYN ? (uintptr_t)base : 0;
 }
 
@@ -110,8 +128,7 @@ static const sym_table_t *sym_table_for(const void *pc) {
     if (symtabs.tables[i].base == info.dli_fbase) return &symtabs.tables[i];
   if (symtabs.count == SYM_OBJECTS) return NULL;
   /* the program's own name in the link map may be empty or relative */
-  bool is_program =
-      dladdr((void *)sym_table_for, &self) != 0 && self.dli_fbase == info.dli_fbase;
+  bool is_program = dladdr((void *)sym_table_for, &self) != 0 && self.dli_fbase == info.dli_fbase;
   sym_table_t *t = &symtabs.tables[symtabs.count++];
   sym_load(t, is_program ? "/proc/self/exe" : info.dli_fname, info.dli_fbase);
   return t;
