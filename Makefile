@@ -154,7 +154,8 @@ CAPTURE_OBJS     = $(CAPTURE_ALLOC:%.c=$(CAPTURE)/%.o)
 CAPTURE_CFLAGS   = -fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove
 # libc calls renamed in every capture object (a library that defines malloc
 # keeps its malloc family: CAPTURE_LIBC_CALLS only)
-CAPTURE_LIBC_CALLS = memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock \
+CAPTURE_LIBC_CALLS = memcpy memmove memset __memcpy_chk __memmove_chk __memset_chk \
+                   pthread_mutex_lock pthread_mutex_trylock \
                    pthread_mutex_unlock pthread_spin_lock pthread_spin_trylock pthread_spin_unlock
 CAPTURE_LIBC     = $(CAPTURE_LIBC_CALLS) malloc calloc realloc free posix_memalign aligned_alloc memalign
 CAPTURE_HARNESS  = $(CAPTURE)/harness/replay.o $(CAPTURE)/harness/preload.o \

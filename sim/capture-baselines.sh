@@ -15,7 +15,8 @@
 # own build system, its debian/rules configure options and Debian's compile
 # flags, plus the capture flags
 #   -fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove
-# Its objects then have memcpy/memmove/memset and the pthread mutex/spin
+# Its objects then have memcpy/memmove/memset (and their _FORTIFY_SOURCE
+# __*_chk forms) and the pthread mutex/spin
 # lock calls renamed to hl_capture_* (objcopy; libc is not instrumented; the
 # libraries' own malloc/free are NOT renamed), and they are linked WITHOUT
 # -fsanitize (so without libtsan: checked) into OUTDIR/lib/ under the Debian
@@ -112,7 +113,8 @@ declare -A SONAME=([jemalloc]=libjemalloc.so.2 [mimalloc]=libmimalloc.so.2 [tcma
 # (CAPTURE_CFLAGS, CAPTURE_RENAME), the same as heaplab's capture objects get;
 # these defaults are for a run by hand.
 CAPTURE_FLAGS=${CAPTURE_CFLAGS:-"-fsanitize=thread -fno-builtin-memcpy -fno-builtin-memset -fno-builtin-memmove"}
-RENAME_DEFAULT="memcpy memmove memset pthread_mutex_lock pthread_mutex_trylock pthread_mutex_unlock"
+RENAME_DEFAULT="memcpy memmove memset __memcpy_chk __memmove_chk __memset_chk"
+RENAME_DEFAULT+=" pthread_mutex_lock pthread_mutex_trylock pthread_mutex_unlock"
 RENAME_DEFAULT+=" pthread_spin_lock pthread_spin_trylock pthread_spin_unlock"
 read -r -a RENAMED <<<"$(echo "${CAPTURE_RENAME:-$RENAME_DEFAULT}" | tr -s ' \n' '  ')"
 META_HEADER="name	source_package	source_version	soname	build_system	configure_options	cppflags	cflags	cxxflags	ldflags"

@@ -17,8 +17,9 @@
     read-for-ownership a locked x86 instruction does, so the line arrives
     exclusive at once instead of shared and then upgraded;
   - memcpy/memmove (a read of the source and a write of the destination),
-    memset (a write), renamed to hl_capture_* in the capture objects because
-    libc itself is not instrumented;
+    memset (a write), and their _FORTIFY_SOURCE forms (__memcpy_chk, ...),
+    renamed to hl_capture_* in the capture objects because libc itself is
+    not instrumented;
   - pthread_mutex_lock/trylock/unlock and pthread_spin_lock/trylock/unlock:
     an atomic RMW of the lock word (its first 4 bytes), then the real call.
   Accesses to the running OS thread's own stack (the allocator's spilled
@@ -499,6 +500,32 @@ void *hl_capture_memmove(void *dst, const void *src, size_t n) {
 }
 
 void *hl_capture_memset(void *dst, int c, size_t n) {
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memset(dst, c, n);
+}
+
+/* _FORTIFY_SOURCE's checked forms (Debian builds the baselines with it):
+   the same accesses, and the same refusal of an overflow as glibc's. */
+void *hl_capture___memcpy_chk(void *dst, const void *src, size_t n, size_t room);
+void *hl_capture___memmove_chk(void *dst, const void *src, size_t n, size_t room);
+void *hl_capture___memset_chk(void *dst, int c, size_t n, size_t room);
+
+void *hl_capture___memcpy_chk(void *dst, const void *src, size_t n, size_t room) {
+  if (n > room) abort(); /* glibc: "*** buffer overflow detected ***" */
+  capture_access(src, n, false, CAPTURE_PC);
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memcpy(dst, src, n);
+}
+
+void *hl_capture___memmove_chk(void *dst, const void *src, size_t n, size_t room) {
+  if (n > room) abort();
+  capture_access(src, n, false, CAPTURE_PC);
+  capture_access(dst, n, true, CAPTURE_PC);
+  return memmove(dst, src, n);
+}
+
+void *hl_capture___memset_chk(void *dst, int c, size_t n, size_t room) {
+  if (n > room) abort();
   capture_access(dst, n, true, CAPTURE_PC);
   return memset(dst, c, n);
 }
