@@ -35,6 +35,19 @@ if nm "$HL_BIN/hlreplay" | grep -q '__tsan_'; then fail "normal hlreplay is inst
 expect_eq "callbacks needed, all defined" \
   "$(comm -23 "$CAP/callbacks.needed" "$CAP/callbacks.have")" ""
 grep -q '^__tsan_func_entry$' "$CAP/callbacks.needed" && pass || fail "allocators are instrumented"
+# ... and by the capture builds of the baselines (make capture-baselines)
+BL=$CAP/baselines/lib
+if [ -f "$BL/callbacks.needed" ]; then
+  expect_eq "baselines' callbacks, all defined" "$(comm -23 "$BL/callbacks.needed" "$CAP/callbacks.have")" ""
+  for so in libjemalloc.so.2 libmimalloc.so.2 libtcmalloc_minimal.so.4; do
+    if readelf -d "$BL/$so" | grep -q libtsan; then fail "$so links libtsan"; else pass; fi
+    nm -D --undefined-only "$BL/$so" | grep -q ' __tsan_func_entry$' && pass || fail "$so is instrumented"
+    if nm -D --undefined-only "$BL/$so" | grep -Eq ' (memcpy|memset|memmove|__memcpy_chk|pthread_mutex_lock)(@|$)'; then
+      fail "$so still calls libc's copies or locks"; else pass; fi
+  done
+else
+  fail "no $BL/callbacks.needed: make capture-baselines"
+fi
 grep -q '^hl_capture_memcpy$' "$CAP/callbacks.needed" && pass || fail "memcpy renamed in the capture objects"
 if grep -q '^memcpy$' <(nm -u "$CAP"/alloc/*.o "$CAP"/alloc/*/*.o | awk '{print $2}'); then
   fail "a capture object still calls libc memcpy"; else pass; fi
