@@ -73,7 +73,7 @@ lacks() { # allocator -> the kinds its library does not define
 for a in $allocs; do
   missing=$(lacks $a)
   for tr in tt larson xm every; do
-    for mode in --threads-as-traced --serial; do
+    for mode in --threads-as-traced --serial --threads-in-turn; do
       if [ $tr = every ] && [ -n "$missing" ]; then
         expect_fail "$a lacks $missing" "allocator does not provide $missing" $R "$HL_TMP/$tr.hlt" --alloc $a $mode -q
         continue
