@@ -188,9 +188,9 @@ static int sim_exec(char **argv) {
    its canonical environment (sim_canonical_exec); every other one is left
    out. Allocator tunables, the preload and heaplab's own. */
 static bool sim_env_kept(const char *var) {
-  static const char *const prefixes[] = {"HEAPLAB_",  "MALLOC_",        "MIMALLOC_",
-                                         "TCMALLOC_", "GLIBC_TUNABLES=", "LD_PRELOAD=",
-                                         "LD_LIBRARY_PATH="};
+  static const char *const prefixes[] = {
+      "HEAPLAB_",        "MALLOC_",     "MIMALLOC_",       "TCMALLOC_",
+      "GLIBC_TUNABLES=", "LD_PRELOAD=", "LD_LIBRARY_PATH="};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (strncmp(var, prefixes[i], strlen(prefixes[i])) == 0) return true;
   return false;

@@ -42,7 +42,8 @@
   X(llc_misses, "last-level cache misses")                                                         \
   X(dtlb_misses, "data TLB read misses")                                                           \
   X(sim_config, "--sim: simulator config (name, cores, page size)")                                \
-  X(sim_capture, "--sim: what the simulator saw: full (the allocator's own accesses too) or placement (the application's only)")          \
+  X(sim_capture, "--sim: what the simulator saw: full (the allocator's own accesses too) or "      \
+                 "placement (the application's only)")                                             \
   X(sim_app_accesses, "--sim: simulated accesses of application objects")                          \
   X(sim_alloc_accesses, "--sim: simulated accesses of the allocator's own code")                   \
   X(sim_l1d_misses, "--sim: simulated L1D misses, all cores")                                      \

@@ -50,8 +50,8 @@ static void sim_table_reserve(void) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
   void *p = MAP_FAILED;
   if (SIM_TABLE_BASE)
-    p = mmap(SIM_TABLE_BASE, SIM_TABLE_RESERVE, PROT_READ | PROT_WRITE,
-             flags | MAP_FIXED_NOREPLACE, -1, 0);
+    p = mmap(SIM_TABLE_BASE, SIM_TABLE_RESERVE, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE,
+             -1, 0);
   if (p == MAP_FAILED) /* taken, or an old kernel: anywhere */
     p = mmap(NULL, SIM_TABLE_RESERVE, PROT_READ | PROT_WRITE, flags, -1, 0);
   sim_table.base = p == MAP_FAILED ? NULL : p;
