@@ -21,7 +21,7 @@ const hl_gen_model_t hl_gen_list = {
     .reference = "the linked-list traversals of pointer-chasing benchmarks such as "
                  "Olden's (M. C. Carlisle, A. Rogers, \"Software Caching and Computation "
                  "Migration in Olden\", PPoPP 1995) and of the Ravioli design's "
-                 "moving-allocator question (../shared/DESIGN.md)",
+                 "moving-allocator question (alloc/ravioli/README.md)",
     .main = li_main,
 };
 

@@ -21,7 +21,7 @@ const hl_gen_model_t hl_gen_pipeline = {
     .summary = "stages pass linked messages thread to thread (send events); the last frees",
     .reference = "staged producer/consumer servers (M. Welsh, D. Culler, E. Brewer, \"SEDA: "
                  "An Architecture for Well-Conditioned, Scalable Internet Services\", SOSP "
-                 "2001), with the messages of the Ravioli design (../shared/DESIGN.md)",
+                 "2001), with the messages of the Ravioli design (alloc/ravioli/README.md)",
     .main = pl_main,
 };
 
