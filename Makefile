@@ -24,7 +24,11 @@ CC       ?= gcc
 CLANG    ?= clang
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-HL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread
+HL_CFLAGS = $(BASE_CFLAGS)
+# a library preloaded into other programs: never sanitized (a sanitizer
+# runtime cannot be preloaded into a plain program), only its API exported
+PRELOAD_CFLAGS = $(CFLAGS) $(BASE_CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS   = -ldl -lpthread -lm
 
 # SAN=asan builds everything a second time, into build/asan, with
@@ -95,8 +99,7 @@ $(BUILD)/libhlsim.a: $(SIM_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  SO      $@"
-	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
-	  -fvisibility=hidden $(RECORDER_SRC) -ldl -o $@
+	@$(CC) $(PRELOAD_CFLAGS) -shared $(RECORDER_SRC) -ldl -o $@
 
 # The arena allocator as a malloc replacement for any program (LD_PRELOAD):
 # its core plus the malloc face, unsanitized like the recorder, only the
@@ -104,8 +107,7 @@ $(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
 $(BUILD)/lib/libhlarena.so: $(ARENA_SO_SRC) $(wildcard alloc/arena/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  SO      $@"
-	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC -shared \
-	  -fvisibility=hidden -ftls-model=initial-exec $(ARENA_SO_SRC) -o $@
+	@$(CC) $(PRELOAD_CFLAGS) -ftls-model=initial-exec -shared $(ARENA_SO_SRC) -o $@
 
 # Link a program from its object and the libraries. Commands export their
 # symbols (-rdynamic) so dladdr() can name them.
@@ -206,8 +208,7 @@ build/bin/hlreplay-sim: $(CAPTURE)/harness/hlreplay.o $(CAPTURE_HARNESS) $(CAPTU
 $(CAPTURE)/pic/%.o: %.c $(wildcard */*.h */*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC/CAP  $< (libhlarena.so)"
-	@$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread -fPIC \
-	  -fvisibility=hidden -ftls-model=initial-exec $(CAPTURE_CFLAGS) -c $< -o $@.tmp
+	@$(CC) $(PRELOAD_CFLAGS) -ftls-model=initial-exec $(CAPTURE_CFLAGS) -c $< -o $@.tmp
 	@objcopy $(foreach f,$(CAPTURE_LIBC_CALLS),--redefine-sym $(f)=hl_capture_$(f)) $@.tmp $@
 	@rm -f $@.tmp
 $(CAPTURE)/lib/libhlarena.so: $(ARENA_SO_SRC:%.c=$(CAPTURE)/pic/%.o)

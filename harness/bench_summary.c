@@ -146,10 +146,12 @@ typedef struct hl_bench_cell_s {
   hl_bench_strv_t served;
 } hl_bench_cell_t;
 
+/* Whether run `r` is in the cell (w, t, p, a; a NULL: any allocator) of the
+   native blocks (sim false: simulated runs are timed by no real clock) or of
+   the simulated pass's (sim true). */
 static bool hl_bench_in_group(const hl_bench_run_t *r, const char *w, unsigned t, uint64_t p,
-                              const char *a) {
-  /* simulated runs are timed by no real clock: the summary is about native runs */
-  return r->done && !r->sim && strcmp(r->workload, w) == 0 && r->threads == t &&
+                              const char *a, bool sim) {
+  return r->done && r->sim == sim && strcmp(r->workload, w) == 0 && r->threads == t &&
          r->page_size == p && (!a || strcmp(r->alloc, a) == 0);
 }
 
@@ -162,7 +164,7 @@ static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t
   size_t nw = 0, ne = 0, nr = 0;
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
-    if (!hl_bench_in_group(r, w, t, p, a)) continue;
+    if (!hl_bench_in_group(r, w, t, p, a, false)) continue;
     c->total++;
     if (!r->ok) continue;
     c->ok++;
@@ -190,7 +192,8 @@ static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t
 static char *hl_bench_traced_threads(const hl_bench_plan_t *plan, const char *w, uint64_t p) {
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
-    const char *v = hl_bench_in_group(r, w, 0, p, NULL) ? hl_bench_run_value(r, "threads") : NULL;
+    const char *v =
+        hl_bench_in_group(r, w, 0, p, NULL, false) ? hl_bench_run_value(r, "threads") : NULL;
     if (v) return hl_bench_xstrdup(v);
   }
   return hl_bench_xstrdup("NA");
@@ -285,9 +288,8 @@ static bool hl_bench_sim_block(hl_bench_table_t *tab, const hl_bench_plan_t *pla
     const hl_bench_run_t *run = NULL;
     for (size_t i = 0; i < plan->n && !run; i++) {
       const hl_bench_run_t *r = &plan->runs[i];
-      if (r->done && r->ok && r->sim && strcmp(r->workload, first->workload) == 0 &&
-          r->threads == first->threads && r->page_size == first->page_size &&
-          strcmp(r->alloc, allocs->v[a]) == 0)
+      if (r->ok && hl_bench_in_group(r, first->workload, first->threads, first->page_size,
+                                     allocs->v[a], true))
         run = r;
     }
     if (!run) continue;

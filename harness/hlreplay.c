@@ -284,11 +284,12 @@ static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t
     hl_metrics_set(row, cols[i].m, "%llu", (unsigned long long)cols[i].v);
 }
 
-/* Why a run's capture is what it is, in words, for the report. */
-static void sim_capture_reason(const hl_capture_counts_t *c, const char *served_by, char *buf,
-                               size_t len) {
+/* Why a run's capture (the row's sim_capture, sim_fill_row) is what it is,
+   in words, for the report. */
+static void sim_capture_reason(const hl_metrics_t *row, char *buf, size_t len) {
+  const char *served_by = row->value[HL_METRIC_served_by];
   size_t n = strcspn(served_by, " "); /* the library's file name, before its version */
-  if (sim_capture_full(c, served_by))
+  if (strcmp(row->value[HL_METRIC_sim_capture], "full") == 0)
     snprintf(buf, len,
              "full: the allocator's own loads, stores, atomics and locks (%.*s) and the "
              "application's accesses",
@@ -310,7 +311,7 @@ static void sim_write_report(FILE *out, const sim_t *sim, size_t top, const hl_m
   hl_capture_counts_t c;
   hl_capture_counts(&c);
   char reason[512];
-  sim_capture_reason(&c, row->value[HL_METRIC_served_by], reason, sizeof reason);
+  sim_capture_reason(row, reason, sizeof reason);
   fprintf(out, "simulated: %s; capture: %s\n", row->value[HL_METRIC_sim_config], reason);
   fprintf(out,
           "accesses: application %llu, allocator %llu (%llu allocator functions entered, %llu "

@@ -199,8 +199,14 @@ static long replay_futex(_Atomic uint32_t *word, int op, uint32_t value,
 
 static const struct timespec replay_wait_slice = {0, 50 * 1000 * 1000};
 
-/* Sleep until (*word & ~WAITING) >= target. False if the run failed meanwhile. */
-static bool replay_sleep_until(replay_run_t *run, _Atomic uint32_t *word, uint32_t target) {
+typedef struct replay_progress_s replay_progress_t;
+static void replay_progress_tick(replay_run_t *run, replay_progress_t *p, uint64_t done);
+
+/* Sleep until (*word & ~WAITING) >= target. False if the run failed
+   meanwhile. With `progress` (the main thread of threads in turn), report
+   progress between sleeps: the cursor is the events done. */
+static bool replay_sleep_until(replay_run_t *run, _Atomic uint32_t *word, uint32_t target,
+                               replay_progress_t *progress) {
   for (;;) {
     uint32_t cur = atomic_load_explicit(word, memory_order_acquire);
     if ((cur & ~REPLAY_WAITING) >= target) return true;
@@ -208,6 +214,8 @@ static bool replay_sleep_until(replay_run_t *run, _Atomic uint32_t *word, uint32
     if (!(cur & REPLAY_WAITING) && !atomic_compare_exchange_weak(word, &cur, cur | REPLAY_WAITING))
       continue;
     replay_futex(word, FUTEX_WAIT, cur | REPLAY_WAITING, &replay_wait_slice);
+    if (progress)
+      replay_progress_tick(run, progress, atomic_load_explicit(&run->cursor, memory_order_relaxed));
   }
 }
 
@@ -218,7 +226,7 @@ static bool replay_await(replay_run_t *run, _Atomic uint32_t *word, uint32_t tar
     if ((atomic_load_explicit(word, memory_order_acquire) & ~REPLAY_WAITING) >= target) return true;
     replay_cpu_relax();
   }
-  return replay_sleep_until(run, word, target);
+  return replay_sleep_until(run, word, target, NULL);
 }
 
 static void replay_publish(_Atomic uint32_t *word) {
@@ -458,10 +466,10 @@ static inline bool replay_event(replay_thread_t *th, const replay_event_t *e) {
 
 #define REPLAY_PROGRESS_EVERY 65536 /* events between progress publications */
 
-typedef struct replay_progress_s {
+struct replay_progress_s {
   struct timespec start, last;
   bool shown;
-} replay_progress_t;
+};
 
 static double replay_since(const struct timespec *a, const struct timespec *b) {
   return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
@@ -508,7 +516,7 @@ static bool replay_turn_await(replay_run_t *run, _Atomic uint32_t *word, uint32_
     if ((atomic_load_explicit(word, memory_order_acquire) & ~REPLAY_WAITING) >= target) return true;
     sched_yield();
   }
-  return replay_sleep_until(run, word, target);
+  return replay_sleep_until(run, word, target, NULL);
 }
 
 /* A worker's program, run whenever it holds the baton: its events until the
@@ -536,23 +544,6 @@ static void replay_turns_thread(replay_thread_t *th) {
   replay_publish(&run->main_turn);
 }
 
-/* Wait for the main thread's baton (a thread ended), reporting progress
-   meanwhile. False when the run failed. */
-static bool replay_turns_await_main(replay_run_t *run, uint32_t target, replay_progress_t *p) {
-  const struct timespec slice = {0, 200 * 1000 * 1000};
-  for (;;) {
-    uint32_t cur = atomic_load_explicit(&run->main_turn, memory_order_acquire);
-    if ((cur & ~REPLAY_WAITING) >= target) return true;
-    if (atomic_load_explicit(&run->failed, memory_order_relaxed)) return false;
-    if (!(cur & REPLAY_WAITING) &&
-        !atomic_compare_exchange_weak(&run->main_turn, &cur, cur | REPLAY_WAITING))
-      continue;
-    replay_futex(&run->main_turn, FUTEX_WAIT, cur | REPLAY_WAITING, &slice);
-    if (run->opt->progress)
-      replay_progress_tick(run, p, atomic_load_explicit(&run->cursor, memory_order_relaxed));
-  }
-}
-
 /* The main thread's part: hand the baton to the first event's thread, then
    join each thread as its program ends and pass the baton on. */
 static void replay_run_turns(replay_run_t *run, uint32_t spawned) {
@@ -563,7 +554,8 @@ static void replay_run_turns(replay_run_t *run, uint32_t spawned) {
   replay_progress_t p;
   replay_progress_init(&p);
   if (total > 0) replay_turn_pass(run, order[0]);
-  while (live > 0 && replay_turns_await_main(run, ++turns, &p)) {
+  while (live > 0 &&
+         replay_sleep_until(run, &run->main_turn, ++turns, run->opt->progress ? &p : NULL)) {
     replay_thread_t *th = &run->threads[run->exiting];
     pthread_join(th->os_thread, NULL);
     th->joined = true;

@@ -487,15 +487,20 @@ void *hl_capture_memcpy(void *dst, const void *src, size_t n);
 void *hl_capture_memmove(void *dst, const void *src, size_t n);
 void *hl_capture_memset(void *dst, int c, size_t n);
 
+/* A copy's accesses: a read of the source, a write of the destination, on
+   behalf of the instrumented caller at `pc`. */
+static inline void capture_copy(void *dst, const void *src, size_t n, const void *pc) {
+  capture_access(src, n, false, pc);
+  capture_access(dst, n, true, pc);
+}
+
 void *hl_capture_memcpy(void *dst, const void *src, size_t n) {
-  capture_access(src, n, false, CAPTURE_PC);
-  capture_access(dst, n, true, CAPTURE_PC);
+  capture_copy(dst, src, n, CAPTURE_PC);
   return memcpy(dst, src, n);
 }
 
 void *hl_capture_memmove(void *dst, const void *src, size_t n) {
-  capture_access(src, n, false, CAPTURE_PC);
-  capture_access(dst, n, true, CAPTURE_PC);
+  capture_copy(dst, src, n, CAPTURE_PC);
   return memmove(dst, src, n);
 }
 
@@ -505,22 +510,21 @@ void *hl_capture_memset(void *dst, int c, size_t n) {
 }
 
 /* _FORTIFY_SOURCE's checked forms (Debian builds the baselines with it):
-   the same accesses, and the same refusal of an overflow as glibc's. */
+   the same accesses, and the same refusal of an overflow as glibc's
+   ("*** buffer overflow detected ***"). */
 void *hl_capture___memcpy_chk(void *dst, const void *src, size_t n, size_t room);
 void *hl_capture___memmove_chk(void *dst, const void *src, size_t n, size_t room);
 void *hl_capture___memset_chk(void *dst, int c, size_t n, size_t room);
 
 void *hl_capture___memcpy_chk(void *dst, const void *src, size_t n, size_t room) {
-  if (n > room) abort(); /* glibc: "*** buffer overflow detected ***" */
-  capture_access(src, n, false, CAPTURE_PC);
-  capture_access(dst, n, true, CAPTURE_PC);
+  if (n > room) abort();
+  capture_copy(dst, src, n, CAPTURE_PC);
   return memcpy(dst, src, n);
 }
 
 void *hl_capture___memmove_chk(void *dst, const void *src, size_t n, size_t room) {
   if (n > room) abort();
-  capture_access(src, n, false, CAPTURE_PC);
-  capture_access(dst, n, true, CAPTURE_PC);
+  capture_copy(dst, src, n, CAPTURE_PC);
   return memmove(dst, src, n);
 }
 
