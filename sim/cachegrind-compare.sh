@@ -93,6 +93,10 @@ l2.policy = lru
 llc.size = 8M
 llc.ways = 16
 llc.policy = lru
+# Cachegrind has no prefetchers and sees virtual addresses
+l1d.prefetch = off
+l2.prefetch = off
+phys = off
 CONF_EOF
 
 # compare PROGRAM N: one row; sets $ok=1 on a failed check

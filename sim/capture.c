@@ -298,17 +298,18 @@ void hl_capture_report(FILE *out, const sim_t *sim, size_t top) {
   fprintf(out, "hottest lines, with what lives there (application: the object the replay was "
                "accessing when this line caused a transfer or invalidation; allocator: the "
                "function whose access did, <- its caller)\n");
-  fprintf(out, "  %-18s %9s %7s %7s %9s  %s\n", "line", "transfers", "true", "false", "invals",
-          "what lives there");
+  fprintf(out, "  %-18s %9s %7s %7s %7s %7s %9s  %s\n", "line", "transfers", "clean", "true",
+          "false", "reuse", "invals", "what lives there");
   sim_hotline_t *hot = calloc(top, sizeof *hot);
   if (!hot) return;
   size_t n = sim_hot_lines(sim, hot, top);
   uint32_t shift = (uint32_t)__builtin_ctz(sim_config(sim)->line);
   for (size_t i = 0; i < n; i++) {
     const sim_hotline_t *h = &hot[i];
-    fprintf(out, "  0x%-16llx %9llu %7llu %7llu %9llu  ", (unsigned long long)h->addr,
-            (unsigned long long)h->transfers, (unsigned long long)h->true_sharing,
-            (unsigned long long)h->false_sharing, (unsigned long long)h->invalidations);
+    fprintf(out, "  0x%-16llx %9llu %7llu %7llu %7llu %7llu %9llu  ", (unsigned long long)h->addr,
+            (unsigned long long)h->transfers, (unsigned long long)h->clean_forwards,
+            (unsigned long long)h->true_sharing, (unsigned long long)h->false_sharing,
+            (unsigned long long)h->alloc_reuse, (unsigned long long)h->invalidations);
     const capture_line_t *r = capture_map_find(h->addr >> shift, false);
     if (r == NULL) {
       fprintf(out, "(no attributed access)\n");

@@ -2,7 +2,7 @@
   sim/hlsim.c: the simulator on its own: run an access trace through a config
   and print the report, or measure the simulator's speed (--bench).
 
-    hlsim [--config FILE] [--page-size 4K|2M|1G] [--csv] [--top N] TRACE|-
+    hlsim [--config FILE] [--page-size 4K|2M|1G] [--csv] [--lines-csv FILE] [--top N] TRACE|-
     hlsim --pack OUT [--config FILE] TRACE|-      text (or binary) trace -> binary
     hlsim --bench [--config FILE] [--page-size ...] [--accesses N] [--mix M]
 
@@ -16,18 +16,22 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: hlsim [--config FILE] [--page-size 4K|2M|1G] [--csv] [--top N] TRACE|-\n"
+          "usage: hlsim [--config FILE] [--page-size 4K|2M|1G] [--csv] [--lines-csv FILE]\n"
+          "             [--top N] TRACE|-\n"
           "       hlsim --pack OUT [--config FILE] TRACE|-\n"
           "       hlsim --bench [--config FILE] [--page-size 4K|2M|1G] [--accesses N] [--mix M]\n"
           "\n"
           "Runs an access trace through the memory-hierarchy simulator (private L1D and L2\n"
-          "per core, shared LLC, MESI, two-level TLB) and prints per-core and total counters\n"
-          "and the lines with the most cache-to-cache transfers.\n"
+          "per core, shared LLC, MESI, two-level TLB, optional prefetchers and physical\n"
+          "mapping) and prints per-core and total counters, every private-hierarchy miss by\n"
+          "class (cold, true/false sharing, allocator reuse, replacement), and the lines\n"
+          "with the most cache-to-cache transfers.\n"
           "\n"
           "  --config FILE     cache/TLB geometry, `key = value` lines (sim/README.md);\n"
           "                    default: built-in Skylake-client-like (sim/presets/skylake.conf)\n"
           "  --page-size SIZE  page size for the whole run: 4K, 2M or 1G (overrides `page`)\n"
           "  --csv             print the counters as CSV instead of the text report\n"
+          "  --lines-csv FILE  also write every line's coherence counters as CSV to FILE\n"
           "  --top N           hottest lines to list (default 10; 0: none)\n"
           "  --pack OUT        write TRACE as a binary trace to OUT instead of simulating\n"
           "                    (cores checked against --config if given, else 0..31)\n"
@@ -36,9 +40,9 @@ static void usage(FILE *out) {
           "  --mix typical|harsh  --bench's access mix (default typical; see sim/hlsim.c)\n"
           "  --help            this text\n"
           "\n"
-          "Trace format: one access per line, `CORE R|W ADDR SIZE` (ADDR, SIZE: decimal or\n"
-          "0x hex), `#` starts a comment; `-` reads standard input. Binary traces (from\n"
-          "--pack) are recognized by their first byte.\n");
+          "Trace format: one record per line, `CORE R|W|F ADDR SIZE` (R read, W write, F the\n"
+          "bytes were freed; ADDR, SIZE: decimal or 0x hex), `#` starts a comment; `-` reads\n"
+          "standard input. Binary traces (from --pack) are recognized by their first byte.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -140,9 +144,9 @@ typedef struct pack_state_s {
   uint64_t prev;
 } pack_state_t;
 
-static void pack_one(void *arg, unsigned core, uint64_t addr, uint64_t size, bool is_write) {
+static void pack_one(void *arg, unsigned core, uint64_t addr, uint64_t size, sim_op_t op) {
   pack_state_t *p = arg;
-  sim_trace_write(p->out, &p->prev, core, addr, size, is_write);
+  sim_trace_write(p->out, &p->prev, core, addr, size, op);
 }
 
 /* Convert a trace to the binary format; the output is removed on error. */
@@ -167,10 +171,28 @@ static int run_pack(FILE *in, const char *name, const char *out_path, unsigned c
   return 0;
 }
 
+/* --lines-csv: written whole or not at all (removed on error). */
+static int write_lines_csv(const sim_t *sim, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    fprintf(stderr, "hlsim: %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  int bad = sim_report_lines_csv(sim, f) != 0;
+  bad |= ferror(f) != 0;
+  bad |= fclose(f) != 0;
+  if (bad) {
+    fprintf(stderr, "hlsim: %s: write error\n", path);
+    remove(path);
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   sim_config_t cfg;
   sim_config_default(&cfg);
-  const char *config = NULL, *page = NULL, *trace = NULL, *pack = NULL;
+  const char *config = NULL, *page = NULL, *trace = NULL, *pack = NULL, *lines_csv = NULL;
   bool csv = false, bench = false, harsh = false;
   unsigned long long top = 10, accesses = 50000000ull;
   for (int i = 1; i < argc; i++) {
@@ -202,6 +224,9 @@ int main(int argc, char **argv) {
       harsh = strcmp(argv[++i], "harsh") == 0;
     } else if (strcmp(arg, "--csv") == 0) {
       csv = true;
+    } else if (strcmp(arg, "--lines-csv") == 0) {
+      if (!has_value) return usage_error("%s needs a file", arg);
+      lines_csv = argv[++i];
     } else if (strcmp(arg, "--bench") == 0) {
       bench = true;
     } else if (arg[0] == '-' && arg[1] != '\0') {
@@ -253,10 +278,12 @@ int main(int argc, char **argv) {
       if (n < 0) {
         fprintf(stderr, "hlsim: %s\n", err);
         rc = 1;
-      } else if (csv) {
-        sim_report_csv(sim, stdout);
       } else {
-        sim_report(sim, stdout, (size_t)top);
+        if (csv)
+          sim_report_csv(sim, stdout);
+        else
+          sim_report(sim, stdout, (size_t)top);
+        if (lines_csv != NULL) rc = write_lines_csv(sim, lines_csv);
       }
     }
   }

@@ -23,6 +23,7 @@ int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t
     c->way[i].tag = SIM_NO_TAG;
     c->way[i].dir = SIM_NO_DIR;
     c->way[i].dirty = 0;
+    c->way[i].prefetched = 0;
   }
   if (policy == SIM_POLICY_PLRU) {
     while ((1u << c->levels) < ways) c->levels++;
@@ -69,9 +70,10 @@ bool sim_cache_is_mru(const sim_cache_t *c, const sim_way_t *w) {
   return ((c->plru[set] & ~c->plru_clear[i]) | c->plru_set[i]) == c->plru[set];
 }
 
-bool sim_cache_remove(sim_cache_t *c, uint64_t tag) {
+bool sim_cache_remove(sim_cache_t *c, uint64_t tag, sim_way_t *gone) {
   sim_way_t *w = sim_cache_probe(c, tag);
   if (w == NULL) return false;
+  if (gone != NULL) *gone = *w;
   if (c->policy == SIM_POLICY_LRU) {
     /* close the gap and put the free way last, keeping the recency order */
     sim_way_t *s = c->way + (tag & c->set_mask) * c->ways;
@@ -85,6 +87,7 @@ bool sim_cache_remove(sim_cache_t *c, uint64_t tag) {
   w->tag = SIM_NO_TAG;
   w->dir = SIM_NO_DIR;
   w->dirty = 0;
+  w->prefetched = 0;
   return true;
 }
 

@@ -30,6 +30,11 @@ void sim_config_default(sim_config_t *cfg) {
   cfg->l1d = (sim_level_config_t){32 * 1024, 8, SIM_POLICY_PLRU};
   cfg->l2 = (sim_level_config_t){256 * 1024, 4, SIM_POLICY_PLRU};
   cfg->llc = (sim_level_config_t){8 * 1024 * 1024, 16, SIM_POLICY_PLRU};
+  cfg->l1d_prefetch = (sim_prefetch_config_t){SIM_PREFETCH_NEXT_LINE, 1, 0, 0};
+  cfg->l2_prefetch = (sim_prefetch_config_t){SIM_PREFETCH_STREAM, 2, 32, 20};
+  cfg->phys = true;
+  cfg->phys_bits = 40;
+  cfg->phys_seed = 1;
   cfg->dtlb[SIM_PAGE_4K] = (sim_tlb_config_t){64, 4};
   cfg->dtlb[SIM_PAGE_2M] = (sim_tlb_config_t){32, 4};
   cfg->dtlb[SIM_PAGE_1G] = (sim_tlb_config_t){4, 4};
@@ -95,6 +100,38 @@ static int sim_set_u32(uint32_t *dst, const char *key, const char *value, char *
   return 0;
 }
 
+static int sim_set_prefetch(sim_prefetch_config_t *pf, bool l1d, const char *key, const char *field,
+                            const char *value, char *err, size_t errlen) {
+  if (field[0] == '\0') {
+    if (strcasecmp(value, "off") == 0)
+      pf->kind = SIM_PREFETCH_OFF;
+    else if (l1d && strcasecmp(value, "next-line") == 0)
+      pf->kind = SIM_PREFETCH_NEXT_LINE;
+    else if (!l1d && strcasecmp(value, "stream") == 0)
+      pf->kind = SIM_PREFETCH_STREAM;
+    else
+      return sim_config_err(err, errlen, "%s: '%s' is not off or %s", key, value,
+                            l1d ? "next-line" : "stream");
+    return 0;
+  }
+  if (strcmp(field, ".degree") == 0) return sim_set_u32(&pf->degree, key, value, err, errlen);
+  if (!l1d && strcmp(field, ".streams") == 0)
+    return sim_set_u32(&pf->streams, key, value, err, errlen);
+  if (!l1d && strcmp(field, ".distance") == 0)
+    return sim_set_u32(&pf->distance, key, value, err, errlen);
+  return sim_config_err(err, errlen, "unknown key '%s'", key);
+}
+
+static int sim_set_onoff(bool *dst, const char *key, const char *value, char *err, size_t errlen) {
+  if (strcasecmp(value, "on") == 0)
+    *dst = true;
+  else if (strcasecmp(value, "off") == 0)
+    *dst = false;
+  else
+    return sim_config_err(err, errlen, "%s: '%s' is not on or off", key, value);
+  return 0;
+}
+
 static int sim_set_level(sim_level_config_t *lv, const char *key, const char *field,
                          const char *value, char *err, size_t errlen) {
   if (strcmp(field, "size") == 0) {
@@ -131,6 +168,17 @@ int sim_config_set(sim_config_t *cfg, const char *key, const char *value, char *
     cfg->page = (uint32_t)k;
     return 0;
   }
+  if (strcmp(key, "phys") == 0) return sim_set_onoff(&cfg->phys, key, value, err, errlen);
+  if (strcmp(key, "phys.bits") == 0) return sim_set_u32(&cfg->phys_bits, key, value, err, errlen);
+  if (strcmp(key, "phys.seed") == 0) {
+    if (!sim_size_parse(value, &cfg->phys_seed))
+      return sim_config_err(err, errlen, "%s: '%s' is not a number", key, value);
+    return 0;
+  }
+  if (strncmp(key, "l1d.prefetch", 12) == 0)
+    return sim_set_prefetch(&cfg->l1d_prefetch, true, key, key + 12, value, err, errlen);
+  if (strncmp(key, "l2.prefetch", 11) == 0)
+    return sim_set_prefetch(&cfg->l2_prefetch, false, key, key + 11, value, err, errlen);
   const char *dot = strchr(key, '.');
   if (dot == NULL) return sim_config_err(err, errlen, "unknown key '%s'", key);
   size_t plen = (size_t)(dot - key);
@@ -201,6 +249,28 @@ int sim_config_check(const sim_config_t *cfg, char *err, size_t errlen) {
       sim_check_level(cfg, "l2", &cfg->l2, err, errlen) != 0 ||
       sim_check_level(cfg, "llc", &cfg->llc, err, errlen) != 0)
     return -1;
+  /* an inclusive L2 smaller than the L1D could not hold it; an LLC smaller
+     than one L2 is no part anyone makes (and every preset edit that does it
+     is a typo) */
+  if (cfg->l2.size < cfg->l1d.size)
+    return sim_config_err(err, errlen, "l2.size: %llu is smaller than l1d.size (%llu)",
+                          (unsigned long long)cfg->l2.size, (unsigned long long)cfg->l1d.size);
+  if (cfg->llc.size < cfg->l2.size)
+    return sim_config_err(err, errlen, "llc.size: %llu is smaller than l2.size (%llu)",
+                          (unsigned long long)cfg->llc.size, (unsigned long long)cfg->l2.size);
+  const sim_prefetch_config_t *p1 = &cfg->l1d_prefetch, *p2 = &cfg->l2_prefetch;
+  if (p1->kind != SIM_PREFETCH_OFF && (p1->degree < 1 || p1->degree > 16))
+    return sim_config_err(err, errlen, "l1d.prefetch.degree: %u is not in 1..16", p1->degree);
+  if (p2->kind != SIM_PREFETCH_OFF) {
+    if (p2->degree < 1 || p2->degree > 16)
+      return sim_config_err(err, errlen, "l2.prefetch.degree: %u is not in 1..16", p2->degree);
+    if (p2->streams < 1 || p2->streams > 64)
+      return sim_config_err(err, errlen, "l2.prefetch.streams: %u is not in 1..64", p2->streams);
+    if (p2->distance < 1 || p2->distance > 64)
+      return sim_config_err(err, errlen, "l2.prefetch.distance: %u is not in 1..64", p2->distance);
+  }
+  if (cfg->phys && (cfg->phys_bits < 32 || cfg->phys_bits > 52))
+    return sim_config_err(err, errlen, "phys.bits: %u is not in 32..52", cfg->phys_bits);
   for (int k = 0; k < SIM_PAGE_KINDS; k++) {
     if (sim_check_tlb("dtlb", k, &cfg->dtlb[k], err, errlen) != 0 ||
         sim_check_tlb("stlb", k, &cfg->stlb[k], err, errlen) != 0)

@@ -8,10 +8,13 @@
   tree bits per set and fills invalid ways first.
 
   The directory (sim_dir_*) holds one sim_line_t per line ever touched: the
-  MESI state of every private hierarchy, the per-core touched-byte masks and
-  the per-line counters. Lines are never dropped (their counters feed the
-  hottest-lines report), so memory grows with the footprint: ~ (32 + 8 x
-  cores) bytes per line.
+  MESI state of every private hierarchy and, per core, the bytes touched in
+  its current copy and the bytes other cores wrote since its last one (live
+  or dead), from which a miss is classified when its copy's lifetime ends
+  (sim_life_*). Lines are never dropped (their counters feed the
+  hottest-lines report), so memory grows with the footprint: 72 + 24 x
+  cores bytes per line, plus 48 for a line with coherence events
+  (sim_line_counts_t, allocated at its first).
 
   sim_recent_*: per core, its last lines and pages, hits that need no lookup.
   sim_access_fast: the common access, inline here so that the capture
@@ -38,9 +41,10 @@
 #define SIM_NO_DIR UINT32_MAX
 
 typedef struct sim_way_s {
-  uint64_t tag;   /* line (or page) number, SIM_NO_TAG when invalid */
-  uint32_t dir;   /* caches: index of the line's directory entry (saves a hash lookup) */
-  uint32_t dirty; /* LLC: the line differs from memory */
+  uint64_t tag;        /* line (or page) number, SIM_NO_TAG when invalid */
+  uint32_t dir;        /* caches: index of the line's directory entry (saves a hash lookup) */
+  uint16_t dirty;      /* LLC: the line differs from memory */
+  uint16_t prefetched; /* L1D, L2: installed by a prefetch, no demand access yet */
 } sim_way_t;
 
 typedef struct sim_cache_s {
@@ -66,8 +70,9 @@ void sim_table_free(void *table);
 int sim_cache_init(sim_cache_t *c, uint64_t entries, uint32_t ways, sim_policy_t policy);
 void sim_cache_free(sim_cache_t *c);
 bool sim_cache_is_valid(const sim_cache_t *c);
-/* Remove `tag` if present (coherence invalidation, inclusion); true if it was. */
-bool sim_cache_remove(sim_cache_t *c, uint64_t tag);
+/* Remove `tag` if present (coherence invalidation, inclusion); true if it
+   was, and then the way as it was is copied to *gone (unless NULL). */
+bool sim_cache_remove(sim_cache_t *c, uint64_t tag, sim_way_t *gone);
 /* Find `tag` without touching the replacement state. */
 sim_way_t *sim_cache_probe(const sim_cache_t *c, uint64_t tag);
 /* Touching way `w` (a valid one, as found by sim_cache_probe) would change no
@@ -114,6 +119,7 @@ static inline sim_way_t *sim_cache_fill_at(sim_cache_t *c, uint64_t set, sim_way
   w->tag = tag;
   w->dir = SIM_NO_DIR;
   w->dirty = 0;
+  w->prefetched = 0;
   return w;
 }
 
@@ -184,15 +190,44 @@ static inline sim_way_t *sim_cache_lookup(sim_cache_t *c, uint64_t tag) {
 }
 
 /* ---- directory ---- */
+
+/* A line's coherence counters (the hottest-lines report), kept apart from
+   its directory entry because most lines never have one. */
+typedef struct sim_line_counts_s {
+  uint64_t transfers, clean_forwards, true_sharing, false_sharing, alloc_reuse, invalidations;
+} sim_line_counts_t;
+
 typedef struct sim_line_s {
-  uint64_t line;    /* line number (address >> line shift) */
+  uint64_t line;    /* physical line number (address >> line shift): the caches' tag */
+  uint64_t vline;   /* virtual line number, for reports (= line without phys mapping) */
   uint32_t sharers; /* bit c: core c's L2 holds the line (M, E or S) */
   uint8_t excl;     /* the single sharer holds it E or M */
   uint8_t dirty;    /* ... M */
-  uint16_t pad;
-  uint32_t transfers, true_sharing, false_sharing, invalidations;
-  uint64_t mask[]; /* per core: bytes touched since it last obtained the line */
+  uint8_t owner;    /* the E/M holder, whose writes `written` collects */
+  uint8_t pad;
+  uint64_t written; /* bytes the E/M owner wrote since it got the line exclusively, not yet
+                       added to the other cores' sets (sim_life_fold): so a write on the fast
+                       path costs one OR */
+  uint64_t hist_live, hist_dead; /* every core's writes so far (live / freed since): the set
+                                    of a core that never held the line, kept once for all of
+                                    them, so that a line only one core uses costs no per-core
+                                    updates */
+  /* per core (bit c) facts about its copies, for the classification */
+  uint32_t first;  /* the current (or last) copy is the core's first of the line */
+  uint32_t held;   /* the core has held the line */
+  uint32_t lost;   /* its last ended copy was invalidated by a peer (else evicted) */
+  uint32_t by_pf;  /* its current copy came from a prefetch: no miss to classify */
+  uint32_t counts; /* index + 1 of its sim_line_counts_t, 0 = none yet */
+  uint32_t pad2;
+  /* 3 x cores words: [c] the bytes core c touched in its current (or last)
+     copy; [cores + c] the bytes other cores wrote since c's last copy ended,
+     live; [2 cores + c] those of them freed since (dead) */
+  uint64_t mask[];
 } sim_line_t;
+
+#define SIM_TOUCHED(d, c) ((d)->mask[(c)])
+#define SIM_LIVE(s, d, c) ((d)->mask[(s)->ncores + (c)])
+#define SIM_DEAD(s, d, c) ((d)->mask[2 * (s)->ncores + (c)])
 
 /* A core's recent lines (or pages), newest first: each is in the L1D (dTLB)
    and the most recently used way of its set, so an access to it is a hit
@@ -200,18 +235,31 @@ typedef struct sim_line_s {
    line as long as no other line of its set was touched since, so the list
    keeps at most one line per set: a lookup or fill of line X drops the
    entry in X's set (or else the oldest) and puts X first. A line leaving the
-   L1D (coherence, L2 inclusion) leaves the list too; SIM_NO_TAG entries sit
-   only at the end. */
+   L1D (coherence, L2 inclusion, a prefetch into its set) leaves the list
+   too; SIM_NO_TAG entries sit only at the end. */
 #define SIM_RECENT 2
 
 typedef struct sim_recent_s {
-  uint64_t tag[SIM_RECENT];      /* line or page numbers, newest first */
+  uint64_t tag[SIM_RECENT];      /* physical line or virtual page numbers, newest first */
+  uint64_t map[SIM_RECENT];      /* the other side of the mapping: lines: the virtual line
+                                    number (sim_access_fast compares it); pages: the frame */
   sim_line_t *entry[SIM_RECENT]; /* lines: their directory entries (moved when it grows) */
 } sim_recent_t;
+
+/* One L2 stream prefetcher tracker (sim/README.md, "Prefetchers"). */
+typedef struct sim_stream_s {
+  uint64_t last;     /* the last line accessed in it */
+  int64_t stride;    /* lines; 0: none yet */
+  uint64_t furthest; /* the furthest line prefetched (or considered) */
+  uint64_t used;     /* LRU stamp */
+} sim_stream_t;
 
 typedef struct sim_core_s {
   sim_cache_t l1, l2, dtlb, stlb;
   sim_recent_t lines, pages;
+  sim_stream_t *streams;   /* l2_prefetch.streams of them, or NULL */
+  uint64_t *stream_region; /* their regions apart, so the search scans a few host lines */
+  uint64_t stream_clock;
   /* The counters, except that the hot path keeps only reads and writes:
      st.accesses, st.l1d_accesses and st.dtlb_accesses are filled in by
      sim_stats from those and the two counts below. */
@@ -224,8 +272,19 @@ struct sim_s {
   sim_config_t cfg;
   uint32_t ncores, line_shift, page_shift;
   uint64_t line_size;
+  uint32_t region_shift; /* line number >> region_shift: its 4 KiB prefetch region */
+  bool prefetch;         /* either prefetcher on */
   sim_core_t *core;
   sim_cache_t llc;
+  /* physical mapping (cfg.phys): virtual page -> frame, open addressing, keys + 1 */
+  uint64_t *map_key, *map_frame;
+  uint32_t map_bits;
+  uint64_t mapped;     /* pages mapped so far (n of the permutation) */
+  uint64_t frame_mask; /* 2^k - 1 frames */
+  uint32_t frame_half; /* ceil(k / 2), the permutation's shift */
+  /* per-line counters, sim_line_t.counts - 1 */
+  sim_line_counts_t *counts;
+  uint32_t ncounts, cap_counts;
   /* directory: entries of dir_stride bytes (the header and the masks share a
      host cache line for up to 4 cores), and an open-addressing index */
   char *dir;
@@ -257,22 +316,46 @@ static inline bool sim_access_fast(sim_t *s, unsigned core, uint64_t addr, uint6
   sim_core_t *c = &s->core[core];
   uint64_t off = addr & (s->line_size - 1);
   if (size - 1 >= s->line_size - off) return false; /* several lines, or none */
-  if ((addr >> s->line_shift) != c->lines.tag[0] || (addr >> s->page_shift) != c->pages.tag[0])
+  if ((addr >> s->line_shift) != c->lines.map[0] || (addr >> s->page_shift) != c->pages.tag[0])
     return false;
   sim_line_t *d = c->lines.entry[0];
   if (is_write && !d->dirty) return false;
   sim_count_access(c, is_write);
-  d->mask[core] |= (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+  uint64_t bytes = (UINT64_MAX >> (64 - size)) << off; /* size is 1..64 */
+  d->mask[core] |= bytes;
+  d->written |= is_write ? bytes : 0;
   return true;
 }
 
 /* sim_access for an access sim_access_fast did not take. */
 void sim_access_slow(sim_t *s, unsigned core, uint64_t addr, uint64_t size, bool is_write);
 
-uint32_t sim_dir_get(sim_t *s, uint64_t line);
+/* The directory entry of physical line `line` (virtual `vline`), created if new. */
+uint32_t sim_dir_get(sim_t *s, uint64_t line, uint64_t vline);
+/* ... or SIM_NO_DIR if the line was never touched. */
+uint32_t sim_dir_find(const sim_t *s, uint64_t line);
 static inline sim_line_t *sim_dir_at(const sim_t *s, uint32_t i) {
   return (sim_line_t *)(void *)(s->dir + (size_t)i * s->dir_stride);
 }
 bool sim_coherence_is_valid(const sim_t *s);
+
+/* The class of the miss that brought in core `core`'s current (or last)
+   copy of `d`, as if its lifetime ended now (sim.c; sim/README.md, "Miss
+   classes"). */
+typedef enum sim_class_e {
+  SIM_CLASS_NONE = 0, /* the copy came from a prefetch: no miss */
+  SIM_CLASS_COLD,
+  SIM_CLASS_TRUE,
+  SIM_CLASS_FALSE,
+  SIM_CLASS_REUSE,
+  SIM_CLASS_REPLACEMENT,
+} sim_class_t;
+sim_class_t sim_life_class(const sim_t *s, const sim_line_t *d, uint32_t core);
+/* A line's counters with its live copies' misses classified as of now. */
+sim_line_counts_t sim_line_counts_now(const sim_t *s, const sim_line_t *d);
+/* Virtual page -> physical frame (identity without phys mapping); maps a new page. */
+uint64_t sim_phys_frame(sim_t *s, uint64_t vpage);
+/* ... without mapping: SIM_NO_TAG if the page was never touched. */
+uint64_t sim_phys_lookup(const sim_t *s, uint64_t vpage);
 
 #endif

@@ -32,15 +32,24 @@ static int sim_hot_cmp(const void *a, const void *b) {
   return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* Line d's counters as of now; false when they are all 0. */
+static bool sim_hot_line_of(const sim_t *s, const sim_line_t *d, sim_hotline_t *h) {
+  sim_line_counts_t lc = sim_line_counts_now(s, d);
+  *h =
+      (sim_hotline_t){d->vline << s->line_shift, lc.transfers,   lc.clean_forwards, lc.true_sharing,
+                      lc.false_sharing,          lc.alloc_reuse, lc.invalidations};
+  return (lc.transfers | lc.clean_forwards | lc.true_sharing | lc.false_sharing | lc.alloc_reuse |
+          lc.invalidations) != 0;
+}
+
 size_t sim_hot_lines(const sim_t *s, sim_hotline_t *out, size_t n) {
   if (n == 0) return 0;
   /* keep the n best in `out`, sorted; simple insertion (n is small) */
   size_t have = 0;
   for (uint32_t i = 0; i < s->ndir; i++) {
     const sim_line_t *d = sim_dir_at(s, i);
-    if (d->transfers == 0 && d->invalidations == 0) continue;
-    sim_hotline_t h = {d->line << s->line_shift, d->transfers, d->true_sharing, d->false_sharing,
-                       d->invalidations};
+    sim_hotline_t h;
+    if (!sim_hot_line_of(s, d, &h)) continue;
     if (have == n && sim_hot_cmp(&h, &out[n - 1]) >= 0) continue;
     size_t j = have < n ? have++ : n - 1;
     while (j > 0 && sim_hot_cmp(&h, &out[j - 1]) < 0) {
@@ -68,13 +77,31 @@ static void sim_describe(const sim_t *s, FILE *out) {
   const sim_tlb_config_t *dt = &c->dtlb[c->page], *st = &c->stlb[c->page];
   fprintf(out, "  dTLB %u entries %u-way, STLB %u entries %u-way (LRU)\n", dt->entries, dt->ways,
           st->entries, st->ways);
+  fprintf(out, "  prefetch: L1D ");
+  if (c->l1d_prefetch.kind == SIM_PREFETCH_OFF)
+    fprintf(out, "off");
+  else
+    fprintf(out, "next-line degree %u", c->l1d_prefetch.degree);
+  fprintf(out, ", L2 ");
+  if (c->l2_prefetch.kind == SIM_PREFETCH_OFF)
+    fprintf(out, "off");
+  else
+    fprintf(out, "stream %u streams degree %u distance %u", c->l2_prefetch.streams,
+            c->l2_prefetch.degree, c->l2_prefetch.distance);
+  if (c->phys)
+    fprintf(out, "; physical mapping %u bits seed %llu\n", c->phys_bits,
+            (unsigned long long)c->phys_seed);
+  else
+    fprintf(out, "; physical = virtual\n");
 }
 
 /* clang-format off */
 #define SIM_FIELDS(X)                                                                              \
   X(accesses) X(reads) X(writes) X(l1d_accesses) X(l1d_misses) X(l2_misses) X(llc_accesses)        \
   X(llc_misses) X(dtlb_accesses) X(dtlb_misses) X(stlb_misses) X(walks) X(transfers)               \
-  X(true_sharing) X(false_sharing) X(invalidations) X(writebacks) X(mem_writebacks)
+  X(clean_forwards) X(cold) X(true_sharing) X(false_sharing) X(alloc_reuse) X(replacement)         \
+  X(invalidations) X(writebacks) X(mem_writebacks) X(l1d_pf_issued) X(l1d_pf_useful)               \
+  X(l1d_pf_useless) X(l2_pf_issued) X(l2_pf_useful) X(l2_pf_useless)
 /* clang-format on */
 
 static void sim_row(FILE *out, const char *label, const sim_stats_t *st, char sep, bool text) {
@@ -120,12 +147,14 @@ void sim_report(const sim_t *s, FILE *out, size_t top) {
   size_t n = sim_hot_lines(s, hot, top);
   fprintf(out, "hottest lines (by cache-to-cache transfers): %zu shown\n", n);
   if (n > 0)
-    fprintf(out, "  %18s %10s %10s %10s %13s\n", "line", "transfers", "true", "false",
-            "invalidations");
+    fprintf(out, "  %18s %10s %10s %10s %10s %10s %13s\n", "line", "transfers", "clean", "true",
+            "false", "reuse", "invalidations");
   for (size_t i = 0; i < n; i++) {
-    fprintf(out, "  0x%016" PRIx64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %13" PRIu64 "\n",
-            hot[i].addr, hot[i].transfers, hot[i].true_sharing, hot[i].false_sharing,
-            hot[i].invalidations);
+    fprintf(out,
+            "  0x%016" PRIx64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+            " %13" PRIu64 "\n",
+            hot[i].addr, hot[i].transfers, hot[i].clean_forwards, hot[i].true_sharing,
+            hot[i].false_sharing, hot[i].alloc_reuse, hot[i].invalidations);
   }
   free(hot);
 }
@@ -138,4 +167,29 @@ void sim_report_csv(const sim_t *s, FILE *out) {
 #undef X
   fputc('\n', out);
   sim_rows(s, out, ',', false);
+}
+
+static int sim_addr_cmp(const void *a, const void *b) {
+  const sim_hotline_t *x = a, *y = b;
+  return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int sim_report_lines_csv(const sim_t *s, FILE *out) {
+  assert(sim_is_valid(s));
+  sim_hotline_t *rows = malloc((s->ndir ? s->ndir : 1) * sizeof(*rows));
+  if (rows == NULL) return -1;
+  size_t n = 0;
+  for (uint32_t i = 0; i < s->ndir; i++)
+    if (sim_hot_line_of(s, sim_dir_at(s, i), &rows[n])) n++;
+  qsort(rows, n, sizeof(*rows), sim_addr_cmp);
+  fprintf(out,
+          "line,transfers,clean_forwards,true_sharing,false_sharing,alloc_reuse,invalidations\n");
+  for (size_t i = 0; i < n; i++)
+    fprintf(out,
+            "0x%" PRIx64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+            "\n",
+            rows[i].addr, rows[i].transfers, rows[i].clean_forwards, rows[i].true_sharing,
+            rows[i].false_sharing, rows[i].alloc_reuse, rows[i].invalidations);
+  free(rows);
+  return 0;
 }

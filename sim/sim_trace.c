@@ -2,10 +2,11 @@
   sim/sim_trace.c: the simulator's own access-trace formats, so it can be fed
   and validated without the allocator harness (formats: sim/README.md).
 
-  Text, one access per line:   CORE R|W ADDR SIZE     (# comments)
-  Binary: an 8-byte magic (0x89 "hlsim\n" 0x01), then per access a head byte
-  (core << 1 | is_write), the address as a zigzag varint delta from the
-  previous access's address, and the size as a varint. The first byte tells
+  Text, one record per line:   CORE R|W|F ADDR SIZE     (# comments; F: a free)
+  Binary: an 8-byte magic (0x89 "hlsim\n" and the version, 2), then per
+  record a head byte (core << 2 | op), the address as a zigzag varint delta
+  from the previous record's address, and the size as a varint; version 1
+  (head core << 1 | is_write, no frees) is still read. The first byte tells
   them apart (0x89 cannot start a text line), so readers need no seeking.
 
   Parsing is strict: a bad field stops the run with "name:line: message" (text)
@@ -42,7 +43,7 @@ static bool sim_trace_field(char **p, uint64_t *out) {
   return true;
 }
 
-static const unsigned char sim_trace_magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x01};
+static const unsigned char sim_trace_magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x02};
 
 static long long sim_trace_read_text(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn,
                                      void *arg, char *err, size_t errlen) {
@@ -60,14 +61,15 @@ static long long sim_trace_read_text(FILE *in, const char *name, unsigned ncores
     if (*p == '\0') continue;
     uint64_t core, addr, size;
     if (!sim_trace_field(&p, &core))
-      return sim_trace_err(err, errlen, "%s:%llu: expected 'CORE R|W ADDR SIZE'", name, lineno);
+      return sim_trace_err(err, errlen, "%s:%llu: expected 'CORE R|W|F ADDR SIZE'", name, lineno);
     if (core >= ncores)
       return sim_trace_err(err, errlen, "%s:%llu: core %llu out of range (config has %u cores)",
                            name, lineno, (unsigned long long)core, ncores);
     while (*p == ' ' || *p == '\t') p++;
-    char op = *p;
-    if ((op != 'R' && op != 'W' && op != 'r' && op != 'w') || !isspace((unsigned char)p[1]))
-      return sim_trace_err(err, errlen, "%s:%llu: expected R or W after the core", name, lineno);
+    char letter = (char)toupper((unsigned char)*p);
+    if ((letter != 'R' && letter != 'W' && letter != 'F') || !isspace((unsigned char)p[1]))
+      return sim_trace_err(err, errlen, "%s:%llu: expected R, W or F after the core", name, lineno);
+    sim_op_t op = letter == 'R' ? SIM_OP_READ : letter == 'W' ? SIM_OP_WRITE : SIM_OP_FREE;
     p++;
     if (!sim_trace_field(&p, &addr))
       return sim_trace_err(err, errlen, "%s:%llu: bad address", name, lineno);
@@ -80,7 +82,7 @@ static long long sim_trace_read_text(FILE *in, const char *name, unsigned ncores
     if (addr + size < addr)
       return sim_trace_err(err, errlen, "%s:%llu: access wraps around the address space", name,
                            lineno);
-    fn(arg, (unsigned)core, addr, size, op == 'W' || op == 'w');
+    fn(arg, (unsigned)core, addr, size, op);
     n++;
   }
   if (ferror(in)) return sim_trace_err(err, errlen, "%s: read error", name);
@@ -108,15 +110,20 @@ static long long sim_trace_read_binary(FILE *in, const char *name, unsigned ncor
                                        void *arg, char *err, size_t errlen) {
   unsigned char magic[8];
   if (fread(magic, 1, sizeof(magic), in) != sizeof(magic) ||
-      memcmp(magic, sim_trace_magic, sizeof(magic)) != 0)
-    return sim_trace_err(err, errlen, "%s: byte 0: not an hlsim binary trace (version 1)", name);
+      memcmp(magic, sim_trace_magic, sizeof(magic) - 1) != 0 || magic[7] < 1 || magic[7] > 2)
+    return sim_trace_err(err, errlen, "%s: byte 0: not an hlsim binary trace (version 1 or 2)",
+                         name);
+  unsigned op_bits = magic[7] == 1 ? 1 : 2; /* version 1: read or write only */
   unsigned long long pos = sizeof(magic);
   uint64_t prev = 0;
   long long n = 0;
   int head;
   while ((head = getc(in)) != EOF) {
     unsigned long long at = pos++;
-    unsigned core = (unsigned)head >> 1;
+    unsigned core = (unsigned)head >> op_bits, opcode = (unsigned)head & ((1u << op_bits) - 1);
+    if (opcode > SIM_OP_FREE)
+      return sim_trace_err(err, errlen, "%s: byte %llu: access %lld: bad operation %u", name, at, n,
+                           opcode);
     if (core >= ncores)
       return sim_trace_err(err, errlen,
                            "%s: byte %llu: access %lld: core %u out of range (config has %u cores)",
@@ -129,7 +136,7 @@ static long long sim_trace_read_binary(FILE *in, const char *name, unsigned ncor
     if (size == 0 || size > SIM_TRACE_MAX_SIZE || addr + size < addr)
       return sim_trace_err(err, errlen, "%s: byte %llu: access %lld: bad size %llu", name, at, n,
                            (unsigned long long)size);
-    fn(arg, core, addr, size, (head & 1) != 0);
+    fn(arg, core, addr, size, (sim_op_t)opcode);
     prev = addr;
     n++;
   }
@@ -146,9 +153,11 @@ long long sim_trace_read(FILE *in, const char *name, unsigned ncores, sim_trace_
   return sim_trace_read_text(in, name, ncores, fn, arg, err, errlen);
 }
 
-static void sim_trace_to_sim(void *arg, unsigned core, uint64_t addr, uint64_t size,
-                             bool is_write) {
-  sim_access(arg, core, addr, size, is_write);
+static void sim_trace_to_sim(void *arg, unsigned core, uint64_t addr, uint64_t size, sim_op_t op) {
+  if (op == SIM_OP_FREE)
+    sim_freed(arg, addr, size);
+  else
+    sim_access(arg, core, addr, size, op == SIM_OP_WRITE);
 }
 
 long long sim_trace_run(sim_t *sim, FILE *in, const char *name, char *err, size_t errlen) {
@@ -169,10 +178,10 @@ static void sim_trace_put_varint(FILE *out, uint64_t v) {
 }
 
 void sim_trace_write(FILE *out, uint64_t *prev, unsigned core, uint64_t addr, uint64_t size,
-                     bool is_write) {
-  assert(core < 128 && size > 0);
+                     sim_op_t op) {
+  assert(core < 64 && size > 0 && op <= SIM_OP_FREE);
   uint64_t d = addr - *prev; /* wrapping difference, zigzagged so small moves stay small */
-  putc((int)(core << 1 | (is_write ? 1u : 0u)), out);
+  putc((int)(core << 2 | (unsigned)op), out);
   sim_trace_put_varint(out, (d << 1) ^ (0 - (d >> 63)));
   sim_trace_put_varint(out, size);
   *prev = addr;

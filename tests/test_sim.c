@@ -2,11 +2,19 @@
   tests/test_sim.c: the memory-hierarchy simulator (sim/) against counts
   computed by hand: compulsory misses of a stream, a working set that fits,
   LRU versus tree-PLRU on a known pattern, false and true sharing ping-pong,
-  a hand-traced MESI sequence, TLB misses with 4 KiB and 2 MiB pages, lines
-  spanned by one access, determinism, config parsing errors, the byte-size
+  a hand-traced MESI sequence, every miss class (read-only sharing, first
+  reads, a read-shared field beside private ones, a use later in the copy's
+  lifetime, allocator reuse, replacement), the prefetchers on a stream, a
+  stride and a pointer chase, physical mapping against aligned chunks, TLB
+  misses with 4 KiB and 2 MiB pages, lines spanned by one access,
+  determinism, trace round trips, config parsing errors, the byte-size
   parser, and the invariants (sim_is_valid) after every access of a random
   four-core mix on tiny caches, where evictions and coherence actions are
   constant.
+
+  Every case starts from the built-in Skylake geometry with the prefetchers
+  and the physical mapping off (`plain`), so that its counts can be worked
+  out by hand; the cases of those parts turn them on.
 ---------------------------------------------------------------------------- */
 #include "sim/sim.h"
 #include "tests/check.h"
@@ -14,10 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char *const plain[] = {"l1d.prefetch", "off", "l2.prefetch", "off",
+                                    "phys",         "off", NULL};
+
 static sim_t *make(const char *const *kv) {
   sim_config_t cfg;
   sim_config_default(&cfg);
   char err[256];
+  for (size_t i = 0; plain[i] != NULL; i += 2)
+    if (sim_config_set(&cfg, plain[i], plain[i + 1], err, sizeof(err)) != 0) exit(1);
   for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
     if (sim_config_set(&cfg, kv[i], kv[i + 1], err, sizeof(err)) != 0) {
       fprintf(stderr, "test_sim: config %s = %s: %s\n", kv[i], kv[i + 1], err);
@@ -154,9 +167,12 @@ static void test_pingpong(void) {
       CHECK(st.invalidations == 2 * k - 1, "%llu invalidations",
             (unsigned long long)st.invalidations);
       uint64_t want_false = v == 0 ? 2 * k - 1 : 0;
-      CHECK(st.false_sharing == want_false && st.true_sharing == 2 * k - 1 - want_false,
-            "variant %d: true %llu false %llu", v, (unsigned long long)st.true_sharing,
-            (unsigned long long)st.false_sharing);
+      /* core 1's first miss already finds core 0's write: cold false (or
+         true) sharing; every later one is a coherence miss */
+      CHECK(st.false_sharing == want_false && st.true_sharing == 2 * k - 1 - want_false &&
+                st.cold == 1,
+            "variant %d: true %llu false %llu cold %llu", v, (unsigned long long)st.true_sharing,
+            (unsigned long long)st.false_sharing, (unsigned long long)st.cold);
       sim_hotline_t hot[2];
       size_t n = sim_hot_lines(s, hot, 2);
       CHECK(n == 1 && hot[0].addr == x && hot[0].transfers == 2 * k - 1, "hot line");
@@ -174,7 +190,8 @@ static void test_pingpong(void) {
    Y[0..8) (the next line: another L1D set), c1 reads 5000 other lines (the
    directory grows from 1024 entries past 4096), c0 writes X[8..16) and
    Y[8..16), each then its second most recent line, c1 reads X[8..16) and
-   Y[8..16): two transfers, both true sharing (c0 touched bytes 8..16 too). */
+   Y[8..16): two transfers, both true sharing (c0 wrote bytes 8..16, which
+   only counts if the fast path's writes reached the directory). */
 static void test_directory_growth(void) {
   sim_t *s = make(NULL);
   const uint64_t x = 0x400000, y = x + 64, other = 0x10000000;
@@ -197,12 +214,15 @@ static void test_directory_growth(void) {
 /* A hand-traced MESI sequence on line X over three cores (L2: 4 ways, LRU,
    4 sets, so lines X + n*256 share X's set):
      1. c0 R X[0..8)   miss everywhere, alone: c0 E
-     2. c1 R X[0..8)   c0 owns it E: transfer 1 (true: same bytes); c0 S, c1 S
-     3. c2 W X[8..16)  only S copies: LLC supplies, 2 invalidations; c2 M
-     4. c0 R X[0..8)   c2 owns it M: transfer 2 (false: c2 touched 8..16, c0
-                       0..8), c2 writes back (1); c0 S, c2 S
-     5. c0 W X[0..8)   upgrade: c2 invalidated (3); c0 M
-     6. c0 reads 4 more lines of X's set: X, M, leaves c0: writeback 2. */
+     2. c1 R X[0..8)   c0 owns it E: a clean forward (not a transfer); c0 S, c1 S
+     3. c2 W X[8..16)  only S copies: LLC supplies, 2 invalidations; c2 M.
+                       c0's and c1's copies end: both misses cold (no one had
+                       written the line)
+     4. c0 R X[0..8)   c2 owns it M: transfer 1, c2 writes back (1); c0 S, c2 S
+     5. c0 W X[0..8)   upgrade: c2 invalidated (3); c0 M. c2's copy ends: cold
+     6. c0 reads 4 more lines of X's set: X, M, leaves c0: writeback 2. c0's
+        copy from step 4 ends: it had lost its copy to c2's write of bytes
+        8..16 and used 0..8: false sharing. 7 cold misses, 1 false. */
 static void test_mesi(void) {
   const char *kv[] = {"l2.size",  "1K", "l2.ways",    "4",   "l2.policy", "lru", "l1d.size", "256",
                       "l1d.ways", "2",  "l1d.policy", "lru", NULL};
@@ -212,29 +232,274 @@ static void test_mesi(void) {
   CHECK(stats(s, -1).llc_misses == 1 && stats(s, -1).transfers == 0, "step 1");
   sim_access(s, 1, x, 8, false);
   sim_stats_t st = stats(s, -1);
-  CHECK(st.transfers == 1 && st.true_sharing == 1 && st.writebacks == 0, "step 2");
+  CHECK(st.transfers == 0 && st.clean_forwards == 1 && st.writebacks == 0, "step 2");
   sim_access(s, 2, x + 8, 8, true);
   st = stats(s, 2);
   CHECK(st.invalidations == 2 && st.transfers == 0 && st.llc_accesses == 1, "step 3: inv %llu",
         (unsigned long long)st.invalidations);
   sim_access(s, 0, x, 8, false);
   st = stats(s, -1);
-  CHECK(st.transfers == 2 && st.false_sharing == 1 && st.true_sharing == 1, "step 4");
+  CHECK(st.transfers == 1 && st.cold == 3 && st.true_sharing == 0, "step 4");
   CHECK(st.writebacks == 1 && stats(s, 2).writebacks == 1, "step 4: c2 writes back");
   sim_access(s, 0, x, 8, true);
   st = stats(s, -1);
-  CHECK(st.invalidations == 3 && stats(s, 0).invalidations == 1 && st.transfers == 2, "step 5");
+  CHECK(st.invalidations == 3 && stats(s, 0).invalidations == 1 && st.transfers == 1, "step 5");
   CHECK(sim_is_valid(s), "valid after step 5");
   for (uint64_t i = 1; i <= 4; i++) sim_access(s, 0, x + i * 256, 8, false);
   st = stats(s, -1);
   CHECK(st.writebacks == 2 && stats(s, 0).writebacks == 1, "step 6: %llu writebacks",
         (unsigned long long)st.writebacks);
+  CHECK(st.cold == 7 && st.false_sharing == 1 && st.true_sharing == 0 && st.l2_misses == 8,
+        "step 6: cold %llu false %llu", (unsigned long long)st.cold,
+        (unsigned long long)st.false_sharing);
   sim_hotline_t hot[4];
   size_t n = sim_hot_lines(s, hot, 4);
-  CHECK(n == 1 && hot[0].addr == x && hot[0].transfers == 2 && hot[0].invalidations == 3 &&
-            hot[0].true_sharing == 1 && hot[0].false_sharing == 1,
+  CHECK(n == 1 && hot[0].addr == x && hot[0].transfers == 1 && hot[0].clean_forwards == 1 &&
+            hot[0].invalidations == 3 && hot[0].true_sharing == 0 && hot[0].false_sharing == 1,
         "hot lines: %zu", n);
   CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
+/* ---- miss classes (sim/README.md, "Miss classes") ---- */
+
+/* Four cores read the same 64 lines, one core after the other: core 1 gets
+   each line from core 0's E copy (a clean forward), cores 2 and 3 from the
+   LLC. Nothing was written: 256 cold misses, no sharing, no transfers. */
+static void test_class_read_only(void) {
+  sim_t *s = make(NULL);
+  const uint64_t base = 0x700000;
+  for (unsigned c = 0; c < 4; c++)
+    for (uint64_t l = 0; l < 64; l++) sim_access(s, c, base + l * 64, 8, false);
+  sim_stats_t st = stats(s, -1);
+  CHECK(st.transfers == 0 && st.clean_forwards == 64 && st.invalidations == 0,
+        "read-only: transfers %llu clean %llu", (unsigned long long)st.transfers,
+        (unsigned long long)st.clean_forwards);
+  CHECK(st.cold == 256 && st.true_sharing == 0 && st.false_sharing == 0 && st.alloc_reuse == 0,
+        "read-only: cold %llu true %llu false %llu", (unsigned long long)st.cold,
+        (unsigned long long)st.true_sharing, (unsigned long long)st.false_sharing);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
+/* Two cores' first reads of different bytes of one line: a cold miss each
+   (a clean forward for the second), not false sharing. */
+static void test_class_first_reads(void) {
+  sim_t *s = make(NULL);
+  sim_access(s, 0, 0x710000, 8, false);
+  sim_access(s, 1, 0x710008, 8, false);
+  sim_stats_t st = stats(s, -1);
+  CHECK(st.cold == 2 && st.false_sharing == 0 && st.true_sharing == 0 && st.transfers == 0 &&
+            st.clean_forwards == 1,
+        "first reads: cold %llu false %llu clean %llu", (unsigned long long)st.cold,
+        (unsigned long long)st.false_sharing, (unsigned long long)st.clean_forwards);
+  sim_destroy(s);
+}
+
+/* A field both cores read beside a field each writes: 50 rounds of core 0
+   reading A and writing B, core 1 reading A and writing C. Core 0's first
+   miss is cold; core 1's first finds B written (cold false sharing), and
+   each of the 98 after it is a coherence miss for a write to bytes the core
+   does not use: 99 false, 0 true (the bytes the other core only read do not
+   count), 99 transfers, 99 invalidations. With A, B and C in three lines:
+   4 cold misses and nothing else (splitting the line removes all 99). */
+static void test_class_read_shared_field(void) {
+  for (int split = 0; split < 2; split++) {
+    sim_t *s = make(NULL);
+    const uint64_t a = 0x720000, b = a + (split ? 64 : 8), c = a + (split ? 128 : 16);
+    for (int r = 0; r < 50; r++) {
+      sim_access(s, 0, a, 8, false);
+      sim_access(s, 0, b, 8, true);
+      sim_access(s, 1, a, 8, false);
+      sim_access(s, 1, c, 8, true);
+    }
+    sim_stats_t st = stats(s, -1);
+    if (!split) {
+      CHECK(st.false_sharing == 99 && st.true_sharing == 0 && st.cold == 1 && st.l2_misses == 100,
+            "read-shared field: false %llu true %llu cold %llu",
+            (unsigned long long)st.false_sharing, (unsigned long long)st.true_sharing,
+            (unsigned long long)st.cold);
+      CHECK(st.transfers == 99 && st.invalidations == 99, "transfers %llu invalidations %llu",
+            (unsigned long long)st.transfers, (unsigned long long)st.invalidations);
+    } else {
+      CHECK(st.l2_misses == 4 && st.cold == 4 && st.false_sharing == 0 && st.transfers == 0,
+            "split: misses %llu false %llu", (unsigned long long)st.l2_misses,
+            (unsigned long long)st.false_sharing);
+    }
+    CHECK(sim_is_valid(s), "valid");
+    sim_destroy(s);
+  }
+}
+
+/* Over the copy's lifetime: core 0 writes X[0..8); core 1 reads X[8..16)
+   (a miss: at that moment it has used only bytes core 0 did not write), then
+   X[0..8) (a hit). Its miss is true sharing: it used core 0's value during
+   the copy. Without the second read: cold false sharing. */
+static void test_class_lifetime(void) {
+  for (int later = 0; later < 2; later++) {
+    sim_t *s = make(NULL);
+    sim_access(s, 0, 0x730000, 8, true);
+    sim_access(s, 1, 0x730008, 8, false);
+    if (later) sim_access(s, 1, 0x730000, 8, false);
+    sim_stats_t st = stats(s, 1);
+    CHECK(st.true_sharing == (later ? 1u : 0u) && st.false_sharing == (later ? 0u : 1u),
+          "lifetime (later use %d): true %llu false %llu", later,
+          (unsigned long long)st.true_sharing, (unsigned long long)st.false_sharing);
+    sim_destroy(s);
+  }
+}
+
+/* Allocator reuse: core 0 writes a 64-byte object and frees it; core 1 gets
+   the memory and writes its own object there. The line moves (a transfer:
+   core 0 still holds it M) for values no one needed: allocator reuse, not
+   true sharing. Variants: no free (true sharing); the allocator writes a
+   free-list link into the first 8 bytes after the free, which core 1 then
+   reads (true sharing: that value is live); core 1 writes only the object's
+   second half while the link sits in the first (allocator reuse). */
+static void test_class_alloc_reuse(void) {
+  enum { FREED, NOT_FREED, LINK_READ, LINK_UNUSED };
+  enum { COLD = 1, TRUE_SHARING, FALSE_SHARING, REUSE, REPLACEMENT }; /* got[] below */
+  const int want[4] = {REUSE, TRUE_SHARING, TRUE_SHARING, REUSE};
+  for (int v = 0; v < 4; v++) {
+    sim_t *s = make(NULL);
+    const uint64_t o = 0x740000;
+    sim_access(s, 0, o, 64, true);
+    if (v != NOT_FREED) sim_freed(s, o, 64);
+    if (v == LINK_READ || v == LINK_UNUSED) sim_access(s, 0, o, 8, true); /* the free list's link */
+    if (v == LINK_READ) sim_access(s, 1, o, 8, false);                    /* malloc pops it */
+    sim_access(s, 1, o + (v == LINK_UNUSED ? 32 : 0), v == LINK_UNUSED ? 32 : 64, true);
+    sim_stats_t st = stats(s, 1);
+    uint64_t got[6] = {
+        0, st.cold, st.true_sharing, st.false_sharing, st.alloc_reuse, st.replacement};
+    CHECK(st.l2_misses == 1 && got[want[v]] == 1 && st.transfers == 1,
+          "reuse variant %d: cold %llu true %llu false %llu reuse %llu", v,
+          (unsigned long long)st.cold, (unsigned long long)st.true_sharing,
+          (unsigned long long)st.false_sharing, (unsigned long long)st.alloc_reuse);
+    sim_hotline_t hot[1];
+    CHECK(sim_hot_lines(s, hot, 1) == 1 && hot[0].alloc_reuse == (uint64_t)(want[v] == REUSE),
+          "reuse variant %d: the line's count", v);
+    CHECK(sim_is_valid(s), "valid");
+    sim_destroy(s);
+  }
+}
+
+/* Replacement: core 0 reads 9 lines into an L1D and an L2 of one 8-way LRU
+   set each, then the first again: 10 misses, 9 cold and one replacement. */
+static void test_class_replacement(void) {
+  const char *kv[] = {"l1d.size", "512", "l1d.ways",  "8",   "l1d.policy", "lru", "l2.size", "512",
+                      "l2.ways",  "8",   "l2.policy", "lru", NULL};
+  sim_t *s = make(kv);
+  for (uint64_t l = 0; l <= 8; l++) sim_access(s, 0, 0x750000 + l * 64, 8, false);
+  sim_access(s, 0, 0x750000, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(st.l2_misses == 10 && st.cold == 9 && st.replacement == 1, "replacement: %llu of %llu",
+        (unsigned long long)st.replacement, (unsigned long long)st.l2_misses);
+  sim_destroy(s);
+}
+
+/* ---- prefetchers ---- */
+
+/* A stream of 8-byte reads, one per line, over one 4 KiB page (64 lines).
+   Next-line (degree 1): each demand miss fetches the next line, whose
+   access is then a hit and triggers nothing: 32 misses, 32 issued, 32
+   useful. */
+static void test_prefetch_next_line(void) {
+  const char *kv[] = {"l1d.prefetch", "next-line", NULL};
+  sim_t *s = make(kv);
+  for (uint64_t l = 0; l < 64; l++) sim_access(s, 0, 0x800000 + l * 64, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(st.l1d_misses == 32 && st.l2_misses == 32 && st.l1d_pf_issued == 32 &&
+            st.l1d_pf_useful == 32 && st.l1d_pf_useless == 0,
+        "next-line stream: misses %llu issued %llu useful %llu", (unsigned long long)st.l1d_misses,
+        (unsigned long long)st.l1d_pf_issued, (unsigned long long)st.l1d_pf_useful);
+  CHECK(st.llc_misses == 32 && st.cold == 32, "demand LLC misses only %llu",
+        (unsigned long long)st.llc_misses);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+  /* a line a peer holds M is not taken: core 1 writes line 1, core 0 misses
+     line 0 (no prefetch), then line 1 (a demand miss: the transfer) */
+  s = make(kv);
+  sim_access(s, 1, 0x810040, 8, true);
+  sim_access(s, 0, 0x810000, 8, false);
+  sim_access(s, 0, 0x810040, 8, false);
+  st = stats(s, 0);
+  CHECK(st.l1d_pf_issued == 0 && st.l2_misses == 2 && st.transfers == 1,
+        "dropped: issued %llu transfers %llu", (unsigned long long)st.l1d_pf_issued,
+        (unsigned long long)st.transfers);
+  sim_destroy(s);
+}
+
+/* Stride 2 lines over one page (lines 0, 2, ..., 62) with the L2 stream
+   prefetcher (degree 2, distance 20): line 0 allocates the tracker, line 2
+   sets the stride, line 4 confirms it and fetches 6 and 8, each later access
+   fetches two more ahead, until the page ends. 32 L1D misses, L2 misses only
+   for 0, 2, 4; 29 prefetches (6..62), all useful. */
+static void test_prefetch_stride(void) {
+  const char *kv[] = {"l2.prefetch", "stream", NULL};
+  sim_t *s = make(kv);
+  for (uint64_t l = 0; l < 64; l += 2) sim_access(s, 0, 0x820000 + l * 64, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(st.l1d_misses == 32 && st.l2_misses == 3 && st.l2_pf_issued == 29 &&
+            st.l2_pf_useful == 29 && st.l2_pf_useless == 0 && st.llc_misses == 3,
+        "stride: l2 misses %llu issued %llu useful %llu", (unsigned long long)st.l2_misses,
+        (unsigned long long)st.l2_pf_issued, (unsigned long long)st.l2_pf_useful);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
+/* A pointer chase: one line in each of 64 pages, at offsets that never
+   repeat a stride or sit at a page's end. The stream prefetcher never
+   confirms a stride; next-line fetches the line after each of the 64
+   misses, none ever used. A 1 KiB L1D of one 16-way LRU set keeps the last
+   16 lines installed, 8 demand and 8 prefetched: 56 useless. */
+static void test_prefetch_chase(void) {
+  const char *kv[] = {"l1d.prefetch", "next-line", "l2.prefetch", "stream", "l1d.size", "1K",
+                      "l1d.ways",     "16",        "l1d.policy",  "lru",    NULL};
+  sim_t *s = make(kv);
+  for (uint64_t p = 0; p < 64; p++)
+    sim_access(s, 0, 0x900000 + p * 4096 + (p * 5 % 61) * 64, 8, false);
+  sim_stats_t st = stats(s, 0);
+  CHECK(st.l1d_misses == 64 && st.l2_pf_issued == 0 && st.l1d_pf_issued == 64 &&
+            st.l1d_pf_useful == 0 && st.l1d_pf_useless == 56,
+        "chase: issued %llu/%llu useful %llu useless %llu", (unsigned long long)st.l1d_pf_issued,
+        (unsigned long long)st.l2_pf_issued, (unsigned long long)st.l1d_pf_useful,
+        (unsigned long long)st.l1d_pf_useless);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+}
+
+/* ---- physical mapping ---- */
+
+/* The first line of 16 naturally aligned 4 MiB chunks, read twice. Without
+   the mapping they all fall in L2 set 0 (4 ways): the second pass misses 16
+   times again. With it, frames scatter them over the sets: the second pass
+   hits (almost) everywhere. The same seed gives the same counts. */
+static void test_phys(void) {
+  uint64_t second[3];
+  const char *phys[3][5] = {
+      {"phys", "off", NULL}, {"phys", "on", NULL}, {"phys", "on", "phys.seed", "7"}};
+  for (int v = 0; v < 3; v++) {
+    sim_t *s = make(phys[v]);
+    for (uint64_t i = 0; i < 16; i++) sim_access(s, 0, (i + 1) << 22, 8, false);
+    uint64_t first = stats(s, 0).l2_misses;
+    for (uint64_t i = 0; i < 16; i++) sim_access(s, 0, (i + 1) << 22, 8, false);
+    second[v] = stats(s, 0).l2_misses - first;
+    CHECK(first == 16, "phys %d: first pass %llu", v, (unsigned long long)first);
+    sim_hotline_t hot[1];
+    CHECK(sim_hot_lines(s, hot, 1) == 0, "no coherence events");
+    sim_destroy(s);
+  }
+  CHECK(second[0] == 16 && second[1] <= 2 && second[2] <= 2, "second pass: %llu, %llu, %llu",
+        (unsigned long long)second[0], (unsigned long long)second[1],
+        (unsigned long long)second[2]);
+  /* reports name virtual addresses: a false-sharing line under the mapping */
+  const char *kv[] = {"phys", "on", NULL};
+  sim_t *s = make(kv);
+  sim_access(s, 0, 0x12345000, 8, true);
+  sim_access(s, 1, 0x12345008, 8, true);
+  sim_hotline_t hot[1];
+  CHECK(sim_hot_lines(s, hot, 1) == 1 && hot[0].addr == 0x12345000 && hot[0].transfers == 1,
+        "hot line at its virtual address");
   sim_destroy(s);
 }
 
@@ -311,15 +576,15 @@ static void test_determinism(void) {
 typedef struct rec_s {
   unsigned core;
   uint64_t addr, size;
-  bool w;
+  sim_op_t op;
 } rec_t;
 typedef struct recs_s {
   rec_t r[1000];
   size_t n;
 } recs_t;
-static void collect(void *arg, unsigned core, uint64_t addr, uint64_t size, bool w) {
+static void collect(void *arg, unsigned core, uint64_t addr, uint64_t size, sim_op_t op) {
   recs_t *rs = arg;
-  if (rs->n < 1000) rs->r[rs->n++] = (rec_t){core, addr, size, w};
+  if (rs->n < 1000) rs->r[rs->n++] = (rec_t){core, addr, size, op};
 }
 
 static void test_binary_trace(void) {
@@ -327,7 +592,8 @@ static void test_binary_trace(void) {
   uint64_t x = 777;
   for (size_t i = 0; i < 1000; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    in.r[i] = (rec_t){(unsigned)(x % 32), i % 7 == 0 ? x : x % 100000, 1 + x % 4096, (x >> 9) & 1};
+    in.r[i] = (rec_t){(unsigned)(x % 32), i % 7 == 0 ? x : x % 100000, 1 + x % 4096,
+                      (sim_op_t)((x >> 9) % 3)};
   }
   in.r[999].addr = UINT64_MAX - in.r[999].size; /* as high as an access can go */
   char *buf = NULL;
@@ -336,7 +602,7 @@ static void test_binary_trace(void) {
   uint64_t prev = 0;
   CHECK(sim_trace_write_header(f) == 0, "header");
   for (size_t i = 0; i < 1000; i++)
-    sim_trace_write(f, &prev, in.r[i].core, in.r[i].addr, in.r[i].size, in.r[i].w);
+    sim_trace_write(f, &prev, in.r[i].core, in.r[i].addr, in.r[i].size, in.r[i].op);
   fclose(f);
   char err[256];
   f = fmemopen(buf, len, "rb");
@@ -346,7 +612,7 @@ static void test_binary_trace(void) {
   size_t same = 0;
   for (size_t i = 0; i < out.n; i++) {
     same += in.r[i].core == out.r[i].core && in.r[i].addr == out.r[i].addr &&
-            in.r[i].size == out.r[i].size && in.r[i].w == out.r[i].w;
+            in.r[i].size == out.r[i].size && in.r[i].op == out.r[i].op;
   }
   CHECK(same == 1000, "round trip: %zu of 1000 equal", same);
   CHECK(len < 1000 * 8, "compact: %zu bytes", len);
@@ -362,16 +628,27 @@ static void test_binary_trace(void) {
   fclose(f);
   CHECK(n < 0 && strstr(err, "out of range") != NULL, "cores: %s", err);
   free(buf);
+  /* version 1 (head core << 1 | is_write), as hlsim --pack wrote it before frees */
+  static const unsigned char v1[] = {0x89,       'h',  'l',  's', 'i',    'm',  '\n', 0x01,
+                                     3 << 1 | 1, 0x80, 0x01, 8,   2 << 1, 0x10, 4};
+  f = fmemopen((void *)v1, sizeof(v1), "rb");
+  out.n = 0;
+  n = sim_trace_read(f, "v1", 32, collect, &out, err, sizeof(err));
+  fclose(f);
+  CHECK(n == 2 && out.r[0].core == 3 && out.r[0].op == SIM_OP_WRITE && out.r[0].addr == 64 &&
+            out.r[0].size == 8 && out.r[1].core == 2 && out.r[1].op == SIM_OP_READ &&
+            out.r[1].addr == 72 && out.r[1].size == 4,
+        "version 1 read: %lld %s", n, n < 0 ? err : "");
 }
 
 /* Garbage after a valid magic, and garbage text: an error or a count, never a
    crash (the sanitizer builds run this too). */
-static void ignore(void *arg, unsigned core, uint64_t addr, uint64_t size, bool w) {
-  (void)arg, (void)core, (void)addr, (void)size, (void)w;
+static void ignore(void *arg, unsigned core, uint64_t addr, uint64_t size, sim_op_t op) {
+  (void)arg, (void)core, (void)addr, (void)size, (void)op;
 }
 
 static void test_trace_garbage(void) {
-  static const unsigned char magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x01};
+  static const unsigned char magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x02};
   unsigned char buf[64];
   uint64_t x = 99;
   unsigned errors = 0, runs = 0;
@@ -412,6 +689,34 @@ static void test_config(void) {
   CHECK(sim_config_set(&cfg, "page", "64K", err, sizeof(err)) != 0, "64K pages");
   CHECK(sim_config_set(&cfg, "cores", "x", err, sizeof(err)) != 0, "cores x");
   CHECK(sim_page_parse("2M") == SIM_PAGE_2M && sim_page_parse("1G") == SIM_PAGE_1G, "pages");
+  /* sizes in order; prefetcher and mapping keys and their ranges */
+  const struct {
+    const char *key, *value, *blamed; /* blamed NULL: accepted */
+  } sane[] = {{"l2.size", "16K", "l2.size"},
+              {"llc.size", "128K", "llc.size"},
+              {"l1d.prefetch", "stream", "l1d.prefetch"},
+              {"l2.prefetch", "next-line", "l2.prefetch"},
+              {"l1d.prefetch.degree", "17", "l1d.prefetch.degree"},
+              {"l2.prefetch.streams", "0", "l2.prefetch.streams"},
+              {"l2.prefetch.distance", "65", "l2.prefetch.distance"},
+              {"l2.prefetch.stride", "1", "l2.prefetch.stride"},
+              {"phys", "yes", "phys"},
+              {"phys.bits", "31", "phys.bits"},
+              {"phys.seed", "-1", "phys.seed"},
+              {"phys.bits", "52", NULL},
+              {"l2.prefetch.degree", "16", NULL},
+              {"llc.size", "256K", NULL}};
+  for (size_t i = 0; i < sizeof(sane) / sizeof(sane[0]); i++) {
+    sim_config_default(&cfg);
+    err[0] = '\0';
+    int rc = sim_config_set(&cfg, sane[i].key, sane[i].value, err, sizeof(err));
+    if (rc == 0) rc = sim_config_check(&cfg, err, sizeof(err));
+    if (sane[i].blamed == NULL)
+      CHECK(rc == 0, "%s = %s accepted: %s", sane[i].key, sane[i].value, err);
+    else
+      CHECK(rc != 0 && strstr(err, sane[i].blamed) != NULL, "%s = %s refused naming %s: '%s'",
+            sane[i].key, sane[i].value, sane[i].blamed, err);
+  }
 
   char path[] = "/tmp/test_sim.XXXXXX";
   int fd = mkstemp(path);
@@ -504,6 +809,16 @@ int main(void) {
   test_pingpong();
   test_directory_growth();
   test_mesi();
+  test_class_read_only();
+  test_class_first_reads();
+  test_class_read_shared_field();
+  test_class_lifetime();
+  test_class_alloc_reuse();
+  test_class_replacement();
+  test_prefetch_next_line();
+  test_prefetch_stride();
+  test_prefetch_chase();
+  test_phys();
   test_tlb();
   test_span();
   test_determinism();
