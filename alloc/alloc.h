@@ -155,6 +155,18 @@ size_t hl_alloc_count(void);
 const hl_allocator_t *hl_alloc_at(size_t i);
 const hl_allocator_t *hl_alloc_find(const char *name); /* NULL when unknown */
 
+/* Memory that stops holding live data inside an allocator that moves objects
+   (a cell vacated by compaction, an emptied page given back): a simulated
+   replay (hlreplay --sim) sets the hook so that the simulator counts a later
+   miss that only moves such bytes as allocator reuse, not true sharing
+   (sim/README.md, "Miss classes"). For allocators whose slots hold the
+   object's address the replay reports the freed bytes itself. NULL (nothing
+   to do) everywhere else. */
+extern void (*hl_alloc_dead_hook)(const void *p, size_t len);
+static inline void hl_alloc_dead(const void *p, size_t len) {
+  if (hl_alloc_dead_hook != NULL) hl_alloc_dead_hook(p, len);
+}
+
 /* ---- helpers for flat (non-moving, address-is-identity) allocators: alloc/flat.c ---- */
 void hl_flat_read(hl_ctx_t *ctx, void *const *slot, size_t offset, void *dst, size_t len);
 void hl_flat_write(hl_ctx_t *ctx, void *const *slot, size_t offset, const void *src, size_t len);

@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------------
   alloc/registry.c: every allocator heaplab knows, by name. Adding an
-  allocator means one extern line and one table entry here.
+  allocator means one extern line and one table entry here. Also the
+  interface's one global, the simulator's dead-memory hook (alloc.h).
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
 #include <string.h>
@@ -28,3 +29,5 @@ const hl_allocator_t *hl_alloc_find(const char *name) {
     if (strcmp(registry[i]->name, name) == 0) return registry[i];
   return NULL;
 }
+
+void (*hl_alloc_dead_hook)(const void *p, size_t len);

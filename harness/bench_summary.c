@@ -48,7 +48,9 @@ static const struct {
     {"LLC miss/kev", "sim_llc_misses"},
     {"dTLB miss/kev", "sim_dtlb_misses"},
     {"transfers/kev", "sim_transfers"},
+    {"true sharing/kev", "sim_true_sharing"},
     {"false sharing/kev", "sim_false_sharing"},
+    {"alloc reuse/kev", "sim_alloc_reuse"},
     {"writebacks/kev", "sim_writebacks"},
 };
 #define HL_BENCH_SIM_NCOLS      (sizeof hl_bench_sim_cols / sizeof hl_bench_sim_cols[0])

@@ -254,8 +254,13 @@ static bool sim_capture_full(const hl_capture_counts_t *c, const char *served_by
 /* The simulator's columns of the row. */
 static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t *row) {
   static const char *const pages[] = {"4K", "2M", "1G"};
-  hl_metrics_set(row, HL_METRIC_sim_config, "%s, %u cores, %s pages", cfg->name, cfg->cores,
-                 pages[cfg->page]);
+  hl_metrics_set(row, HL_METRIC_sim_config, "%s, %u cores, %s pages, prefetch %s, %s", cfg->name,
+                 cfg->cores, pages[cfg->page],
+                 cfg->l1d_prefetch.kind && cfg->l2_prefetch.kind ? "L1D+L2"
+                 : cfg->l1d_prefetch.kind                        ? "L1D"
+                 : cfg->l2_prefetch.kind                         ? "L2"
+                                                                 : "off",
+                 cfg->phys ? "physical mapping" : "physical = virtual");
   hl_capture_counts_t c;
   hl_capture_counts(&c);
   hl_metrics_set(row, HL_METRIC_sim_capture, "%s",
@@ -275,8 +280,14 @@ static void sim_fill_row(const sim_t *sim, const sim_config_t *cfg, hl_metrics_t
       {HL_METRIC_sim_stlb_misses, st.stlb_misses},
       {HL_METRIC_sim_walks, st.walks},
       {HL_METRIC_sim_transfers, st.transfers},
+      {HL_METRIC_sim_clean_forwards, st.clean_forwards},
+      {HL_METRIC_sim_cold, st.cold},
       {HL_METRIC_sim_true_sharing, st.true_sharing},
       {HL_METRIC_sim_false_sharing, st.false_sharing},
+      {HL_METRIC_sim_alloc_reuse, st.alloc_reuse},
+      {HL_METRIC_sim_replacement, st.replacement},
+      {HL_METRIC_sim_prefetches, st.l1d_pf_issued + st.l2_pf_issued},
+      {HL_METRIC_sim_prefetches_useful, st.l1d_pf_useful + st.l2_pf_useful},
       {HL_METRIC_sim_invalidations, st.invalidations},
       {HL_METRIC_sim_writebacks, st.writebacks},
   };
@@ -535,10 +546,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   hl_capture_start(sim);
+  hl_alloc_dead_hook = hl_capture_freed; /* moving allocators' dead memory (alloc.h) */
 #endif
   int rc = hl_replay_run(trace, &opt, &row, why, sizeof why);
 #ifdef HL_CAPTURE
   hl_capture_stop();
+  hl_alloc_dead_hook = NULL;
   if (rc == 0)
     sim_fill_row(sim, &sim_cfg, &row);
   else

@@ -52,9 +52,17 @@
   X(sim_dtlb_misses, "--sim: simulated L1 dTLB misses")                                            \
   X(sim_stlb_misses, "--sim: simulated STLB misses")                                               \
   X(sim_walks, "--sim: simulated page walks")                                                      \
-  X(sim_transfers, "--sim: simulated cache-to-cache transfers")                                    \
-  X(sim_true_sharing, "--sim: transfers where the cores used the same bytes")                      \
-  X(sim_false_sharing, "--sim: transfers where the cores used different bytes of the line")        \
+  X(sim_transfers, "--sim: simulated cache-to-cache transfers of modified lines")                  \
+  X(sim_clean_forwards, "--sim: forwards of unmodified lines between cores (no communication)")    \
+  X(sim_cold, "--sim: L2 misses, cold: a core's first copy of a line no other core wrote")         \
+  X(sim_true_sharing, "--sim: L2 misses, true sharing: the copy used bytes another core wrote")    \
+  X(sim_false_sharing, "--sim: L2 misses, false sharing: lost to, or came with, others' writes "   \
+                       "of bytes the copy did not use")                                            \
+  X(sim_alloc_reuse, "--sim: L2 misses, allocator reuse: the copy used only bytes another core "   \
+                     "wrote and freed since")                                                      \
+  X(sim_replacement, "--sim: L2 misses, replacement: capacity or conflict, no communication")      \
+  X(sim_prefetches, "--sim: lines installed by the L1D and L2 prefetchers")                        \
+  X(sim_prefetches_useful, "--sim: prefetched lines a demand access then used")                    \
   X(sim_invalidations, "--sim: copies invalidated by coherence")                                   \
   X(sim_writebacks, "--sim: dirty lines written back from private L2s to the LLC")                 \
   X(alloc_bytes_live, "allocator-reported live bytes at the end")                                  \

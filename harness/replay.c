@@ -56,6 +56,7 @@
 #define CAPTURE_THREAD(stack_top, size) hl_capture_thread_begin(stack_top, size)
 #define CAPTURE_SWITCH(core)            hl_capture_switch(core)
 #define CAPTURE_OFF()                   hl_capture_stop()
+#define CAPTURE_FREED(p, len)           hl_capture_freed(p, len)
 #else
 #define CAPTURE_CORE(core)              ((void)0)
 #define CAPTURE_APP(run, obj, buf, len) ((void)0)
@@ -63,6 +64,7 @@
 #define CAPTURE_THREAD(stack_top, size) ((void)0)
 #define CAPTURE_SWITCH(core)            ((void)0)
 #define CAPTURE_OFF()                   ((void)0)
+#define CAPTURE_FREED(p, len)           ((void)0)
 #endif
 
 #define REPLAY_CHUNK       65536        /* bytes touched per read/write call */
@@ -399,16 +401,24 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
           return false;
       }
       if (verify) verify_remove(run, e->obj);
+      /* the object's values die here, before the allocator's free code
+         writes its own (a free-list link is live data again); an allocator
+         whose slots are not addresses reports its dead memory itself */
+      if (!(A->flags & HL_ALLOC_MOVES)) CAPTURE_FREED(*slot, run->sizes[e->obj]);
       A->free(ctx, slot, run->sizes[e->obj]);
       return true;
     case HL_OP_REALLOC: {
       uint64_t old = run->sizes[e->obj];
+      void *before = *slot;
       if (verify) verify_remove(run, e->obj);
       if ((rc = A->realloc(ctx, slot, old, e->a)) != 0)
         return replay_fail(th, "realloc of object %u to %llu bytes failed: %s", e->obj,
                            (unsigned long long)e->a, strerror(rc)),
                false;
       run->sizes[e->obj] = e->a;
+      /* a moving realloc's old block died inside the call (what the
+         allocator wrote into it there is marked dead too: not separable) */
+      if (!(A->flags & HL_ALLOC_MOVES) && *slot != before) CAPTURE_FREED(before, old);
       if (verify) {
         if (!verify_aligned(th, e->obj, HL_KIND_MALLOC, 0) || !verify_insert(th, e->obj) ||
             !replay_read_range(th, e->obj, 0, old < e->a ? old : e->a,

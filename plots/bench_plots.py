@@ -468,42 +468,58 @@ def sim_figure(cells, rows, header, name, title, panels, out, report):
 
 
 def sim_sharing(cells, rows, header, out, report):
+    """The sharing classes stacked per allocator. Since the simulator classifies
+    every L2 miss over its copy's lifetime (sim/README.md, "Miss classes") the
+    CSV has sim_alloc_reuse, and the stack is misses: true sharing, false
+    sharing, allocator reuse. Older runs classified each transfer as true or
+    false at the moment it happened; they are drawn as that, and say so."""
     name = os.path.basename(out)
-    columns = ["sim_true_sharing", "sim_false_sharing"]
+    misses = "sim_alloc_reuse" in header
+    columns = ["sim_true_sharing", "sim_false_sharing"] + (["sim_alloc_reuse"] if misses else [])
     picked = sim_picked(cells, rows, header, name, columns,
-                        "true/false sharing never measured together with events", report)
+                        "the sharing classes never measured together with events", report)
     if not picked:
         return
     allocs = allocators_of(cells)
     width = 0.8 / max(1, len(allocs))
+    hatches = ["", "///", "..."]
     fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(picked) + 3), 4.6))
     for i, a in enumerate(allocs):
-        xs, true_, false_ = [], [], []
+        xs, stacks = [], [[] for _ in columns]
         for g, (w, t) in enumerate(picked):
-            tv = metric(cells.get((w, t, a), []), lambda r: per_event(r, "sim_true_sharing"))
-            fv = metric(cells.get((w, t, a), []), lambda r: per_event(r, "sim_false_sharing"))
-            if tv and fv:
+            vals = [metric(cells.get((w, t, a), []), lambda r, c=c: per_event(r, c))
+                    for c in columns]
+            if all(vals):
                 xs.append(g + (i - (len(allocs) - 1) / 2) * width)
-                true_.append(statistics.median(tv))
-                false_.append(statistics.median(fv))
+                for k, v in enumerate(vals):
+                    stacks[k].append(statistics.median(v))
         if xs:
-            # placement-only bars: a dashed red outline (hatching means false sharing here)
+            # placement-only bars: a dashed red outline (hatching marks the classes here)
             edge, style, lw = (("red", "--", 1.0) if placement_only(cells, a)
                                else ("black", "-", 0.3))
-            ax.bar(xs, true_, width, color=colour(a), label=sim_label(cells, a), edgecolor=edge,
-                   linestyle=style, linewidth=lw)
-            ax.bar(xs, false_, width, bottom=true_, color=colour(a), alpha=0.45, hatch="///",
-                   edgecolor=edge, linestyle=style, linewidth=lw)
-    ax.bar([0], [0], color="white", edgecolor="black", label="solid: true sharing")
-    ax.bar([0], [0], color="white", edgecolor="black", hatch="///", label="hatched: false sharing")
+            bottom = [0.0] * len(xs)
+            for k, stack in enumerate(stacks):
+                ax.bar(xs, stack, width, bottom=bottom, color=colour(a),
+                       alpha=1.0 if k == 0 else 0.45, hatch=hatches[k], edgecolor=edge,
+                       linestyle=style, linewidth=lw, label=sim_label(cells, a) if k == 0 else None)
+                bottom = [b + v for b, v in zip(bottom, stack)]
+    names = ["solid: true sharing", "hatched: false sharing", "dotted: allocator reuse"]
+    for k in range(len(columns)):
+        ax.bar([0], [0], color="white", edgecolor="black", hatch=hatches[k], label=names[k])
     ax.set_xticks(range(len(picked)))
     ax.set_xticklabels([f"{w}\nt={t}" for w, t in picked], fontsize="x-small", rotation=30,
                        ha="right")
-    ax.set_ylabel("cache-to-cache transfers\nper 1000 trace events")
+    if misses:
+        ax.set_ylabel("L2 misses by sharing class\nper 1000 trace events")
+        title = ("Simulated sharing misses, classified over the copy's lifetime: true sharing "
+                 "(solid), false sharing (hatched), allocator reuse (dotted), medians")
+    else:
+        ax.set_ylabel("cache-to-cache transfers\nper 1000 trace events")
+        title = ("Simulated cross-core transfers, classified when they happened (older "
+                 "simulator): true sharing (solid) and false sharing (hatched), medians")
     ax.set_ylim(bottom=0)
     fig.text(0.01, 0.005, capture_note(cells), fontsize="x-small")
-    shared_legend(fig, [ax], "Simulated cross-core transfers: true sharing (solid) and false "
-                             "sharing (hatched), medians", bottom_in=0.3)
+    shared_legend(fig, [ax], title, bottom_in=0.3)
     save(fig, out, report, tight=False)
 
 

@@ -230,6 +230,10 @@ bool hl_capture_active(void) {
   return cap.sim != NULL;
 }
 
+void hl_capture_freed(const void *p, size_t len) {
+  if (cap.sim != NULL && len > 0) sim_freed(cap.sim, (uintptr_t)p, len);
+}
+
 int hl_capture_exclude(const void *p, size_t len) {
   for (unsigned i = 0; i < CAPTURE_EXCLUDED; i++)
     if (cap.excl_len[i] == 0) {

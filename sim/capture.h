@@ -43,6 +43,10 @@ void hl_capture_start(sim_t *sim);
 void hl_capture_stop(void);
 bool hl_capture_active(void);
 
+/* The bytes [p, p+len) no longer hold a live value (sim_freed): the replay
+   calls it at a free, allocators that move objects through hl_alloc_dead. */
+void hl_capture_freed(const void *p, size_t len);
+
 /* Never simulate accesses to [p, p+len) (the replay's own bookkeeping: its
    reference-slot table and per-thread contexts); up to 4 ranges per
    hl_capture_start. Returns 0, or -1 when the ranges are used up. */

@@ -120,6 +120,7 @@ char *rv_page_get(rv_thread_t *t) {
    already (two empty pages: return one, keep the other), or always
    returned when hysteresis is off. */
 void rv_page_put(rv_thread_t *t, char *p) {
+  hl_alloc_dead(p, t->heap->page_size); /* before the header words below are written */
   rv_cell_t *hd = (rv_cell_t *)p;
   hd->w[0] = (uintptr_t)t | RV_K_PAGE;
   hd->w[2] = hd->w[3] = 0;
@@ -178,6 +179,7 @@ static inline rv_cell_t *rv_top_cell(rv_thread_t *t) {
    moved away). A page that empties stays as the top page when it is the
    only empty page held (hysteresis), else it goes at once. */
 static inline void rv_pop_top(rv_thread_t *t) {
+  hl_alloc_dead(t->top + (size_t)(t->topi - 1) * RV_CELL, RV_CELL); /* moved away or freed */
   t->ncells--;
   if (--t->topi == 1 && (t->spare || !t->heap->hysteresis)) rv_top_drop_page(t);
 }

@@ -148,6 +148,7 @@ static void sa_free(hl_ctx_t *ctx, void **slot, size_t size) {
   if (sa_load(slot) == NULL) return;
   stable_heap_t *oh = sa_owner_lock(h, slot);
   st_hdr_t *o = st_hdr(*slot);
+  hl_alloc_dead(*slot, size); /* before the release code reuses the bytes */
   *slot = NULL;
   sa_release(h, oh, o);
   if (oh != h) ST_ADD(h->c.transfers, 1);
