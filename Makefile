@@ -125,7 +125,14 @@ build/traces/%.hlt: workloads/traces/%.hlt.xz
 	@echo "  XZ      $@"
 	@xz -dc $< >$@.tmp && mv $@.tmp $@
 
-# libFuzzer targets: the trace reader built with clang's fuzzer runtime.
+# libFuzzer targets built with clang's fuzzer runtime: the simulator's inputs
+# (fuzz_sim_*, with the simulator's sources) and the trace reader (the rest).
+build/fuzz/fuzz_sim_%: tests/fuzz/fuzz_sim_%.c $(SIM_SRC) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
+
 build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
