@@ -744,15 +744,20 @@ static void test_config(void) {
    policies and a dTLB of two sets: the directory, inclusion, the recent
    lines and pages, and the counter identities must hold after every access. */
 static void test_random_invariants(void) {
-  const char *policy[2] = {"lru", "plru"};
-  for (int p = 0; p < 2; p++) {
+  const char *policy[2] = {"lru", "plru"}, *onoff[2] = {"off", "on"};
+  for (int p = 0; p < 4; p++) {
+    /* runs 2 and 3: both prefetchers, the mapping and frees too */
+    bool full = p >= 2;
     /* a level's keys on one line */
     /* clang-format off */
-    const char *kv[] = {"l1d.size", "256", "l1d.ways", "2", "l1d.policy", policy[p],
-                        "l2.size", "1K", "l2.ways", "4", "l2.policy", policy[p],
-                        "llc.size", "4K", "llc.ways", "4", "llc.policy", policy[p],
+    const char *kv[] = {"l1d.size", "256", "l1d.ways", "2", "l1d.policy", policy[p % 2],
+                        "l2.size", "1K", "l2.ways", "4", "l2.policy", policy[p % 2],
+                        "llc.size", "4K", "llc.ways", "4", "llc.policy", policy[p % 2],
                         "dtlb.4k.entries", "2", "dtlb.4k.ways", "1",
-                        "stlb.4k.entries", "4", "stlb.4k.ways", "2", NULL};
+                        "stlb.4k.entries", "4", "stlb.4k.ways", "2",
+                        "l1d.prefetch", full ? "next-line" : "off", "l1d.prefetch.degree", "2",
+                        "l2.prefetch", full ? "stream" : "off", "l2.prefetch.streams", "2",
+                        "phys", onoff[full], NULL};
     /* clang-format on */
     sim_t *s = make(kv);
     uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -765,16 +770,27 @@ static void test_random_invariants(void) {
       unsigned core = (unsigned)(x % 4);
       uint64_t addr = 0x100800 + ((x >> 8) % 8192);
       uint64_t size = 1 + (x >> 24) % 24;
-      sim_access(s, core, addr, size, ((x >> 40) & 3) == 0);
+      if (full && (x >> 44) % 16 == 0)
+        sim_freed(s, addr, size);
+      else
+        sim_access(s, core, addr, size, ((x >> 40) & 3) == 0);
       valid = sim_is_valid(s);
       if (!valid) bad = i;
     }
     sim_stats_t st = stats(s, -1);
-    CHECK(valid, "%s: invariants hold after every access (first broken at %d)", policy[p], bad);
+    CHECK(valid, "%s %d: invariants hold after every access (first broken at %d)", policy[p % 2],
+          full, bad);
+    if (full)
+      CHECK(st.l1d_pf_issued > 0 && st.l2_pf_issued > 0 && st.alloc_reuse > 0 &&
+                st.true_sharing > 0 && st.false_sharing > 0 && st.replacement > 0,
+            "the full mix exercises prefetches and every class (%llu %llu %llu %llu %llu %llu)",
+            (unsigned long long)st.l1d_pf_issued, (unsigned long long)st.l2_pf_issued,
+            (unsigned long long)st.alloc_reuse, (unsigned long long)st.true_sharing,
+            (unsigned long long)st.false_sharing, (unsigned long long)st.replacement);
     CHECK(st.transfers > 0 && st.invalidations > 0 && st.writebacks > 0 && st.llc_misses > 0,
           "%s: the mix exercises transfers, invalidations, writebacks and LLC misses "
           "(%llu, %llu, %llu, %llu)",
-          policy[p], (unsigned long long)st.transfers, (unsigned long long)st.invalidations,
+          policy[p % 2], (unsigned long long)st.transfers, (unsigned long long)st.invalidations,
           (unsigned long long)st.writebacks, (unsigned long long)st.llc_misses);
     sim_destroy(s);
   }
