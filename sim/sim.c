@@ -303,29 +303,23 @@ sim_class_t sim_life_class(const sim_t *s, const sim_line_t *d, uint32_t core) {
   return (d->lost & bit) ? SIM_CLASS_FALSE : SIM_CLASS_REPLACEMENT;
 }
 
-/* Add one miss of class k to the core's (and for sharing, the line's) counters. */
+/* Add one miss of class k to the core's (and for a sharing class, the
+   line's) counters; either may be NULL. */
 static void sim_class_add(sim_stats_t *st, sim_line_counts_t *lc, sim_class_t k) {
-  switch (k) {
-    case SIM_CLASS_COLD:
-      if (st != NULL) st->cold++;
-      break;
-    case SIM_CLASS_TRUE:
-      if (st != NULL) st->true_sharing++;
-      if (lc != NULL) lc->true_sharing++;
-      break;
-    case SIM_CLASS_FALSE:
-      if (st != NULL) st->false_sharing++;
-      if (lc != NULL) lc->false_sharing++;
-      break;
-    case SIM_CLASS_REUSE:
-      if (st != NULL) st->alloc_reuse++;
-      if (lc != NULL) lc->alloc_reuse++;
-      break;
-    case SIM_CLASS_REPLACEMENT:
-      if (st != NULL) st->replacement++;
-      break;
-    case SIM_CLASS_NONE:
-      break;
+  if (st != NULL) {
+    uint64_t *count[] = {[SIM_CLASS_COLD] = &st->cold,
+                         [SIM_CLASS_TRUE] = &st->true_sharing,
+                         [SIM_CLASS_FALSE] = &st->false_sharing,
+                         [SIM_CLASS_REUSE] = &st->alloc_reuse,
+                         [SIM_CLASS_REPLACEMENT] = &st->replacement};
+    if (count[k] != NULL) (*count[k])++;
+  }
+  if (lc != NULL) {
+    uint64_t *count[] = {[SIM_CLASS_TRUE] = &lc->true_sharing,
+                         [SIM_CLASS_FALSE] = &lc->false_sharing,
+                         [SIM_CLASS_REUSE] = &lc->alloc_reuse,
+                         [SIM_CLASS_REPLACEMENT] = NULL};
+    if (count[k] != NULL) (*count[k])++;
   }
 }
 
