@@ -333,15 +333,24 @@ def headlines(o, run, meta):
     else:
         text = " ".join(sentences)
     o.set("ConclusionRavioli", text)
-    # false sharing share per allocator (all workloads, largest thread count)
+    # false sharing's share per allocator (all workloads, largest thread count).
+    # A run of the simulator that classifies misses over the copy's lifetime
+    # (it has sim_alloc_reuse) counts false sharing among the sharing misses;
+    # an older one classified each transfer when it happened.
+    classes = "sim_alloc_reuse" in run.header
+    whole = (["sim_true_sharing", "sim_false_sharing", "sim_alloc_reuse"] if classes
+             else ["sim_transfers"])
+    o.set("FalseSharingShareOf", "sharing misses (true, false and allocator reuse)" if classes
+          else "transfers")
     for a in ALLOCATOR_ORDER:
         f_, tr = 0.0, 0.0
         for w, t2 in run.max_threads.items():
-            fv, tv = run.median("sim_false_sharing", w, a, t2), run.median("sim_transfers", w, a, t2)
-            if fv is not None and tv is not None:
-                f_, tr = f_ + fv, tr + tv
+            fv = run.median("sim_false_sharing", w, a, t2)
+            tv = [run.median(c, w, a, t2) for c in whole]
+            if fv is not None and None not in tv:
+                f_, tr = f_ + fv, tr + sum(tv)
         o.value(f"FalseSharingShare{macro_name(a)}", (100 * f_ / tr) if tr > 0 else None,
-                lambda v: f"{v:.0f}\\%", f"no {a} transfers simulated")
+                lambda v: f"{v:.0f}\\%", f"no {a} sharing simulated")
 
 
 def sweep(o, run):
@@ -438,6 +447,15 @@ def sim_provenance(o, run):
     except OSError:
         pass
     o.set("SimPreset", tex_escape(preset))
+    # what the run's simulator counted as sharing (sim/README.md, "Miss classes")
+    o.set("SimSharingModel",
+          r"cache-to-cache transfers of modified lines (forwards of unmodified ones counted "
+          r"apart), and every private-cache miss classified over the lifetime of the copy it "
+          r"brought in, after Dubois et al., as cold, true sharing, false sharing, allocator "
+          r"reuse (the bytes used were written by another thread and freed since) or "
+          r"replacement" if "sim_alloc_reuse" in run.header else
+          r"cache-to-cache transfers (each classified as true or false sharing by whether the "
+          r"two cores touched the same bytes of the line)")
     for key, nm in (("cores", "Cores"), ("l1d.size", "LoneSize"), ("l1d.ways", "LoneWays"),
                     ("l2.size", "LtwoSize"), ("l2.ways", "LtwoWays"), ("llc.size", "LlcSize"),
                     ("llc.ways", "LlcWays"), ("line", "Line"), ("dtlb.4k.entries", "DtlbEntries")):
