@@ -78,7 +78,7 @@ static struct {
   uint64_t accesses[2]; /* by hl_capture_who_t */
   uint64_t alloc_functions, stack_dropped, harness_dropped, atomics, locks;
   const sim_stats_t *st[SIM_MAX_CORES];
-  uint64_t seen[SIM_MAX_CORES]; /* transfers + invalidations already attributed */
+  uint64_t seen[SIM_MAX_CORES]; /* transfers + clean forwards + invalidations attributed */
   uint32_t line_shift;
   const void *shadow[CAPTURE_SHADOW];
   unsigned depth;
@@ -170,7 +170,7 @@ static __attribute__((noinline)) void capture_simulate(uintptr_t addr, uint64_t 
   unsigned core = cap.core;
   sim_access_slow(cap.sim, core, addr, size, is_write);
   const sim_stats_t *st = cap.st[core];
-  uint64_t events = st->transfers + st->invalidations;
+  uint64_t events = st->transfers + st->clean_forwards + st->invalidations;
   if (__builtin_expect(events != cap.seen[core], 0)) {
     cap.seen[core] = events;
     capture_attribute(addr, size, pc);
@@ -299,9 +299,11 @@ void hl_capture_counts(hl_capture_counts_t *out) {
 
 void hl_capture_report(FILE *out, const sim_t *sim, size_t top) {
   if (top == 0) return;
-  fprintf(out, "hottest lines, with what lives there (application: the object the replay was "
-               "accessing when this line caused a transfer or invalidation; allocator: the "
-               "function whose access did, <- its caller)\n");
+  fprintf(
+      out,
+      "hottest lines, with what lives there (application: the object the replay was "
+      "accessing when this line caused a transfer, clean forward or invalidation; allocator: the "
+      "function whose access did, <- its caller)\n");
   fprintf(out, "  %-18s %9s %7s %7s %7s %7s %9s  %s\n", "line", "transfers", "clean", "true",
           "false", "reuse", "invals", "what lives there");
   sim_hotline_t *hot = calloc(top, sizeof *hot);

@@ -93,7 +93,7 @@ void hl_capture_counts(hl_capture_counts_t *out);
 
 /* The hottest `top` lines (sim_hot_lines) with what lives there: the
    application object or the allocator function whose access caused a
-   transfer or invalidation on the line. Text, addresses included. */
+   transfer, clean forward or invalidation on the line. Text, addresses included. */
 void hl_capture_report(FILE *out, const sim_t *sim, size_t top);
 
 /* ---- symbols (sim/capture_sym.c) ----

@@ -148,7 +148,7 @@ typedef struct sim_stats_s {
 
 void sim_stats(const sim_t *sim, int core, sim_stats_t *out);
 /* Core `core`'s live counters (updated by every sim_access): the capture
-   runtime watches transfers + invalidations after each access to attribute
+   runtime watches transfers, clean forwards and invalidations after each access to attribute
    coherence events without a call. The three access totals (accesses,
    l1d_accesses, dtlb_accesses) are not kept live, to spare the hot path:
    they read 0 here, and sim_stats fills them in; the miss classes here

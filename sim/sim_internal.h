@@ -221,7 +221,9 @@ typedef struct sim_line_s {
   uint32_t pad2;
   /* 3 x cores words: [c] the bytes core c touched in its current (or last)
      copy; [cores + c] the bytes other cores wrote since c's last copy ended,
-     live; [2 cores + c] those of them freed since (dead) */
+     live; [2 cores + c] those of them freed since (dead). The last two are
+     kept only for cores that have held the line; a core's first copy starts
+     from hist_live and hist_dead. */
   uint64_t mask[];
 } sim_line_t;
 
