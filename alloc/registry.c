@@ -1,7 +1,6 @@
 /* ----------------------------------------------------------------------------
   alloc/registry.c: every allocator heaplab knows, by name. Adding an
-  allocator means one extern line and one table entry here. Also the
-  interface's one global, the simulator's dead-memory hook (alloc.h).
+  allocator means one extern line and one table entry here.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
 #include <string.h>
@@ -29,5 +28,3 @@ const hl_allocator_t *hl_alloc_find(const char *name) {
     if (strcmp(registry[i]->name, name) == 0) return registry[i];
   return NULL;
 }
-
-void (*hl_alloc_dead_hook)(const void *p, size_t len);

@@ -116,9 +116,9 @@ done
 
 # 64-byte ravioli: the same C test, built here (plain build only: the
 # sanitizer runs already cover the code paths with 32-byte ravioli)
-if [ -z "$HL_SANITIZED" ]; then
+if [ "${HL_SANITIZED:-0}" = 0 ]; then
   if ${CC:-gcc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -pthread \
-    -DRV_RAVIOLO_WORDS=8 tests/test_ravioli.c alloc/ravioli/*.c alloc/kind.c \
+    -DRV_RAVIOLO_WORDS=8 tests/test_ravioli.c alloc/ravioli/*.c alloc/kind.c alloc/hooks.c \
     -o "$HL_TMP/test_ravioli8" 2>"$HL_TMP/err"; then
     pass
     if "$HL_TMP/test_ravioli8" >"$HL_TMP/out8" 2>&1 && grep -q "test_ravioli: [0-9]* passed, 0 failed" "$HL_TMP/out8"; then
