@@ -37,8 +37,10 @@ static inline uintptr_t rv_tagmask(const rv_heap_t *h) {
   return (uintptr_t)h->page_size - 1;
 }
 
-/* Push first..last (already linked through w[1]) in one CAS. */
-static void rv_pool_push(rv_heap_t *h, char *first, char *last, int64_t n) {
+/* Push first..last (already linked through w[1]) in one CAS; thread t
+   counts them (statistics per thread: no shared counter on this path). */
+static void rv_pool_push(rv_thread_t *t, char *first, char *last, int64_t n) {
+  rv_heap_t *h = t->heap;
   rv_cell_t *l = (rv_cell_t *)last;
   uintptr_t tm = rv_tagmask(h);
   uintptr_t old = atomic_load_explicit(&h->pool, memory_order_relaxed), nw;
@@ -47,10 +49,11 @@ static void rv_pool_push(rv_heap_t *h, char *first, char *last, int64_t n) {
     nw = (uintptr_t)first | ((old + 1) & tm);
   } while (!atomic_compare_exchange_weak_explicit(&h->pool, &old, nw, memory_order_release,
                                                   memory_order_relaxed));
-  atomic_fetch_add_explicit(&h->pool_pages, n, memory_order_relaxed);
+  t->pool_net += n;
 }
 
-static char *rv_pool_pop(rv_heap_t *h) {
+static char *rv_pool_pop(rv_thread_t *t) {
+  rv_heap_t *h = t->heap;
   uintptr_t tm = rv_tagmask(h);
   uintptr_t old = atomic_load_explicit(&h->pool, memory_order_acquire);
   for (;;) {
@@ -61,7 +64,7 @@ static char *rv_pool_pop(rv_heap_t *h) {
     uintptr_t next = __atomic_load_n(&((rv_cell_t *)p)->w[1], __ATOMIC_RELAXED);
     if (atomic_compare_exchange_weak_explicit(&h->pool, &old, next | ((old + 1) & tm),
                                               memory_order_acquire, memory_order_acquire)) {
-      atomic_fetch_sub_explicit(&h->pool_pages, 1, memory_order_relaxed);
+      t->pool_net--;
       return p;
     }
   }
@@ -69,7 +72,8 @@ static char *rv_pool_pop(rv_heap_t *h) {
 
 /* Map a batch of pages, aligned to the page size so a cell's page is found
    by masking; keep the first, pool the rest. */
-static char *rv_pool_refill(rv_heap_t *h) {
+static char *rv_pool_refill(rv_thread_t *t) {
+  rv_heap_t *h = t->heap;
   size_t ps = h->page_size, n = h->batch_pages, len = n * ps;
   char *m = mmap(NULL, len + ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return NULL;
@@ -92,7 +96,7 @@ static char *rv_pool_refill(rv_heap_t *h) {
     for (size_t i = 1; i + 1 < n; i++)
       __atomic_store_n(&((rv_cell_t *)(base + i * ps))->w[1], (uintptr_t)(base + (i + 1) * ps),
                        __ATOMIC_RELAXED);
-    rv_pool_push(h, base + ps, base + (n - 1) * ps, (int64_t)n - 1);
+    rv_pool_push(t, base + ps, base + (n - 1) * ps, (int64_t)n - 1);
   }
   return base;
 }
@@ -105,7 +109,7 @@ static char *rv_page_try(rv_thread_t *t) {
     t->spare = NULL;
     return p;
   }
-  if ((p = rv_pool_pop(t->heap)) == NULL) p = rv_pool_refill(t->heap);
+  if ((p = rv_pool_pop(t)) == NULL) p = rv_pool_refill(t);
   return p;
 }
 
@@ -128,7 +132,7 @@ void rv_page_put(rv_thread_t *t, char *p) {
     t->spare = p;
     return;
   }
-  rv_pool_push(t->heap, p, p, 1);
+  rv_pool_push(t, p, p, 1);
   t->pages_returned++;
 }
 
@@ -549,7 +553,7 @@ static void rv_adopt_chain(rv_thread_t *t, char *p) {
       rv_move(t, src, rv_cell_new(t));
       m--;
     }
-    atomic_fetch_sub_explicit(&t->heap->inflight_pages, 1, memory_order_relaxed);
+    t->inflight_net--;
     if (m > 1) {
       rv_top_push_page(t, p);
       t->topi = m;
@@ -653,7 +657,7 @@ static char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, size_
       else
         first = pg;
       cur = pg, ci = 1;
-      atomic_fetch_add_explicit(&t->heap->inflight_pages, 1, memory_order_relaxed);
+      t->inflight_net++;
     }
     rv_cell_t *src = (rv_cell_t *)t->scratch[i], *dst = (rv_cell_t *)(cur + (size_t)ci * RV_CELL);
     rv_move(t, src, dst);
@@ -712,7 +716,7 @@ void rv_msg_discard(hl_ctx_t *ctx, rv_msg_t *msg) {
       if (c->w[1] & RV_EXT) rv_set_cell(c->w[1], 0);
       if (rv_kind(c) == RV_K_REV && (c->w[3] & RV_EXT)) rv_set_cell(c->w[3], 0);
     }
-    atomic_fetch_sub_explicit(&t->heap->inflight_pages, 1, memory_order_relaxed);
+    t->inflight_net--;
     rv_page_put(t, p);
   }
   rv_leave(ctx, t);
@@ -1039,12 +1043,12 @@ static void rv_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
     rv_leave(from, o);
     return;
   }
-  int64_t size = (int64_t)rv_size(T->w[0]);
   void **one[1] = {slot};
   size_t cells;
   char *chain = rv_pack_thread(o, one, 1, &cells);
-  o->bytes_live -= size;
-  atomic_fetch_add_explicit(&dst->bytes_in, size, memory_order_relaxed);
+  /* the object's bytes stay counted by the sender (and leave the
+     receiver's count when it frees them): only the sum is reported, and
+     a shared counter here would be a cross-core transfer per message */
   rv_post(dst, chain);
   rv_leave(from, o);
 }
@@ -1052,10 +1056,11 @@ static void rv_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
 static void rv_stats(const hl_heap_t *heap, hl_alloc_stats_t *out) {
   rv_heap_t *h = heap->state;
   memset(out, 0, sizeof *out);
-  int64_t live = 0;
+  int64_t live = 0, pool = 0;
   pthread_mutex_lock(&h->threads_lock);
   for (rv_thread_t *t = h->threads; t; t = t->next) {
-    live += t->bytes_live + atomic_load_explicit(&t->bytes_in, memory_order_relaxed);
+    live += t->bytes_live;
+    pool += t->pool_net;
     out->objects_live += t->ncells;
     out->pages += t->npages + (t->spare != NULL);
     out->pages_returned += t->pages_returned;
@@ -1065,7 +1070,6 @@ static void rv_stats(const hl_heap_t *heap, hl_alloc_stats_t *out) {
     out->transfer_bytes += t->transfer_bytes;
   }
   pthread_mutex_unlock(&h->threads_lock);
-  int64_t pool = atomic_load(&h->pool_pages);
   out->pool_pages = pool > 0 ? (uint64_t)pool : 0;
   out->bytes_live = live > 0 ? (uint64_t)live : 0;
   out->bytes_mapped = atomic_load(&h->mapped);
@@ -1197,7 +1201,10 @@ bool rv_heap_is_valid(const hl_heap_t *heap, char *why, size_t len) {
   if (all == NULL) return RV_FAIL("out of memory checking");
   size_t n = 0;
   bool ok = true;
+  int64_t pool_counted = 0, inflight = 0;
   for (rv_thread_t *t = h->threads; t && ok; t = t->next) {
+    pool_counted += t->pool_net;
+    inflight += t->inflight_net;
     if (!rv_thread_valid(t, why, len)) ok = false;
     for (const char *p = t->top; ok && p; p = (const char *)((const rv_cell_t *)p)->w[2])
       if (n < total) all[n++] = (uintptr_t)p;
@@ -1210,12 +1217,11 @@ bool rv_heap_is_valid(const hl_heap_t *heap, char *why, size_t len) {
     if (n < total) all[n++] = p;
     pool++;
   }
-  if (ok && pool != atomic_load(&h->pool_pages))
-    ok = RV_FAIL("pool holds %lld pages, counted %lld", (long long)pool,
-                 (long long)atomic_load(&h->pool_pages));
-  if (ok && n + (uint64_t)atomic_load(&h->inflight_pages) != total)
-    ok = RV_FAIL("%zu pages on lists + %lld in flight, %llu mapped", n,
-                 (long long)atomic_load(&h->inflight_pages), (unsigned long long)total);
+  if (ok && pool != pool_counted)
+    ok = RV_FAIL("pool holds %lld pages, counted %lld", (long long)pool, (long long)pool_counted);
+  if (ok && n + (uint64_t)inflight != total)
+    ok = RV_FAIL("%zu pages on lists + %lld in flight, %llu mapped", n, (long long)inflight,
+                 (unsigned long long)total);
   if (ok) {
     qsort(all, n, sizeof *all, rv_cmp_ptr);
     for (size_t i = 1; i < n && ok; i++)

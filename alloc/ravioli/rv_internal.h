@@ -87,13 +87,17 @@ typedef struct rv_thread_s {
   /* counters, read by stats when threads are quiescent */
   int64_t bytes_live;
   uint64_t moves, fixups, transfers, transfer_bytes, pages_returned, links_cut;
+  /* page accounting, summed over the threads by stats and the checker (a
+     shared counter on these paths would move a line between cores at every
+     page hand-over): pages this thread pushed to the pool minus those it
+     popped; pages it put in flight in messages minus those it took out */
+  int64_t pool_net, inflight_net;
   /* scratch vector for the rare walks (send, free of shared objects) */
   uintptr_t *scratch;
   size_t scratch_cap;
   struct rv_thread_s *next;
   /* written by other threads: a cache line of their own */
   _Alignas(64) _Atomic uintptr_t inbox; /* MPSC stack of incoming chains (first pages) */
-  _Atomic int64_t bytes_in;             /* bytes of objects received (added by senders) */
 } rv_thread_t;
 
 typedef struct rv_batch_s {
@@ -109,7 +113,6 @@ struct rv_heap_s {
   bool hysteresis, checked;
   size_t batch_pages;
   _Atomic uintptr_t pool; /* Treiber stack: page address | ABA tag in the low bits */
-  _Atomic int64_t pool_pages, inflight_pages;
   _Atomic uint64_t mapped;
   _Atomic(rv_batch_t *) batches;
   pthread_mutex_t threads_lock; /* thread_init and stats only */

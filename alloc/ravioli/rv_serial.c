@@ -308,7 +308,7 @@ int rv_deserialize(hl_ctx_t *ctx, const uint8_t *buf, size_t len, void **const *
 #undef RV_GET
   if (in.bad || bad || in.p != in.end || r.seen != n || !rv_chain_ok(&r)) goto out;
   for (size_t k = 0; k < n; k++) *slots[k] = (void *)r.slot_cell[k];
-  atomic_fetch_add_explicit(&t->heap->inflight_pages, npages, memory_order_relaxed);
+  t->inflight_net += npages;
   *out = (rv_msg_t *)r.pages[0];
   rc = 0;
 out:
