@@ -259,11 +259,11 @@ uint32_t sim_dir_get(sim_t *s, uint64_t line, uint64_t vline) {
 }
 
 /* The line's counters, created at its first coherence event. */
-static sim_line_counts_t *sim_line_counts_of(sim_t *s, sim_line_t *d) {
+static sim_hotline_t *sim_line_counts_of(sim_t *s, sim_line_t *d) {
   if (d->counts == 0) {
     if (s->ncounts == s->cap_counts) {
       uint32_t cap = s->cap_counts ? s->cap_counts * 2 : 1024;
-      sim_line_counts_t *counts = sim_table_alloc((size_t)cap * sizeof(*counts));
+      sim_hotline_t *counts = sim_table_alloc((size_t)cap * sizeof(*counts));
       if (counts == NULL || cap <= s->cap_counts) sim_oom("the line counters");
       if (s->ncounts > 0) memcpy(counts, s->counts, (size_t)s->ncounts * sizeof(*counts));
       sim_table_free(s->counts);
@@ -271,6 +271,7 @@ static sim_line_counts_t *sim_line_counts_of(sim_t *s, sim_line_t *d) {
       s->cap_counts = cap;
     }
     d->counts = ++s->ncounts; /* the new slot is zero: sim_table_alloc zeroes */
+    s->counts[d->counts - 1].addr = d->vline << s->line_shift;
   }
   return &s->counts[d->counts - 1];
 }
@@ -305,7 +306,7 @@ sim_class_t sim_life_class(const sim_t *s, const sim_line_t *d, uint32_t core) {
 
 /* Add one miss of class k to the core's (and for a sharing class, the
    line's) counters; either may be NULL. */
-static void sim_class_add(sim_stats_t *st, sim_line_counts_t *lc, sim_class_t k) {
+static void sim_class_add(sim_stats_t *st, sim_hotline_t *lc, sim_class_t k) {
   if (st != NULL) {
     uint64_t *count[] = {[SIM_CLASS_COLD] = &st->cold,
                          [SIM_CLASS_TRUE] = &st->true_sharing,
@@ -352,8 +353,8 @@ static void sim_life_begin(const sim_t *s, sim_line_t *d, uint32_t core, uint64_
   d->by_pf = prefetch ? d->by_pf | bit : d->by_pf & ~bit;
 }
 
-sim_line_counts_t sim_line_counts_now(const sim_t *s, const sim_line_t *d) {
-  sim_line_counts_t lc = {0};
+sim_hotline_t sim_line_counts_now(const sim_t *s, const sim_line_t *d) {
+  sim_hotline_t lc = {.addr = d->vline << s->line_shift};
   if (d->counts != 0) lc = s->counts[d->counts - 1];
   for (uint32_t m = d->sharers; m != 0; m &= m - 1)
     sim_class_add(NULL, &lc, sim_life_class(s, d, (uint32_t)__builtin_ctz(m)));
@@ -475,16 +476,32 @@ static inline void sim_recent_forget_set(sim_recent_t *rc, uint64_t set_mask, ui
   }
 }
 
+/* ---- prefetch marks (sim/README.md, "Prefetchers") ---- */
+
+/* A demand access found way `w`: if a prefetch put it there, it was useful. */
+static inline void sim_pf_used(sim_way_t *w, uint64_t *useful) {
+  if (w->prefetched) {
+    w->prefetched = 0;
+    (*useful)++;
+  }
+}
+
+/* Way `w` (as it was) left its cache: a prefetch no demand access used was
+   useless. Free ways carry no mark. */
+static inline void sim_pf_left(const sim_way_t *w, uint64_t *useless) {
+  *useless += w->prefetched;
+}
+
 /* ---- coherence ---- */
 
 /* Remove core `o`'s copy of a line (a peer's request): L1D and L2 both. */
 static void sim_coherence_drop(sim_t *s, uint32_t o, sim_line_t *d) {
   sim_core_t *co = &s->core[o];
   sim_way_t gone;
-  if (sim_cache_remove(&co->l1, d->line, &gone) && gone.prefetched) co->st.l1d_pf_useless++;
+  if (sim_cache_remove(&co->l1, d->line, &gone)) sim_pf_left(&gone, &co->st.l1d_pf_useless);
   bool had = sim_cache_remove(&co->l2, d->line, &gone);
   assert(had);
-  if (gone.prefetched) co->st.l2_pf_useless++;
+  sim_pf_left(&gone, &co->st.l2_pf_useless);
   sim_recent_forget(&co->lines, d->line);
   sim_life_end(s, d, o, true);
 }
@@ -520,7 +537,7 @@ static uint32_t sim_coherence_obtain(sim_t *s, uint32_t core, uint64_t line, uin
     /* the E/M owner forwards the line: its writes become others' news */
     uint32_t o = (uint32_t)__builtin_ctz(others);
     sim_life_fold(s, d);
-    sim_line_counts_t *lc = sim_line_counts_of(s, d);
+    sim_hotline_t *lc = sim_line_counts_of(s, d);
     if (d->dirty) {
       c->st.transfers++;
       lc->transfers++;
@@ -583,9 +600,9 @@ static sim_way_t *sim_l2_install(sim_t *s, uint32_t core, uint64_t line, uint32_
   if (ev.tag == SIM_NO_TAG) return w;
   sim_line_t *vd = sim_dir_at(s, ev.dir);
   sim_assert_internal(vd->line == ev.tag && (vd->sharers & bit) != 0);
-  if (ev.prefetched) c->st.l2_pf_useless++;
+  sim_pf_left(&ev, &c->st.l2_pf_useless);
   sim_way_t gone;
-  if (sim_cache_remove(&c->l1, ev.tag, &gone) && gone.prefetched) c->st.l1d_pf_useless++;
+  if (sim_cache_remove(&c->l1, ev.tag, &gone)) sim_pf_left(&gone, &c->st.l1d_pf_useless);
   sim_recent_forget(&c->lines, ev.tag);
   sim_life_fold(s, vd); /* an owner leaving takes its writes' news along */
   if (vd->dirty) sim_llc_writeback(s, c, ev.tag, ev.dir);
@@ -648,7 +665,7 @@ static void sim_prefetch_next_line(sim_t *s, uint32_t core, uint64_t line, uint6
     sim_way_t *w = sim_cache_insert(&c->l1, y, &ev);
     w->dir = w2->dir;
     w->prefetched = 1;
-    if (ev.tag != SIM_NO_TAG && ev.prefetched) c->st.l1d_pf_useless++;
+    sim_pf_left(&ev, &c->st.l1d_pf_useless);
     c->st.l1d_pf_issued++;
     sim_recent_forget_set(&c->lines, c->l1.set_mask, y);
   }
@@ -723,10 +740,7 @@ sim_l1_fill(sim_t *s, uint32_t core, uint64_t line, uint64_t vline, uint64_t byt
   sim_way_t *w2 = sim_cache_lookup(&c->l2, line);
   if (w2 != NULL) {
     di = w2->dir;
-    if (w2->prefetched) {
-      w2->prefetched = 0;
-      c->st.l2_pf_useful++;
-    }
+    sim_pf_used(w2, &c->st.l2_pf_useful);
   } else {
     c->st.l2_misses++;
     /* the L2 victim's directory entry will be needed after the LLC and the
@@ -738,7 +752,7 @@ sim_l1_fill(sim_t *s, uint32_t core, uint64_t line, uint64_t vline, uint64_t byt
   }
   sim_way_t ev;
   sim_cache_insert(&c->l1, line, &ev)->dir = di; /* an L1D victim stays in the L2 (inclusion) */
-  if (ev.tag != SIM_NO_TAG && ev.prefetched) c->st.l1d_pf_useless++;
+  sim_pf_left(&ev, &c->st.l1d_pf_useless);
   return di;
 }
 
@@ -756,10 +770,7 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
     uint32_t di;
     if (w != NULL) {
       di = w->dir;
-      if (w->prefetched) {
-        w->prefetched = 0;
-        c->st.l1d_pf_useful++;
-      }
+      sim_pf_used(w, &c->st.l1d_pf_useful);
     } else {
       di = sim_l1_fill(s, core, line, vline, bytes, is_write);
       missed = true;

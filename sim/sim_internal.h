@@ -13,8 +13,8 @@
   or dead), from which a miss is classified when its copy's lifetime ends
   (sim_life_*). Lines are never dropped (their counters feed the
   hottest-lines report), so memory grows with the footprint: 72 + 24 x
-  cores bytes per line, plus 48 for a line with coherence events
-  (sim_line_counts_t, allocated at its first).
+  cores bytes per line, plus 56 for a line with coherence events
+  (a sim_hotline_t, allocated at its first).
 
   sim_recent_*: per core, its last lines and pages, hits that need no lookup.
   sim_access_fast: the common access, inline here so that the capture
@@ -191,11 +191,9 @@ static inline sim_way_t *sim_cache_lookup(sim_cache_t *c, uint64_t tag) {
 
 /* ---- directory ---- */
 
-/* A line's coherence counters (the hottest-lines report), kept apart from
+/* A line's coherence counters are a sim_hotline_t (sim.h: its virtual
+   address and the counts the hottest-lines report prints), kept apart from
    its directory entry because most lines never have one. */
-typedef struct sim_line_counts_s {
-  uint64_t transfers, clean_forwards, true_sharing, false_sharing, alloc_reuse, invalidations;
-} sim_line_counts_t;
 
 typedef struct sim_line_s {
   uint64_t line;    /* physical line number (address >> line shift): the caches' tag */
@@ -217,7 +215,7 @@ typedef struct sim_line_s {
   uint32_t held;   /* the core has held the line */
   uint32_t lost;   /* its last ended copy was invalidated by a peer (else evicted) */
   uint32_t by_pf;  /* its current copy came from a prefetch: no miss to classify */
-  uint32_t counts; /* index + 1 of its sim_line_counts_t, 0 = none yet */
+  uint32_t counts; /* index + 1 of its counters (sim_t.counts), 0 = none yet */
   uint32_t pad2;
   /* 3 x cores words: [c] the bytes core c touched in its current (or last)
      copy; [cores + c] the bytes other cores wrote since c's last copy ended,
@@ -285,7 +283,7 @@ struct sim_s {
   uint64_t frame_mask; /* 2^k - 1 frames */
   uint32_t frame_half; /* ceil(k / 2), the permutation's shift */
   /* per-line counters, sim_line_t.counts - 1 */
-  sim_line_counts_t *counts;
+  sim_hotline_t *counts;
   uint32_t ncounts, cap_counts;
   /* directory: entries of dir_stride bytes (the header and the masks share a
      host cache line for up to 4 cores), and an open-addressing index */
@@ -354,7 +352,7 @@ typedef enum sim_class_e {
 } sim_class_t;
 sim_class_t sim_life_class(const sim_t *s, const sim_line_t *d, uint32_t core);
 /* A line's counters with its live copies' misses classified as of now. */
-sim_line_counts_t sim_line_counts_now(const sim_t *s, const sim_line_t *d);
+sim_hotline_t sim_line_counts_now(const sim_t *s, const sim_line_t *d);
 /* Virtual page -> physical frame (identity without phys mapping); maps a new page. */
 uint64_t sim_phys_frame(sim_t *s, uint64_t vpage);
 /* ... without mapping: SIM_NO_TAG if the page was never touched. */

@@ -34,12 +34,9 @@ static int sim_hot_cmp(const void *a, const void *b) {
 
 /* Line d's counters as of now; false when they are all 0. */
 static bool sim_hot_line_of(const sim_t *s, const sim_line_t *d, sim_hotline_t *h) {
-  sim_line_counts_t lc = sim_line_counts_now(s, d);
-  *h =
-      (sim_hotline_t){d->vline << s->line_shift, lc.transfers,   lc.clean_forwards, lc.true_sharing,
-                      lc.false_sharing,          lc.alloc_reuse, lc.invalidations};
-  return (lc.transfers | lc.clean_forwards | lc.true_sharing | lc.false_sharing | lc.alloc_reuse |
-          lc.invalidations) != 0;
+  *h = sim_line_counts_now(s, d);
+  return (h->transfers | h->clean_forwards | h->true_sharing | h->false_sharing | h->alloc_reuse |
+          h->invalidations) != 0;
 }
 
 size_t sim_hot_lines(const sim_t *s, sim_hotline_t *out, size_t n) {
