@@ -125,19 +125,19 @@ build/traces/%.hlt: workloads/traces/%.hlt.xz
 	@echo "  XZ      $@"
 	@xz -dc $< >$@.tmp && mv $@.tmp $@
 
-# libFuzzer targets built with clang's fuzzer runtime: the simulator's inputs
-# (fuzz_sim_*, with the simulator's sources) and the trace reader (the rest).
+# libFuzzer targets built with clang's fuzzer runtime, one recipe for all: the
+# target's source and the other C sources it lists. The simulator's inputs
+# (fuzz_sim_*) with the simulator's sources; the trace reader (the rest).
+define FUZZ_LINK
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
+endef
 build/fuzz/fuzz_sim_%: tests/fuzz/fuzz_sim_%.c $(SIM_SRC) $(wildcard */*.h)
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
-
+	$(FUZZ_LINK)
 build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
+	$(FUZZ_LINK)
 
 # ---- access capture: build/bin/hlreplay-sim (`hlreplay --sim`, sim/README.md) ----
 # The project's allocator sources (every alloc/*.c and alloc/*/*.c except the
