@@ -82,6 +82,12 @@ typedef enum hl_stat_bit_e {
   HL_STAT_PAGES_RETURNED = 1u << 7,
   HL_STAT_FIXUPS = 1u << 8,
   HL_STAT_TRANSFER_BYTES = 1u << 9,
+  HL_STAT_MESSAGES = 1u << 10,
+  HL_STAT_FREE_REQUESTS = 1u << 11,
+  HL_STAT_TRANSFER_PAGES = 1u << 12,
+  HL_STAT_PAGES_HANDED = 1u << 13,
+  HL_STAT_CELLS_ALLOCATED = 1u << 14,
+  HL_STAT_ACCESS_LOCALITY = 1u << 15, /* accesses, access_lines and access_pages */
 } hl_stat_bit_t;
 
 typedef struct hl_alloc_stats_s {
@@ -95,6 +101,14 @@ typedef struct hl_alloc_stats_s {
   uint64_t pages_returned; /* pages a thread gave back to the shared pool */
   uint64_t fixups;         /* pointers rewritten because something moved */
   uint64_t transfer_bytes; /* bytes copied to hand objects between threads */
+  uint64_t messages;       /* messages sent (a send of a set of objects is one) */
+  uint64_t free_requests;  /* frees posted to the owning thread instead of done in place */
+  uint64_t transfer_pages; /* pages that carried messages between threads */
+  uint64_t pages_handed;   /* of those, heap pages handed over in place (no copy) */
+  uint64_t cells_allocated; /* allocator cells built for objects by alloc and realloc */
+  uint64_t accesses;       /* object reads and writes (read, write) */
+  uint64_t access_lines;   /* 64-byte lines those accesses touched, summed over accesses */
+  uint64_t access_pages;   /* 4 KiB pages those accesses touched, summed over accesses */
   uint32_t valid;          /* HL_STAT_* bits of the fields above that were measured */
   const char *na_reason;   /* why the others were not, when valid is not all set */
 } hl_alloc_stats_t;
@@ -141,6 +155,18 @@ typedef struct hl_allocator_s {
      queues the object for it). A context stays usable for send and free
      after its thread_done, until heap_done. */
   void (*send)(hl_ctx_t *from, hl_ctx_t *to, void **slot);
+  /* Hand the objects of slots[0..n) to thread `to` as ONE message: links
+     among them travel with them (ravioli: one transfer chain). NULL: the
+     harness calls send once per object (flat allocators, where a send is
+     nothing). */
+  void (*send_set)(hl_ctx_t *from, hl_ctx_t *to, void **const *slots, size_t n);
+  /* HL_ALLOC_OWNED only, optional: free an object that `owner` owns from
+     another thread by posting a free request to the owner, who frees it at
+     its next operation (or at its thread_done). The caller must not use the
+     slot again; the owner sets it to NULL when it frees. NULL: the
+     allocator has no such mechanism (the harness hands the object over
+     with send and frees it in the freeing thread). */
+  void (*free_post)(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size);
 
   void (*stats)(const hl_heap_t *heap, hl_alloc_stats_t *out);
 

@@ -75,6 +75,14 @@
   X(alloc_pages_returned, "pages threads gave back to the shared pool")                            \
   X(alloc_fixups, "pointers the allocator rewrote because something moved")                        \
   X(alloc_transfer_bytes, "bytes copied to hand objects between threads")                          \
+  X(alloc_messages, "messages sent between threads (a send of a set of objects is one)")          \
+  X(alloc_free_requests, "frees posted to the owning thread (--remote-free request)")              \
+  X(alloc_transfer_pages, "pages that carried messages between threads")                           \
+  X(alloc_pages_handed, "of those, heap pages handed over in place instead of copied into")        \
+  X(alloc_cells_allocated, "allocator cells built for objects by alloc and realloc (ravioli)")     \
+  X(alloc_accesses, "object reads and writes the allocator served")                                \
+  X(alloc_access_lines, "64-byte lines those accesses touched, summed (per access: / accesses)")   \
+  X(alloc_access_pages, "4 KiB pages those accesses touched, summed (per access: / accesses)")     \
   X(status, "ok, or what failed")                                                                  \
   X(na_reasons, "why each NA metric could not be measured")
 

@@ -710,6 +710,14 @@ static void replay_stats_report(replay_run_t *run, hl_metrics_t *row) {
       {HL_METRIC_alloc_pages_returned, HL_STAT_PAGES_RETURNED, st.pages_returned},
       {HL_METRIC_alloc_fixups, HL_STAT_FIXUPS, st.fixups},
       {HL_METRIC_alloc_transfer_bytes, HL_STAT_TRANSFER_BYTES, st.transfer_bytes},
+      {HL_METRIC_alloc_messages, HL_STAT_MESSAGES, st.messages},
+      {HL_METRIC_alloc_free_requests, HL_STAT_FREE_REQUESTS, st.free_requests},
+      {HL_METRIC_alloc_transfer_pages, HL_STAT_TRANSFER_PAGES, st.transfer_pages},
+      {HL_METRIC_alloc_pages_handed, HL_STAT_PAGES_HANDED, st.pages_handed},
+      {HL_METRIC_alloc_cells_allocated, HL_STAT_CELLS_ALLOCATED, st.cells_allocated},
+      {HL_METRIC_alloc_accesses, HL_STAT_ACCESS_LOCALITY, st.accesses},
+      {HL_METRIC_alloc_access_lines, HL_STAT_ACCESS_LOCALITY, st.access_lines},
+      {HL_METRIC_alloc_access_pages, HL_STAT_ACCESS_LOCALITY, st.access_pages},
   };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     if (st.valid & fields[i].bit)

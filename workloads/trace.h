@@ -38,6 +38,9 @@ typedef enum hl_op_e {
   HL_OP_THREAD_START, /* (thread only) */
   HL_OP_THREAD_END,   /* (thread only) */
   HL_OP_BARRIER,      /* obj (barrier number), size (participating threads) */
+  HL_OP_SEND_PART,    /* obj, target: obj joins the message the thread is building for
+                         thread `target`; the thread's next SEND (same target) closes and
+                         sends it with its own object (trace version 2) */
   HL_OP_COUNT
 } hl_op_t;
 
