@@ -482,6 +482,11 @@ void gen_emit_send(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to) {
   gen_emit(e, &ev);
 }
 
+void gen_emit_send_part(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to) {
+  hl_event_t ev = {.op = HL_OP_SEND_PART, .thread = thread, .obj = obj, .target = to};
+  gen_emit(e, &ev);
+}
+
 void gen_emit_barrier(gen_emit_t *e, uint32_t thread, uint64_t number, uint64_t count) {
   hl_event_t ev = {.op = HL_OP_BARRIER, .thread = thread, .obj = number, .size = count};
   gen_emit(e, &ev);

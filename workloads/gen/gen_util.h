@@ -206,6 +206,9 @@ void gen_emit_write(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t offse
 /* Store a pointer to `target` (HL_TRACE_NO_OBJECT: null) in obj's field. */
 void gen_emit_link(gen_emit_t *e, uint32_t thread, uint64_t obj, uint64_t field, uint64_t target);
 void gen_emit_send(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to);
+/* Add obj to the message `thread` is building for `to` (trace version 2): the
+   thread's next gen_emit_send, to the same thread, closes and sends it. */
+void gen_emit_send_part(gen_emit_t *e, uint32_t thread, uint64_t obj, uint32_t to);
 /* Arrival at barrier `number` of `count` threads. */
 void gen_emit_barrier(gen_emit_t *e, uint32_t thread, uint64_t number, uint64_t count);
 void gen_emit_thread(gen_emit_t *e, uint32_t thread, hl_op_t op); /* THREAD_START/END */
