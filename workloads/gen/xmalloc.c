@@ -6,11 +6,19 @@
   shared stack; consumer threads pop batches and free every object in them.
   Every free is therefore done by a thread other than the allocating one:
   the benchmark stresses an allocator's remote-free path.
+
+  --message 1 makes the hand-over explicit: a producer sends its whole batch
+  to one consumer as ONE message (SEND_PART events, then a SEND), which is
+  what a message-passing allocator (ravioli) is built for; without it the
+  replay has to hand each object over on its own before its remote free.
+  The default (--message 0) emits exactly the traces it always did, byte for
+  byte (the meta line of the new parameter is left out).
 ---------------------------------------------------------------------------- */
 #include "workloads/gen/gen_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int xm_main(int argc, char **argv);
 
@@ -24,7 +32,7 @@ const hl_gen_model_t hl_gen_xmalloc = {
     .main = xm_main,
 };
 
-enum { XM_OBJECTS, XM_BATCH, XM_SIZE, XM_QUEUE_LIMIT, XM_HEADER, XM_NPARAMS };
+enum { XM_OBJECTS, XM_BATCH, XM_SIZE, XM_QUEUE_LIMIT, XM_HEADER, XM_MESSAGE, XM_NPARAMS };
 
 static const gen_param_t xm_params[XM_NPARAMS] = {
     [XM_OBJECTS] = {"objects", 1048576, 1, GEN_MAX_COUNT,
@@ -45,6 +53,10 @@ static const gen_param_t xm_params[XM_NPARAMS] = {
                    "bytes (xmalloc-test's struct batch: a link and the object\n"
                    "pointers), allocated by the producer before the objects and\n"
                    "freed by the consumer after them; 0: leave it out"},
+    [XM_MESSAGE] = {"message", 0, 0, 1,
+                    "1: a producer sends each full batch to its consumer as one\n"
+                    "message (sendparts, then a send); 0: no sends, as\n"
+                    "xmalloc-test (the frees are remote)"},
 };
 
 static const gen_spec_t xm_spec = {
@@ -59,7 +71,14 @@ static const gen_spec_t xm_spec = {
                    "frees it, so no free crosses threads. xmalloc-test's -w W starts W\n"
                    "producers and W consumers, i.e. --threads 2W here. Not modelled: the\n"
                    "memset of each object's first 128 bytes (left to the replay's access\n"
-                   "model).\n",
+                   "model).\n"
+                   "With --message 1 (and T > 1) a message needs its receiver when it is\n"
+                   "sent, so batch b goes to consumer P + (b mod C), C = T - P consumers: the\n"
+                   "producer, once the batch is complete, SEND_PARTs its objects in\n"
+                   "allocation order to that consumer and SENDs the header last (without a\n"
+                   "header: SEND_PARTs all objects but the last, SENDs the last), then\n"
+                   "pushes it; a consumer pops the newest batch addressed to it. The queue\n"
+                   "limit counts all queued batches. With one thread nothing is sent.\n",
     .threads_default = 8,
     .threads_help = "producers + consumers (xmalloc-test's default -w 4 is 4\n"
                     "producers and 4 consumers, so 8)",
@@ -67,9 +86,11 @@ static const gen_spec_t xm_spec = {
     .nparams = XM_NPARAMS,
     .notes = "Trace (O objects, B batch, H header, T threads; N = ceil(O/B) batches):\n"
              "  allocs = frees = O + H*N; events = 2*(O + H*N) + 2*T\n"
+             "  --message 1, T > 1: sends = N; sendparts = O + H*N - N;\n"
+             "    events = 3*(O + H*N) + 2*T\n"
              "  cross-thread frees: all of them when T > 1 (fraction 1), none when\n"
              "  T = 1 (fraction 0); live bytes at the end: 0\n"
-             "  a step is one malloc or one free\n",
+             "  a step is one malloc, one free, or one object added to a message\n",
 };
 
 /* xmalloc-test's size table for -s -1. */
@@ -81,10 +102,11 @@ static const uint64_t xm_sizes[] = {8,   12,  16,  24,  32,  48,   64,   96,  12
 typedef struct xm_batch_s {
   uint64_t header; /* id of the batch object itself (when --header 1) */
   uint64_t len;    /* objects in this batch */
+  uint32_t to;     /* --message 1: the consumer it is sent to */
   uint64_t *ids;
 } xm_batch_t;
 
-typedef enum xm_mode_e { XM_IDLE, XM_PRODUCING, XM_CONSUMING } xm_mode_t;
+typedef enum xm_mode_e { XM_IDLE, XM_PRODUCING, XM_SENDING, XM_CONSUMING } xm_mode_t;
 
 typedef struct xm_thread_s {
   xm_mode_t mode;
@@ -98,6 +120,8 @@ typedef struct xm_model_s {
   gen_emit_t *e;
   uint64_t objects, batch, size, nbatches, limit;
   bool header;
+  bool message; /* --message 1 with more than one thread */
+  uint32_t producers, consumers;
   uint64_t claimed, taken; /* batches started by producers / popped by consumers */
   xm_batch_t *buf;         /* limit + threads buffers: all that can be in flight */
   uint32_t *free_buf, nfree;
@@ -107,6 +131,17 @@ typedef struct xm_model_s {
 
 static uint64_t xm_object_size(xm_model_t *m, xm_thread_t *th) {
   return m->size ? m->size : xm_sizes[gen_rng_below(&th->rng, XM_NSIZES)];
+}
+
+/* --message 1: no batch is or will be addressed to consumer t (all claimed,
+   none queued for it and none being produced for it). */
+static bool xm_none_for(const xm_model_t *m, uint32_t t) {
+  if (m->claimed < m->nbatches) return false;
+  for (uint32_t s = 0; s < m->nstack; s++)
+    if (m->buf[m->stack[s]].to == t) return false;
+  for (uint32_t p = 0; p < m->producers; p++)
+    if (m->th[p].mode != XM_IDLE && m->buf[m->th[p].batch].to == t) return false;
+  return true;
 }
 
 static gen_step_t xm_step(void *model, uint32_t t) {
@@ -121,9 +156,29 @@ static gen_step_t xm_step(void *model, uint32_t t) {
         else
           b->ids[th->pos] = gen_emit_alloc(m->e, t, xm_object_size(m, th));
         if ((uint64_t)++th->pos == b->len) {
-          m->stack[m->nstack++] = th->batch;
-          th->mode = XM_IDLE;
+          if (m->message) {
+            th->mode = XM_SENDING;
+            th->pos = 0;
+          } else {
+            m->stack[m->nstack++] = th->batch;
+            th->mode = XM_IDLE;
+          }
         }
+        return GEN_STEP_RAN;
+      }
+      case XM_SENDING: {
+        /* Objects 0..len-1, then the header: the last one SENDs the message.
+           The producer emits nothing else in between, as a message needs. */
+        xm_batch_t *b = &m->buf[th->batch];
+        uint64_t n = b->len + m->header, i = (uint64_t)th->pos++;
+        uint64_t id = i < b->len ? b->ids[i] : b->header;
+        if (i + 1 < n) {
+          gen_emit_send_part(m->e, t, id, b->to);
+          return GEN_STEP_RAN;
+        }
+        gen_emit_send(m->e, t, id, b->to);
+        m->stack[m->nstack++] = th->batch;
+        th->mode = XM_IDLE;
         return GEN_STEP_RAN;
       }
       case XM_CONSUMING: {
@@ -142,25 +197,49 @@ static gen_step_t xm_step(void *model, uint32_t t) {
         /* Consume first: with one thread this frees each batch right after
            producing it, and it keeps the stack short. */
         if (th->consumer && m->nstack > 0) {
-          th->batch = m->stack[--m->nstack];
-          th->mode = XM_CONSUMING;
-          th->pos = 0;
-          m->taken++;
-          continue;
+          /* The newest batch; with messages, the newest sent to this thread. */
+          uint32_t s = m->nstack;
+          while (s > 0 && m->message && m->buf[m->stack[s - 1]].to != t) s--;
+          if (s > 0) {
+            th->batch = m->stack[s - 1];
+            for (; s < m->nstack; s++) m->stack[s - 1] = m->stack[s];
+            m->nstack--;
+            th->mode = XM_CONSUMING;
+            th->pos = 0;
+            m->taken++;
+            continue;
+          }
         }
         if (th->producer && m->claimed < m->nbatches && m->nstack < m->limit) {
           th->batch = m->free_buf[--m->nfree];
           xm_batch_t *b = &m->buf[th->batch];
-          uint64_t first = m->claimed++ * m->batch;
+          uint64_t number = m->claimed++, first = number * m->batch;
           b->len = m->objects - first < m->batch ? m->objects - first : m->batch;
+          b->to = m->producers + (uint32_t)(number % m->consumers);
           th->mode = XM_PRODUCING;
           th->pos = m->header ? -1 : 0;
           continue;
         }
+        /* A consumer is done when every batch is taken and it holds none;
+           with messages, some other consumer may be taking the last ones. */
         if ((!th->producer || m->claimed == m->nbatches) &&
-            (!th->consumer || m->taken == m->nbatches))
+            (!th->consumer || m->taken == m->nbatches || (m->message && xm_none_for(m, t))))
           return GEN_STEP_DONE;
         return GEN_STEP_BLOCKED;
+    }
+  }
+}
+
+/* Remove the meta line LINE (without its newline). gen_meta_init writes a
+   line per parameter; a parameter added later is left out at its default so
+   that the traces made before it existed stay byte-identical. */
+static void xm_meta_drop(gen_meta_t *m, const char *line) {
+  size_t n = strlen(line);
+  for (char *p = m->buf; (p = strstr(p, line)) != NULL; p++) {
+    if ((p == m->buf || p[-1] == '\n') && p[n] == '\n') {
+      memmove(p, p + n + 1, m->len - (size_t)(p - m->buf) - n); /* with the NUL */
+      m->len -= n + 1;
+      return;
     }
   }
 }
@@ -178,15 +257,24 @@ static int xm_main(int argc, char **argv) {
   m.nbatches = (m.objects + m.batch - 1) / m.batch;
   uint64_t allocs = m.objects + (m.header ? m.nbatches : 0);
   uint32_t producers = o.threads == 1 ? 1 : o.threads / 2;
+  m.producers = producers;
+  m.consumers = o.threads == 1 ? 1 : o.threads - producers;
+  m.message = o.v[XM_MESSAGE] != 0 && o.threads > 1;
 
   gen_meta_t meta;
   gen_meta_init(&meta, &xm_spec, &o);
+  if (!o.v[XM_MESSAGE]) xm_meta_drop(&meta, "param.message=0");
   gen_meta_add(&meta, "expect.producers=%u", producers);
   gen_meta_add(&meta, "expect.consumers=%u", o.threads == 1 ? 1 : o.threads - producers);
   gen_meta_add(&meta, "expect.batches=%llu", (unsigned long long)m.nbatches);
   gen_meta_add(&meta, "expect.allocs=%llu", (unsigned long long)allocs);
   gen_meta_add(&meta, "expect.frees=%llu", (unsigned long long)allocs);
-  gen_meta_add(&meta, "expect.events=%llu", (unsigned long long)(2 * allocs + 2 * o.threads));
+  if (m.message) {
+    gen_meta_add(&meta, "expect.sends=%llu", (unsigned long long)m.nbatches);
+    gen_meta_add(&meta, "expect.send_parts=%llu", (unsigned long long)(allocs - m.nbatches));
+  }
+  gen_meta_add(&meta, "expect.events=%llu",
+               (unsigned long long)((m.message ? 3 : 2) * allocs + 2 * o.threads));
   gen_meta_add(&meta, "expect.cross_thread_free_fraction=%d", o.threads > 1);
   gen_meta_add(&meta, "expect.live_bytes_at_end=0");
 
