@@ -125,6 +125,65 @@ expect_grep "csv cross-thread frees" "^cross_thread_frees,2$" "$T/stats.csv"
 expect_fail "stats of a bad trace" "byte [0-9]+, event [0-9]+" "$H" stats "$T/trunc.hlt"
 expect_fail "stats unknown format" "unknown format" "$H" stats --format xml "$T/a.hlt"
 
+# ---- messages of several objects (format version 2) ----
+# Thread 0 sends objects 0, 1 and 2 to thread 1 as one message (two sendpart,
+# then the send that closes it; thread 1's start interleaves), then object 3
+# alone. 10 events, 2 messages, 4 objects sent: 2.00 objects per message.
+cat >"$T/m.txt" <<'EOF'
+heaplab-trace 2
+threads 2
+0 start
+0 malloc 0 16
+0 malloc 1 16
+0 malloc 2 16
+0 malloc 3 16
+0 sendpart 0 1
+1 start
+0 sendpart 1 1
+0 send 2 1
+0 send 3 1
+EOF
+expect_ok "pack sendpart" "$H" pack "$T/m.txt" -o "$T/m.hlt"
+expect_eq "a version 2 file" "02" "$(head -c 9 "$T/m.hlt" | tail -c 1 | od -An -tx1 | tr -d ' ')"
+expect_ok "dump sendpart" "$H" dump "$T/m.hlt" -o "$T/m.dump"
+expect_ok "sendpart dump is the text" cmp "$T/m.dump" "$T/m.txt"
+expect_ok "pack the sendpart dump" "$H" pack "$T/m.dump" -o "$T/m2.hlt"
+expect_ok "sendpart binary -> text -> binary is byte-identical" cmp "$T/m.hlt" "$T/m2.hlt"
+expect_ok "check sendpart" "$H" check "$T/m.hlt"
+expect_ok "stats sendpart" "$H" stats "$T/m.hlt"
+cp "$HL_TMP/out" "$T/m.stats"
+expect_grep "stats counts sendpart" "^  sendpart +2$" "$T/m.stats"
+expect_grep "stats messages" "^messages: 2 \(2.00 objects per message, largest 3\)$" "$T/m.stats"
+expect_ok "stats csv sendpart" "$H" stats --format csv "$T/m.hlt"
+cp "$HL_TMP/out" "$T/m.csv"
+expect_grep "csv op_sendpart" "^op_sendpart,2$" "$T/m.csv"
+expect_grep "csv messages" "^messages,2$" "$T/m.csv"
+expect_grep "csv largest message" "^message_objects_max,3$" "$T/m.csv"
+# Refusals name the file, line, byte and event.
+sed 's/^0 send 2 1$/0 free 2/' "$T/m.txt" >"$T/m_between.txt"
+# Line 11 starts at byte 16 + 10 + 8 + 4 * 14 + 15 + 8 + 15 = 128.
+expect_fail "pack: another op inside a message" \
+  "m_between.txt:11: byte 128, event 8: free by thread 0 while it builds a message for thread 1" \
+  "$H" pack "$T/m_between.txt" -o "$T/m_between.hlt"
+head -n 10 "$T/m.txt" >"$T/m_open.txt"
+expect_fail "pack: a message left open" "m_open.txt:.*left its message for thread 1 open" \
+  "$H" pack "$T/m_open.txt" -o "$T/m_open.hlt"
+sed 's/^0 sendpart 1 1$/0 sendpart 0 1/' "$T/m.txt" >"$T/m_twice.txt"
+expect_fail "pack: an object twice in a message" "m_twice.txt:10: .*joins a message once" \
+  "$H" pack "$T/m_twice.txt" -o "$T/m_twice.hlt"
+sed 's/^0 send 2 1$/0 send 2 0/' "$T/m.txt" >"$T/m_target.txt"
+expect_fail "pack: a different destination" "m_target.txt:11: .*a message has one destination" \
+  "$H" pack "$T/m_target.txt" -o "$T/m_target.hlt"
+sed 's/^heaplab-trace 2$/heaplab-trace 1/' "$T/m.txt" >"$T/m_v1.txt"
+expect_fail "pack: sendpart in a version 1 text" "m_v1.txt:8: .*sendpart in a version 1 trace" \
+  "$H" pack "$T/m_v1.txt" -o "$T/m_v1.hlt"
+# The same bytes with the version byte set to 1: op 10 is unknown there.
+cp "$T/m.hlt" "$T/m_v1.hlt"
+printf '\x01' | dd of="$T/m_v1.hlt" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_fail "check: op 10 in a version 1 file" \
+  "m_v1.hlt: byte [0-9]+, event 5: unknown op 10 .*needs format version 2" "$H" check "$T/m_v1.hlt"
+expect_ok "a version 1 file still checks" "$H" check "$T/a.hlt"
+
 # ---- help and usage errors ----
 expect_ok "--help" "$H" --help
 expect_grep "--help lists the commands" "dump TRACE" "$HL_TMP/out"

@@ -202,7 +202,12 @@ static const hl_event_t all_events[] = {
     {.op = HL_OP_LINK, .thread = 0, .obj = 4, .offset = 4088, .target = 6},
     {.op = HL_OP_REALLOC, .thread = 0, .obj = 1, .size = 1000},
     {.op = HL_OP_SEND, .thread = 0, .obj = 1, .target = 1},
+    /* a message of three objects; thread 1's free interleaves with it */
+    {.op = HL_OP_SEND_PART, .thread = 0, .obj = 3, .target = 1},
+    {.op = HL_OP_SEND_PART, .thread = 0, .obj = 5, .target = 1},
     {.op = HL_OP_FREE, .thread = 1, .obj = 1},
+    {.op = HL_OP_SEND, .thread = 0, .obj = 2, .target = 1},
+    {.op = HL_OP_FREE, .thread = 1, .obj = 3},
     {.op = HL_OP_ALLOC, .kind = HL_KIND_MALLOC, .thread = 1, .obj = 7, .size = HL_TRACE_MAX_SIZE},
     {.op = HL_OP_READ, .thread = 1, .obj = 7, .offset = HL_TRACE_MAX_SIZE - 1, .size = 1},
     {.op = HL_OP_WRITE, .thread = 1, .obj = 2, .offset = 100, .size = 0},
@@ -252,7 +257,8 @@ static void test_all_ops(void) {
   CHECK(r != NULL, "open: %s", err.message);
   if (!r) return;
   const hl_trace_header_t *h = hl_trace_header(r);
-  CHECK(h->version == 1 && h->threads == 3, "header version %u threads %u", h->version, h->threads);
+  CHECK(h->version == HL_TRACE_VERSION && h->threads == 3, "header version %u threads %u",
+        h->version, h->threads);
   CHECK(h->meta_len == strlen(all_meta) && strcmp(h->meta, all_meta) == 0, "meta '%s'", h->meta);
   hl_event_t ev;
   size_t i = 0;
@@ -314,7 +320,7 @@ static void test_round_trip(void) {
   CHECK(a && b && a_len == b_len && memcmp(a, b, a_len) == 0, "dump(pack(dump(x))) != dump(x)");
   /* Spot-check the text itself. */
   CHECK(a && a_len > 40 &&
-            memcmp(a, "heaplab-trace 1\nthreads 3\nmeta generator test_trace\n", 51) == 0,
+            memcmp(a, "heaplab-trace 2\nthreads 3\nmeta generator test_trace\n", 51) == 0,
         "text header");
   free(b);
   if (a) {
@@ -330,9 +336,9 @@ static void test_round_trip(void) {
 }
 
 static hl_trace_writer_t *test_open_mem(void *ctx, uint32_t threads, const char *meta,
-                                        hl_trace_error_t *err) {
+                                        uint32_t version, hl_trace_error_t *err) {
   (void)ctx;
-  return trace_writer_open_mem(threads, meta, err);
+  return trace_writer_open_version(NULL, threads, meta, version, err);
 }
 
 /* Text with labels that are not ids: reuse after free, comments, blanks. */
@@ -393,9 +399,10 @@ static void expect_text_error(const char *what, const char *text, uint64_t line,
 
 #define TH "heaplab-trace 1\nthreads 2\n"
 static void test_text_errors(void) {
-  expect_text_error("empty", "", 1, 0, "heaplab-trace 1");
-  expect_text_error("binary", "\x89HLT\r\n\x1a\n", 1, 0, "heaplab-trace 1");
-  expect_text_error("version", "heaplab-trace 2\n", 1, 0, "unsupported text trace version 2");
+  expect_text_error("empty", "", 1, 0, "heaplab-trace 2");
+  expect_text_error("binary", "\x89HLT\r\n\x1a\n", 1, 0, "heaplab-trace 2");
+  expect_text_error("version", "heaplab-trace 3\n", 1, 0, "unsupported text trace version 3");
+  expect_text_error("version 0", "heaplab-trace 0\n", 1, 0, "unsupported text trace version 0");
   expect_text_error("no threads", "heaplab-trace 1\n0 start\n", 2, 0, "threads N");
   expect_text_error("threads 0", "heaplab-trace 1\nthreads 0\n", 2, 0, "thread count 0");
   expect_text_error("unknown op", TH "0 start\n0 mallocx 1 2\n", 4, 1, "unknown op 'mallocx'");
@@ -494,7 +501,7 @@ static void test_malformed(void) {
   BAD("text-mode mangled magic", 4, 0, "bad magic", 0x89, 'H', 'L', 'T', '\n', 0x1a, '\n', 0x01,
       0x01, 0x00, 0x0f, 0x00);
   BAD("short and wrong", 0, 0, "bad magic", 'h', 'e');
-  BAD("version 2", 8, 0, "unsupported version 2", MAGIC, 0x02, 0x01, 0x00, 0x0f, 0x00);
+  BAD("version 3", 8, 0, "unsupported version 3", MAGIC, 0x03, 0x01, 0x00, 0x0f, 0x00);
   BAD("version 0", 8, 0, "unsupported version 0", MAGIC, 0x00, 0x01, 0x00, 0x0f, 0x00);
 
   /* Header fields. */
@@ -624,7 +631,7 @@ static void test_writer_refuses(void) {
   CHECK(hl_trace_write(w, &(hl_event_t){.op = HL_OP_THREAD_START, .thread = 0}) == 0, "start");
   REFUSED("thread 2 out of range", .op = HL_OP_THREAD_START, .thread = 2);
   REFUSED("started twice", .op = HL_OP_THREAD_START, .thread = 0);
-  REFUSED("unknown op 10", .op = (hl_op_t)10, .thread = 0);
+  REFUSED("unknown op 11", .op = (hl_op_t)11, .thread = 0);
   REFUSED("unknown allocation kind 7", .op = HL_OP_ALLOC, .kind = (hl_alloc_kind_t)7, .thread = 0);
   REFUSED("must create object 0", .op = HL_OP_ALLOC, .thread = 0, .obj = 1, .size = 8);
   REFUSED("the limit is 2^48", .op = HL_OP_ALLOC, .thread = 0, .size = HL_TRACE_MAX_SIZE + 1);
@@ -670,7 +677,8 @@ static void test_writer_refuses(void) {
   CHECK(hl_trace_writer_close(w) == 0, "close");
   size_t len = 0;
   uint8_t *d = slurp(path, &len);
-  static const uint8_t want[] = {HDR(1), 0x07, 0x00, 0x10, 0x05, 0x0f, 0x02};
+  static const uint8_t want[] = {MAGIC, HL_TRACE_VERSION, 0x01, 0x00, 0x07, 0x00, 0x10, 0x05, 0x0f,
+                                 0x02};
   CHECK(d && len == sizeof want && memcmp(d, want, len) == 0, "bytes after refusals (%zu)", len);
   free(d);
 
@@ -817,7 +825,7 @@ static void test_error_print(void) {
 
 /* The worked example of FORMAT.md, byte for byte. */
 static void test_format_example(void) {
-  static const char text[] = "heaplab-trace 1\n"
+  static const char text[] = "heaplab-trace 2\n"
                              "threads 2\n"
                              "meta tool doc\n"
                              "0 start\n"
@@ -826,15 +834,16 @@ static void test_format_example(void) {
                              "0 malloc 1 300\n"
                              "0 memalign 2 64 4096\n"
                              "1 start\n"
+                             "0 sendpart 2 1\n"
                              "0 send 1 1\n"
                              "1 write 1 0 16\n"
                              "1 link 1 8 2\n"
                              "1 free 1\n";
-  static const uint8_t want[] = {0x89, 0x48, 0x4c, 0x54, 0x0d, 0x0a, 0x1a, 0x0a, 0x01, 0x02,
+  static const uint8_t want[] = {0x89, 0x48, 0x4c, 0x54, 0x0d, 0x0a, 0x1a, 0x0a, 0x02, 0x02,
                                  0x09, 't',  'o',  'o',  'l',  '=',  'd',  'o',  'c',  '\n',
                                  0x07, 0x00, 0x10, 0x64, 0x31, 0x10, 0xac, 0x02, 0x50, 0x40,
-                                 0x0c, 0x07, 0x01, 0x06, 0x00, 0x01, 0x01, 0x24, 0x01, 0x00,
-                                 0x10, 0x35, 0x08, 0x03, 0x31, 0x0f, 0x0a};
+                                 0x0c, 0x07, 0x01, 0x2a, 0x00, 0x01, 0x16, 0x01, 0x01, 0x24,
+                                 0x01, 0x00, 0x10, 0x35, 0x08, 0x03, 0x31, 0x0f, 0x0b};
   hl_trace_error_t err;
   hl_trace_writer_t *w = trace_pack_mem(text, strlen(text), "example", test_open_mem, NULL, &err);
   uint8_t *bin = NULL;
@@ -847,6 +856,144 @@ static void test_format_example(void) {
   for (unsigned k = 0; k < HL_KIND_COUNT + 2; k++)
     CHECK(trace_kind_has_align(k) == (k < HL_KIND_COUNT && hl_alloc_kind_has_align(k)),
           "aligned kind %u", k);
+}
+
+/* ------------------------------------------- messages of several objects -- */
+
+/* 11 header bytes of a version 2 file: events begin at byte 11. */
+#define HDR2(threads) MAGIC, 0x02, (threads), 0x00
+/* Thread 0 and 1 start, thread 0 allocates objects 0 and 1 (16 bytes):
+   bytes 11..19, events 0..3; the next event is event 4 at byte 20. */
+#define MSG_PROLOGUE 0x07, 0x00, 0x07, 0x01, 0x00, 0x00, 0x10, 0x10, 0x10
+
+static void test_send_part_binary(void) {
+  /* sendpart 0 -> 1 (same object: delta -1 = zigzag 1), send 1 -> 1 closes it. */
+  GOOD("a message of two", 6, HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x16, 0x02, 0x01, 0x0f,
+       0x06);
+  /* Thread 1 may use object 0 once the message is sent. */
+  GOOD("a part used after the send", 7, HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x16, 0x02, 0x01,
+       0x21, 0x01, 0x0f, 0x07);
+  /* Other threads' events interleave: thread 1 starts in the middle. */
+  GOOD("interleaved", 6, HDR2(2), 0x07, 0x00, 0x10, 0x10, 0x10, 0x10, 0x1a, 0x01, 0x01, 0x07, 0x01,
+       0x06, 0x00, 0x02, 0x01, 0x0f, 0x06);
+  /* Two messages in a row with the same objects, the first to the sender itself. */
+  GOOD("two messages", 8, HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x00, 0x16, 0x02, 0x00, 0x1a, 0x01,
+       0x01, 0x16, 0x02, 0x01, 0x0f, 0x08);
+
+  BAD("version 1 has no op 10", 20, 4, "unknown op 10", HDR(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01,
+      0x16, 0x02, 0x01, 0x0f, 0x06);
+  BAD("version 1 names the version", 20, 4, "needs format version 2", HDR(2), MSG_PROLOGUE, 0x1a,
+      0x01, 0x01, 0x0f, 0x05);
+  BAD("another op of the thread in between", 23, 5, "while it builds a message for thread 1",
+      HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x11, 0x02, 0x16, 0x00, 0x01, 0x0f, 0x07);
+  BAD("a barrier in between", 23, 5, "only more sendpart or the send", HDR2(2), MSG_PROLOGUE, 0x1a,
+      0x01, 0x01, 0x19, 0x00, 0x01, 0x0f, 0x06);
+  BAD("a different target", 25, 5, "a message has one destination", HDR2(3), MSG_PROLOGUE, 0x1a,
+      0x01, 0x01, 0x16, 0x02, 0x02, 0x0f, 0x06);
+  BAD("a different target for a part", 25, 5, "a message has one destination", HDR2(3),
+      MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x1a, 0x02, 0x02, 0x0f, 0x06);
+  BAD("the same object twice", 23, 5, "already in the message thread 0 is building for thread 1",
+      HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x3a, 0x01, 0x0f, 0x06);
+  BAD("a part closed by its own send", 23, 5, "joins a message once", HDR2(2), MSG_PROLOGUE, 0x1a,
+      0x01, 0x01, 0x36, 0x01, 0x0f, 0x06);
+  BAD("the trace ends with the message open", 23, 5, "thread 0 left its message for thread 1 open",
+      HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x0f, 0x05);
+  BAD("the thread ends with the message open", 23, 5, "end by thread 0 while it builds a message",
+      HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x18, 0x0f, 0x06);
+  BAD("a freed object", 21, 5, "sendpart of object 1 which was already freed at event 4", HDR2(2),
+      MSG_PROLOGUE, 0x31, 0x3a, 0x01, 0x0f, 0x06);
+  BAD("a never allocated object", 21, 4, "sendpart of object 3 which was never allocated", HDR2(2),
+      MSG_PROLOGUE, 0x1a, 0x04, 0x01, 0x0f, 0x05);
+  BAD("a destination out of range", 22, 4, "sendpart of object 0 to thread 2, out of range",
+      HDR2(2), MSG_PROLOGUE, 0x1a, 0x01, 0x02, 0x0f, 0x05);
+  BAD("another thread uses a part", 23, 5, "no event may use it until the send", HDR2(2),
+      MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x21, 0x01, 0x0f, 0x06);
+  BAD("another thread links to a part", 27, 5, "link to object 0, which is in the message", HDR2(2),
+      MSG_PROLOGUE, 0x1a, 0x01, 0x01, 0x05, 0x01, 0x02, 0x00, 0x02, 0x0f, 0x06);
+}
+
+static void test_send_part_writer(void) {
+  hl_trace_error_t err;
+  hl_trace_writer_t *w = trace_writer_open_version(NULL, 3, NULL, 2, &err);
+  CHECK(w != NULL, "open: %s", err.message);
+  if (!w) return;
+  static const hl_event_t setup[] = {
+      {.op = HL_OP_THREAD_START, .thread = 0},
+      {.op = HL_OP_THREAD_START, .thread = 1},
+      {.op = HL_OP_ALLOC, .thread = 0, .obj = 0, .size = 16},
+      {.op = HL_OP_ALLOC, .thread = 0, .obj = 1, .size = 16},
+      {.op = HL_OP_ALLOC, .thread = 0, .obj = 2, .size = 16},
+      {.op = HL_OP_SEND_PART, .thread = 0, .obj = 0, .target = 1},
+  };
+  for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++)
+    CHECK(hl_trace_write(w, &setup[i]) == 0, "event %zu: %s", i, hl_trace_writer_error(w)->message);
+  REFUSED("while it builds a message", .op = HL_OP_ALLOC, .thread = 0, .obj = 3, .size = 8);
+  REFUSED("while it builds a message", .op = HL_OP_THREAD_END, .thread = 0);
+  REFUSED("a message has one destination", .op = HL_OP_SEND, .thread = 0, .obj = 1, .target = 2);
+  REFUSED("joins a message once", .op = HL_OP_SEND_PART, .thread = 0, .obj = 0, .target = 1);
+  REFUSED("no event may use it", .op = HL_OP_READ, .thread = 1, .obj = 0, .size = 1);
+  /* The refusals changed nothing: the message goes on and closes. */
+  CHECK(hl_trace_write(
+            w, &(hl_event_t){.op = HL_OP_SEND_PART, .thread = 0, .obj = 1, .target = 1}) == 0,
+        "second part: %s", hl_trace_writer_error(w)->message);
+  char msg[TRACE_MSG_LEN];
+  CHECK(trace_writer_check_end(w, msg) != TRACE_FIELD_NONE && strstr(msg, "open"),
+        "an open message at the end passes");
+  CHECK(hl_trace_write(w, &(hl_event_t){.op = HL_OP_SEND, .thread = 0, .obj = 2, .target = 1}) == 0,
+        "closing send: %s", hl_trace_writer_error(w)->message);
+  CHECK(hl_trace_write(w, &(hl_event_t){.op = HL_OP_FREE, .thread = 1, .obj = 0}) == 0,
+        "free of a sent part: %s", hl_trace_writer_error(w)->message);
+  CHECK(hl_trace_write(
+            w, &(hl_event_t){.op = HL_OP_SEND_PART, .thread = 0, .obj = 2, .target = 2}) == 0,
+        "a new message: %s", hl_trace_writer_error(w)->message);
+  CHECK(hl_trace_writer_close(w) == -1 &&
+            strstr(hl_trace_writer_error(w)->message, "thread 0 left its message for thread 2"),
+        "close with an open message: %s", hl_trace_writer_error(w)->message);
+  hl_trace_writer_abort(w);
+
+  /* A version 1 writer refuses the op. */
+  w = trace_writer_open_version(NULL, 2, NULL, 1, &err);
+  CHECK(w != NULL, "open version 1: %s", err.message);
+  if (!w) return;
+  hl_trace_write(w, &(hl_event_t){.op = HL_OP_THREAD_START});
+  hl_trace_write(w, &(hl_event_t){.op = HL_OP_ALLOC, .size = 8});
+  REFUSED("needs format version 2", .op = HL_OP_SEND_PART, .obj = 0, .target = 1);
+  hl_trace_writer_abort(w);
+  CHECK(trace_writer_open_version(NULL, 2, NULL, 3, &err) == NULL &&
+            strstr(err.message, "format version 3"),
+        "a version 3 writer opened");
+}
+
+#define TH2 "heaplab-trace 2\nthreads 2\n"
+static void test_send_part_text(void) {
+  expect_text_error("text version 1", TH "0 start\n0 malloc 7 8\n0 sendpart 7 1\n", 5, 2,
+                    "sendpart in a version 1 trace");
+  expect_text_error("text in between", TH2 "0 start\n0 malloc 7 8\n0 sendpart 7 1\n0 free 7\n", 6,
+                    3, "while it builds a message");
+  expect_text_error("text twice", TH2 "0 start\n0 malloc 7 8\n0 sendpart 7 1\n0 sendpart 7 1\n", 6,
+                    3, "joins a message once");
+  expect_text_error("text open at the end", TH2 "0 start\n0 malloc 7 8\n0 sendpart 7 1\n", 5, 3,
+                    "left its message for thread 1 open");
+  expect_text_error("text missing destination", TH2 "0 start\n0 malloc 7 8\n0 sendpart 7\n", 5, 2,
+                    "expected a destination thread");
+  /* A version 1 file still reads, and its text packs back to version 1,
+     byte for byte. */
+  static const uint8_t v1[] = {HDR(2), MSG_PROLOGUE, 0x16, 0x01, 0x01, 0x0f, 0x05};
+  const char *bin = tmp_path("v1.hlt"), *txt = tmp_path("v1.txt"), *bin2 = tmp_path("v1b.hlt");
+  FILE *f = fopen(bin, "wb");
+  CHECK(f && fwrite(v1, 1, sizeof v1, f) == sizeof v1, "write v1.hlt");
+  if (f) fclose(f);
+  hl_trace_error_t err;
+  f = fopen(txt, "w");
+  CHECK(f && hl_trace_dump(bin, f, &err) == 0, "dump v1: %s", err.message);
+  if (f) fclose(f);
+  CHECK(hl_trace_pack(txt, bin2, &err) == 0, "pack v1: %s", err.message);
+  size_t a_len = 0, b_len = 0;
+  uint8_t *a = slurp(txt, &a_len), *b = slurp(bin2, &b_len);
+  CHECK(a && a_len > 16 && memcmp(a, "heaplab-trace 1\n", 16) == 0, "v1 text header");
+  CHECK(b && b_len == sizeof v1 && memcmp(b, v1, b_len) == 0, "pack(dump(v1)) differs");
+  free(a);
+  free(b);
 }
 
 /* ------------------------------------------------------------ bench -- */
@@ -890,6 +1037,9 @@ int main(void) {
   test_truncations();
   test_error_print();
   test_format_example();
+  test_send_part_binary();
+  test_send_part_writer();
+  test_send_part_text();
   const char *b = getenv("HL_TRACE_BENCH");
   if (b && *b) bench(strtoull(b, NULL, 10));
   /* Clean up the scratch folder. */

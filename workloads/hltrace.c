@@ -258,6 +258,8 @@ typedef struct stats_s {
   uint64_t threads_used, objects, freed;
   uint64_t live, live_peak, live_objects, live_objects_peak;
   uint64_t cross_frees, read_bytes, write_bytes;
+  uint64_t messages, message_max; /* SEND events (each ends a message), largest message */
+  uint32_t *parts;                /* [threads] SEND_PART events of each thread's open message */
   uint64_t hist[STATS_BUCKETS];
   stats_obj_t *obj;
   uint64_t cap;
@@ -273,7 +275,11 @@ static int stats_read(hl_trace_reader_t *r, stats_t *s) {
   int rc;
   uint32_t threads = hl_trace_header(r)->threads;
   bool *used = calloc(threads, sizeof *used);
-  if (!used) return fprintf(stderr, "hltrace stats: out of memory\n"), -2;
+  s->parts = calloc(threads, sizeof *s->parts);
+  if (!used || !s->parts) {
+    free(used);
+    return fprintf(stderr, "hltrace stats: out of memory\n"), -2;
+  }
   while ((rc = hl_trace_next(r, &ev)) == 1) {
     s->events++;
     s->ops[ev.op]++;
@@ -312,6 +318,15 @@ static int stats_read(hl_trace_reader_t *r, stats_t *s) {
         break;
       case HL_OP_WRITE:
         s->write_bytes += ev.size;
+        break;
+      case HL_OP_SEND_PART:
+        s->parts[ev.thread]++;
+        break;
+      case HL_OP_SEND: /* the validator guarantees the parts were this message's */
+        s->messages++;
+        if (s->parts[ev.thread] + UINT64_C(1) > s->message_max)
+          s->message_max = s->parts[ev.thread] + UINT64_C(1);
+        s->parts[ev.thread] = 0;
         break;
       default:
         break;
@@ -374,6 +389,7 @@ static int cmd_stats(int argc, char **argv) {
     printf("live_bytes_peak,%" PRIu64 "\nlive_bytes_final,%" PRIu64 "\n", s.live_peak, s.live);
     printf("cross_thread_frees,%" PRIu64 "\n", s.cross_frees);
     printf("read_bytes,%" PRIu64 "\nwrite_bytes,%" PRIu64 "\n", s.read_bytes, s.write_bytes);
+    printf("messages,%" PRIu64 "\nmessage_objects_max,%" PRIu64 "\n", s.messages, s.message_max);
     for (unsigned b = 0; b < STATS_BUCKETS; b++)
       if (s.hist[b])
         printf("size_hist_%" PRIu64 ",%" PRIu64 "\n", b ? UINT64_C(1) << (b - 1) : 0, s.hist[b]);
@@ -413,6 +429,9 @@ static int cmd_stats(int argc, char **argv) {
     printf("live bytes: peak %" PRIu64 ", final %" PRIu64 "\n", s.live_peak, s.live);
     printf("cross-thread frees: %" PRIu64 " (freed by a thread other than the allocating one)\n",
            s.cross_frees);
+    if (s.messages)
+      printf("messages: %" PRIu64 " (%.2f objects per message, largest %" PRIu64 ")\n", s.messages,
+             (double)(s.messages + s.ops[HL_OP_SEND_PART]) / (double)s.messages, s.message_max);
     if (s.ops[HL_OP_READ] || s.ops[HL_OP_WRITE])
       printf("bytes read: %" PRIu64 ", written: %" PRIu64 "\n", s.read_bytes, s.write_bytes);
     if (s.objects) {
@@ -432,6 +451,7 @@ static int cmd_stats(int argc, char **argv) {
     hl_trace_stats_time_print(stdout, &s.time, false);
   }
   free(s.obj);
+  free(s.parts);
   hl_trace_stats_time_free(&s.time);
   hl_trace_stats_input_free(&in);
   hl_trace_close(r);

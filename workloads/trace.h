@@ -1,5 +1,7 @@
 /* ----------------------------------------------------------------------------
-  workloads/trace.h: heaplab's trace format, version 1 (spec: workloads/FORMAT.md).
+  workloads/trace.h: heaplab's trace format, version 2 (spec: workloads/FORMAT.md).
+  Version 2 adds SEND_PART (a message of several objects); readers still read
+  version 1 files, and the writer writes version 2.
 
   A trace is a globally ordered sequence of events. Each event belongs to one
   logical thread and, for object events, to one object. Object ids are dense:
@@ -9,9 +11,9 @@
   The reader validates everything as it decodes: structure (magic, version,
   varints, truncation, the END record) and meaning (objects used only while
   live, in-bounds accesses, threads in range and started, barriers
-  consistent). An invalid trace stops at the first problem with the file,
-  the byte offset and the event number. The writer runs the same validator,
-  so an invalid trace can never be written.
+  consistent, messages closed by their thread's next event). An invalid trace stops at the first
+problem with the file, the byte offset and the event number. The writer runs the same validator, so
+an invalid trace can never be written.
 ---------------------------------------------------------------------------- */
 #ifndef HL_TRACE_H
 #define HL_TRACE_H
@@ -22,7 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HL_TRACE_VERSION     1
+#define HL_TRACE_VERSION     2 /* what the writer writes */
+#define HL_TRACE_MIN_VERSION 1 /* the oldest the reader reads (no SEND_PART) */
 #define HL_TRACE_MAX_THREADS 4096
 #define HL_TRACE_MAX_SIZE    (UINT64_C(1) << 48) /* largest object or access length */
 #define HL_TRACE_NO_OBJECT   UINT64_MAX          /* LINK target meaning "null" */
@@ -54,7 +57,7 @@ typedef struct hl_event_s {
   uint64_t size;   /* ALLOC/REALLOC: bytes; READ/WRITE: length; BARRIER: participants */
   uint64_t align;  /* ALLOC with an aligned kind: alignment in bytes (a power of two) */
   uint64_t offset; /* READ/WRITE/LINK: byte offset inside obj */
-  uint64_t target; /* LINK: target object id; SEND: destination thread */
+  uint64_t target; /* LINK: target object id; SEND, SEND_PART: destination thread */
 } hl_event_t;
 
 const char *hl_op_name(hl_op_t op);
@@ -72,7 +75,7 @@ typedef struct hl_trace_error_s {
 void hl_trace_error_print(FILE *out, const hl_trace_error_t *err);
 
 typedef struct hl_trace_header_s {
-  uint32_t version;
+  uint32_t version; /* HL_TRACE_MIN_VERSION..HL_TRACE_VERSION */
   uint32_t threads; /* thread ids are 0..threads-1 */
   const char *meta; /* "key=value\n" lines: what made the trace, how, when */
   size_t meta_len;

@@ -11,6 +11,13 @@
   whatever it accepts must pack into a valid binary trace whose own text
   round-trips too.
 
+  Messages of several objects (SEND_PART, version 2): what the reader hands
+  out must keep the message rules (FORMAT.md), checked here independently
+  of the validator: a thread with an open message does nothing but more
+  SEND_PART or the closing SEND to the same thread, no object is in an open
+  message twice or used by anyone meanwhile, and a valid trace ends with no
+  message open. A version 1 file never yields SEND_PART.
+
   Any broken property calls abort(), which libFuzzer reports as a crash.
 ---------------------------------------------------------------------------- */
 #include "workloads/trace.h"
@@ -24,9 +31,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static hl_trace_writer_t *fuzz_open_mem(void *ctx, uint32_t threads, const char *meta,
-                                        hl_trace_error_t *err) {
+                                        uint32_t version, hl_trace_error_t *err) {
   (void)ctx;
-  return trace_writer_open_mem(threads, meta, err);
+  return trace_writer_open_version(NULL, threads, meta, version, err);
 }
 
 /* Binary (already known valid) -> text in memory; NULL if it fails. */
@@ -111,19 +118,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (err.offset > size || !err.message[0]) abort();
     return 0;
   }
-  uint32_t threads = hl_trace_header(r)->threads;
+  uint32_t threads = hl_trace_header(r)->threads, version = hl_trace_header(r)->version;
+  /* the open message of each thread: its target (or UINT64_MAX) and its objects */
+  uint64_t *msg_to = malloc(threads * sizeof *msg_to);
+  uint64_t **msg_obj = calloc(threads, sizeof *msg_obj);
+  size_t *msg_len = calloc(threads, sizeof *msg_len);
+  if (!msg_to || !msg_obj || !msg_len) abort();
+  for (uint32_t t = 0; t < threads; t++) msg_to[t] = UINT64_MAX;
   hl_event_t ev;
   int rc;
   while ((rc = hl_trace_next(r, &ev)) == 1) {
+    if (ev.op == HL_OP_SEND_PART && version < 2) abort();
+    /* no event uses an object that is in some thread's open message, except
+       the same thread's SEND or SEND_PART (and then not the same object) */
+    bool uses = ev.op != HL_OP_ALLOC && ev.op != HL_OP_BARRIER && trace_op_has_obj(ev.op);
+    for (uint32_t t = 0; uses && t < threads; t++)
+      for (size_t i = 0; i < msg_len[t]; i++)
+        if (msg_obj[t][i] == ev.obj || (ev.op == HL_OP_LINK && msg_obj[t][i] == ev.target)) abort();
+    uint64_t open = msg_to[ev.thread];
+    if (open != UINT64_MAX &&
+        ((ev.op != HL_OP_SEND && ev.op != HL_OP_SEND_PART) || ev.target != open))
+      abort();
+    if (ev.op == HL_OP_SEND_PART) {
+      msg_to[ev.thread] = ev.target;
+      uint64_t *grown = realloc(msg_obj[ev.thread], (msg_len[ev.thread] + 1) * sizeof **msg_obj);
+      if (!grown) abort();
+      msg_obj[ev.thread] = grown;
+      grown[msg_len[ev.thread]++] = ev.obj;
+    } else if (ev.op == HL_OP_SEND) {
+      msg_to[ev.thread] = UINT64_MAX;
+      msg_len[ev.thread] = 0;
+    }
     /* What the reader hands out is within the bounds it promises. */
     if ((unsigned)ev.op >= HL_OP_COUNT || ev.thread >= threads) abort();
     if (ev.op == HL_OP_ALLOC &&
         (ev.obj + 1 != hl_trace_objects(r) || hl_trace_object_size(r, ev.obj) != ev.size))
       abort();
     if (ev.op != HL_OP_ALLOC && ev.op != HL_OP_BARRIER && ev.obj >= hl_trace_objects(r) &&
-        ev.op <= HL_OP_SEND)
+        trace_op_has_obj(ev.op))
       abort();
   }
+  for (uint32_t t = 0; t < threads; t++) {
+    if (rc == 0 && msg_to[t] != UINT64_MAX) abort(); /* a valid trace closes every message */
+    free(msg_obj[t]);
+  }
+  free(msg_to);
+  free(msg_obj);
+  free(msg_len);
   const hl_trace_error_t *e = hl_trace_reader_error(r);
   if (rc < 0 && (e->offset > size || !e->message[0] || e->event != hl_trace_events_read(r)))
     abort();

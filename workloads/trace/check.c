@@ -1,8 +1,8 @@
 /* ----------------------------------------------------------------------------
   workloads/trace/check.c: the out-of-line half of the trace validator
   (check.h has the per-event fast path): setup, object array growth,
-  thread-state and barrier rules, the end-of-trace rule, and every error
-  message.
+  thread-state, barrier and message rules, the end-of-trace rule, and every
+  error message.
 ---------------------------------------------------------------------------- */
 #include "workloads/trace/internal.h"
 
@@ -34,12 +34,15 @@ static bool check_state_is_valid(const trace_check_t *c) {
   if (c->objects > c->cap || (c->cap && !c->obj)) return false;
   for (uint32_t i = 0; i < c->nopen; i++)
     if (c->open[i].arrived == 0 || c->open[i].arrived >= c->open[i].count) return false;
+  if (c->open_messages > c->threads || (c->open_messages && c->version < 2)) return false;
   return true;
 }
 
-int trace_check_init(trace_check_t *c, uint32_t threads) {
+int trace_check_init(trace_check_t *c, uint32_t threads, uint32_t version) {
   memset(c, 0, sizeof *c);
   if (threads == 0 || threads > HL_TRACE_MAX_THREADS) return -1;
+  if (version < HL_TRACE_MIN_VERSION || version > HL_TRACE_VERSION) return -1;
+  c->version = version;
   c->threads = threads;
   c->thread = calloc(threads, sizeof *c->thread);
   c->open = calloc(threads, sizeof *c->open);
@@ -82,9 +85,86 @@ trace_field_t trace_check_obj_bad(const trace_check_t *c, uint64_t obj, trace_fi
        c->obj[obj].freed - 1);
 }
 
+/* Is `obj` in the message `thread` is building now? (mark of trace_check_send_part) */
+static bool check_in_open_message(const trace_check_t *c, uint64_t mark, uint32_t *thread) {
+  if (!(mark & TRACE_OBJ_IN_MSG)) return false;
+  uint32_t t = (uint32_t)((mark & ~TRACE_OBJ_IN_MSG) >> TRACE_OBJ_MSG_SHIFT);
+  *thread = t;
+  return t < c->threads && c->thread[t].state == TRACE_THREAD_SENDING &&
+         (c->thread[t].msg_seq & TRACE_OBJ_MSG_SEQMASK) == (mark & TRACE_OBJ_MSG_SEQMASK);
+}
+
+trace_field_t trace_check_obj_marked(trace_check_t *c, uint64_t obj, trace_field_t field,
+                                     const char *what, uint32_t thread, char *msg) {
+  if (obj >= c->objects) return trace_check_obj_bad(c, obj, field, what, msg);
+  uint64_t mark = c->obj[obj].freed;
+  uint32_t owner;
+  if (check_in_open_message(c, mark, &owner)) {
+    const trace_thread_t *t = &c->thread[owner];
+    if (owner == thread)
+      FAIL(field,
+           "%s object %" PRIu64 ", which is already in the message thread %" PRIu32
+           " is building for thread %" PRIu32 " (opened at event %" PRIu64
+           "): an object joins a message once",
+           what, obj, owner, t->msg_target, t->msg_opened_at);
+    FAIL(field,
+         "%s object %" PRIu64 ", which is in the message thread %" PRIu32
+         " is building for thread %" PRIu32 " (opened at event %" PRIu64
+         "): no event may use it until the send that closes that message",
+         what, obj, owner, t->msg_target, t->msg_opened_at);
+  }
+  if (mark & TRACE_OBJ_IN_MSG) { /* its message was sent: live as any other */
+    c->obj[obj].freed = 0;
+    return TRACE_FIELD_NONE;
+  }
+  return trace_check_obj_bad(c, obj, field, what, msg);
+}
+
+/* SEND_PART: obj joins the message its thread builds for ev->target. */
+trace_field_t trace_check_send_part(trace_check_t *c, const hl_event_t *ev, char *msg) {
+  trace_field_t f;
+  if (c->version < 2)
+    FAIL(TRACE_FIELD_TAG,
+         "sendpart in a version %" PRIu32 " trace (sendpart needs format version 2)", c->version);
+  if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "sendpart of", ev->thread, msg))) return f;
+  if (ev->target >= c->threads)
+    FAIL(TRACE_FIELD_TARGET,
+         "sendpart of object %" PRIu64 " to thread %" PRIu64
+         ", out of range (the trace has %" PRIu32 " threads)",
+         ev->obj, ev->target, c->threads);
+  /* trace_check_thread_bad already refused a different target */
+  trace_thread_t *t = &c->thread[ev->thread];
+  if (t->state != TRACE_THREAD_SENDING) {
+    t->state = TRACE_THREAD_SENDING;
+    t->msg_target = (uint32_t)ev->target;
+    t->msg_parts = 0;
+    t->msg_opened_at = c->events;
+    c->open_messages++;
+  }
+  t->msg_parts++;
+  c->obj[ev->obj].freed = TRACE_OBJ_IN_MSG | (uint64_t)ev->thread << TRACE_OBJ_MSG_SHIFT |
+                          (t->msg_seq & TRACE_OBJ_MSG_SEQMASK);
+  return TRACE_FIELD_NONE;
+}
+
 /* The thread is not simply running, or the event is a start. */
 trace_field_t trace_check_thread_bad(const trace_check_t *c, const hl_event_t *ev, char *msg) {
   const trace_thread_t *t = &c->thread[ev->thread];
+  if (t->state == TRACE_THREAD_SENDING) {
+    bool sends = ev->op == HL_OP_SEND || ev->op == HL_OP_SEND_PART;
+    if (sends && ev->target == t->msg_target) return TRACE_FIELD_NONE;
+    if (sends)
+      FAIL(TRACE_FIELD_TARGET,
+           "%s of object %" PRIu64 " to thread %" PRIu64 " by thread %" PRIu32
+           ", which is building a message for thread %" PRIu32 " (opened at event %" PRIu64
+           "): a message has one destination",
+           hl_op_name(ev->op), ev->obj, ev->target, ev->thread, t->msg_target, t->msg_opened_at);
+    FAIL(ev->op == HL_OP_THREAD_START ? TRACE_FIELD_THREAD : TRACE_FIELD_TAG,
+         "%s by thread %" PRIu32 " while it builds a message for thread %" PRIu32 " (%" PRIu32
+         " sendpart since event %" PRIu64
+         "): only more sendpart or the send that closes the message may follow",
+         hl_op_name(ev->op), ev->thread, t->msg_target, t->msg_parts, t->msg_opened_at);
+  }
   if (ev->op == HL_OP_THREAD_START) {
     if (t->state == TRACE_THREAD_NEW) return TRACE_FIELD_NONE;
     if (t->state == TRACE_THREAD_ENDED)
@@ -168,5 +248,11 @@ trace_field_t trace_check_end(const trace_check_t *c, char *msg) {
          " threads arrived (first at event %" PRIu64 ")",
          b->number, b->arrived, b->count, b->opened_at);
   }
+  for (uint32_t i = 0; c->open_messages && i < c->threads; i++)
+    if (c->thread[i].state == TRACE_THREAD_SENDING)
+      FAIL(TRACE_FIELD_TAG,
+           "thread %" PRIu32 " left its message for thread %" PRIu32 " open at the end of the trace"
+           " (%" PRIu32 " sendpart since event %" PRIu64 ", no send closed it)",
+           i, c->thread[i].msg_target, c->thread[i].msg_parts, c->thread[i].msg_opened_at);
   return TRACE_FIELD_NONE;
 }

@@ -9,7 +9,11 @@
   belong to the reader, and the writer cannot break them.
 
   State lives in arrays indexed by thread and by object id (ids are dense),
-  so checking an event is a few loads. The per-event function is inline so
+  so checking an event is a few loads. A message under construction
+  (SEND_PART, format version 2) is a thread state, SENDING, so the common
+  case (a running thread) still costs one compare, and its objects carry a
+  mark in their `freed` word, so any use of one of them takes the slow path
+  that explains why it is refused. The per-event function is inline so
   the decoder's hot loop has no call in it; the rare cases and all message
   formatting are out of line in check.c. A failed check leaves the state
   untouched: the writer refuses the event and stays usable.
@@ -36,23 +40,34 @@ typedef enum trace_field_e {
 
 typedef struct trace_obj_s {
   uint64_t size;  /* current size; kept after FREE (replay needs it for free) */
-  uint64_t freed; /* 0 while live; else 1 + the event number of its FREE */
+  uint64_t freed; /* 0 while live; else 1 + the event number of its FREE, or (live,
+                     joined a message by SEND_PART) TRACE_OBJ_IN_MSG | thread << 40 | the
+                     thread's message number: stale once that message is sent */
 } trace_obj_t;
+
+#define TRACE_OBJ_IN_MSG      (UINT64_C(1) << 63)
+#define TRACE_OBJ_MSG_SHIFT   40
+#define TRACE_OBJ_MSG_SEQMASK ((UINT64_C(1) << TRACE_OBJ_MSG_SHIFT) - 1)
 
 typedef enum trace_thread_state_e {
   TRACE_THREAD_NEW = 0, /* before its THREAD_START */
   TRACE_THREAD_RUNNING,
   TRACE_THREAD_WAITING, /* arrived at a barrier that is not complete yet */
   TRACE_THREAD_ENDED,
+  TRACE_THREAD_SENDING, /* building a message (SEND_PART); only SEND_PART or SEND may follow */
 } trace_thread_state_t;
 
 typedef struct trace_thread_s {
-  uint8_t state;        /* trace_thread_state_t */
-  uint32_t wait_next;   /* WAITING: next waiter of the same barrier, UINT32_MAX ends */
-  uint64_t started_at;  /* event number of its THREAD_START */
-  uint64_t ended_at;    /* ... of its THREAD_END */
-  uint64_t arrived_at;  /* ... of its last barrier arrival */
-  uint64_t waiting_for; /* WAITING: the barrier number */
+  uint8_t state;          /* trace_thread_state_t */
+  uint32_t wait_next;     /* WAITING: next waiter of the same barrier, UINT32_MAX ends */
+  uint64_t started_at;    /* event number of its THREAD_START */
+  uint64_t ended_at;      /* ... of its THREAD_END */
+  uint64_t arrived_at;    /* ... of its last barrier arrival */
+  uint64_t waiting_for;   /* WAITING: the barrier number */
+  uint32_t msg_target;    /* SENDING: the message's destination thread */
+  uint32_t msg_parts;     /* SENDING: SEND_PART events in it so far */
+  uint64_t msg_opened_at; /* SENDING: event number of its first SEND_PART */
+  uint64_t msg_seq;       /* messages this thread sent (numbers the open one) */
 } trace_thread_t;
 
 /* A barrier some thread arrived at and that is not complete. There are at
@@ -65,25 +80,30 @@ typedef struct trace_barrier_s {
 } trace_barrier_t;
 
 typedef struct trace_check_s {
+  uint32_t version; /* format version: SEND_PART needs 2 */
   uint32_t threads;
   trace_thread_t *thread; /* [threads] */
   trace_obj_t *obj;       /* [cap], ids 0..objects-1 in use */
   uint64_t objects, cap;
   trace_barrier_t *open; /* [threads] */
   uint32_t nopen;
-  bool barrier_seen;    /* any barrier so far: barrier_max is meaningful */
-  uint64_t barrier_max; /* highest barrier number used so far */
-  uint64_t events;      /* events accepted: the number of the next one */
+  bool barrier_seen;      /* any barrier so far: barrier_max is meaningful */
+  uint64_t barrier_max;   /* highest barrier number used so far */
+  uint64_t events;        /* events accepted: the number of the next one */
+  uint32_t open_messages; /* threads in state SENDING */
 } trace_check_t;
 
-/* 0 ok, -1 out of memory. threads is 1..HL_TRACE_MAX_THREADS. */
-int trace_check_init(trace_check_t *c, uint32_t threads);
+/* 0 ok, -1 out of memory. threads is 1..HL_TRACE_MAX_THREADS; version is
+   the format version (HL_TRACE_MIN_VERSION..HL_TRACE_VERSION). */
+int trace_check_init(trace_check_t *c, uint32_t threads, uint32_t version);
 void trace_check_free(trace_check_t *c);
-/* What must hold when the trace ends (no barrier left incomplete). */
+/* What must hold when the trace ends (no barrier left incomplete, no
+   message left open). */
 trace_field_t trace_check_end(const trace_check_t *c, char *msg);
 
+/* Allocated and not freed (in a message or not). */
 static inline bool trace_check_obj_live(const trace_check_t *c, uint64_t obj) {
-  return obj < c->objects && c->obj[obj].freed == 0;
+  return obj < c->objects && (c->obj[obj].freed == 0 || (c->obj[obj].freed & TRACE_OBJ_IN_MSG));
 }
 
 /* The out-of-line parts of trace_check_event (check.c): rare cases and
@@ -97,11 +117,18 @@ __attribute__((cold)) trace_field_t trace_check_obj_bad(const trace_check_t *c, 
                                                         char *msg);
 trace_field_t trace_check_barrier(trace_check_t *c, const hl_event_t *ev, char *msg);
 bool trace_check_grow(trace_check_t *c); /* room for one more object; false: no memory */
+/* An object whose `freed` word is not 0: in an open message (refused, with
+   why), in one already sent (the mark is cleared: fine), or dead. */
+__attribute__((cold)) trace_field_t trace_check_obj_marked(trace_check_t *c, uint64_t obj,
+                                                           trace_field_t field, const char *what,
+                                                           uint32_t thread, char *msg);
+trace_field_t trace_check_send_part(trace_check_t *c, const hl_event_t *ev, char *msg);
 
-static inline trace_field_t trace_check_use(const trace_check_t *c, uint64_t obj,
-                                            trace_field_t field, const char *what, char *msg) {
-  if (__builtin_expect(trace_check_obj_live(c, obj), 1)) return TRACE_FIELD_NONE;
-  return trace_check_obj_bad(c, obj, field, what, msg);
+/* May `thread` use `obj` now? Live, and not in a message still being built. */
+static inline trace_field_t trace_check_use(trace_check_t *c, uint64_t obj, trace_field_t field,
+                                            const char *what, uint32_t thread, char *msg) {
+  if (__builtin_expect(obj < c->objects && c->obj[obj].freed == 0, 1)) return TRACE_FIELD_NONE;
+  return trace_check_obj_marked(c, obj, field, what, thread, msg);
 }
 
 /* Validate one event and, if valid, apply it. Returns TRACE_FIELD_NONE, or
@@ -145,11 +172,12 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
       c->obj[c->objects++] = (trace_obj_t){ev->size, 0};
       break;
     case HL_OP_FREE:
-      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "free of", msg))) return f;
+      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "free of", ev->thread, msg))) return f;
       c->obj[ev->obj].freed = c->events + 1;
       break;
     case HL_OP_REALLOC:
-      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "realloc of", msg))) return f;
+      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "realloc of", ev->thread, msg)))
+        return f;
       if (ev->size > HL_TRACE_MAX_SIZE)
         return trace_check_fail(msg, TRACE_FIELD_SIZE,
                                 "realloc to %" PRIu64 " bytes (the limit is 2^48)", ev->size);
@@ -158,7 +186,7 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
     case HL_OP_READ:
     case HL_OP_WRITE:
       if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ,
-                               ev->op == HL_OP_READ ? "read of" : "write to", msg)))
+                               ev->op == HL_OP_READ ? "read of" : "write to", ev->thread, msg)))
         return f;
       o = &c->obj[ev->obj];
       if (ev->size > HL_TRACE_MAX_SIZE)
@@ -172,7 +200,8 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
                                 hl_op_name(ev->op), ev->size, ev->offset, ev->obj, o->size);
       break;
     case HL_OP_LINK:
-      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "link from", msg))) return f;
+      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "link from", ev->thread, msg)))
+        return f;
       o = &c->obj[ev->obj];
       if (o->size < 8 || ev->offset > o->size - 8)
         return trace_check_fail(msg, TRACE_FIELD_OFFSET,
@@ -180,16 +209,27 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
                                 ", which has %" PRIu64 " bytes (a pointer field needs 8)",
                                 ev->offset, ev->obj, o->size);
       if (ev->target != HL_TRACE_NO_OBJECT &&
-          (f = trace_check_use(c, ev->target, TRACE_FIELD_TARGET, "link to", msg)))
+          (f = trace_check_use(c, ev->target, TRACE_FIELD_TARGET, "link to", ev->thread, msg)))
         return f;
       break;
     case HL_OP_SEND:
-      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "send of", msg))) return f;
+      if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "send of", ev->thread, msg))) return f;
       if (ev->target >= c->threads)
         return trace_check_fail(msg, TRACE_FIELD_TARGET,
                                 "send of object %" PRIu64 " to thread %" PRIu64
                                 ", out of range (the trace has %" PRIu32 " threads)",
                                 ev->obj, ev->target, c->threads);
+      if (c->thread[ev->thread].state == TRACE_THREAD_SENDING) {
+        /* the send closes the message; its parts' marks go stale with msg_seq */
+        trace_thread_t *t = &c->thread[ev->thread];
+        t->state = TRACE_THREAD_RUNNING;
+        t->msg_parts = 0;
+        t->msg_seq++;
+        c->open_messages--;
+      }
+      break;
+    case HL_OP_SEND_PART:
+      if ((f = trace_check_send_part(c, ev, msg))) return f;
       break;
     case HL_OP_THREAD_START:
       c->thread[ev->thread].state = TRACE_THREAD_RUNNING;

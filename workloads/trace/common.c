@@ -18,7 +18,7 @@ static const char *const op_names[HL_OP_COUNT] = {
     [HL_OP_ALLOC] = "alloc",     [HL_OP_FREE] = "free",          [HL_OP_REALLOC] = "realloc",
     [HL_OP_READ] = "read",       [HL_OP_WRITE] = "write",        [HL_OP_LINK] = "link",
     [HL_OP_SEND] = "send",       [HL_OP_THREAD_START] = "start", [HL_OP_THREAD_END] = "end",
-    [HL_OP_BARRIER] = "barrier",
+    [HL_OP_BARRIER] = "barrier", [HL_OP_SEND_PART] = "sendpart",
 };
 
 const char *hl_op_name(hl_op_t op) {

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The byte-level constants of format version 1 (FORMAT.md). */
+/* The byte-level constants of the format (FORMAT.md); versions 1 and 2 share them. */
 #define TRACE_MAGIC        "\x89HLT\r\n\x1a\n"
 #define TRACE_MAGIC_LEN    8
 #define TRACE_MAX_META     (UINT32_C(1) << 20)
@@ -50,9 +50,14 @@ static inline bool trace_kind_has_align(unsigned kind) {
   return kind < 32 && (TRACE_ALIGNED_KINDS >> kind) & 1;
 }
 
-/* Is this op one that names an object (FREE, REALLOC, READ, WRITE, LINK, SEND)? */
+/* Is this op one that names an object with the same-object bit or a delta
+   (FREE, REALLOC, READ, WRITE, LINK, SEND, SEND_PART)? One mask test: the
+   decoder asks for every event. */
+#define TRACE_OBJ_OPS                                                                              \
+  ((1u << HL_OP_FREE) | (1u << HL_OP_REALLOC) | (1u << HL_OP_READ) | (1u << HL_OP_WRITE) |         \
+   (1u << HL_OP_LINK) | (1u << HL_OP_SEND) | (1u << HL_OP_SEND_PART))
 static inline bool trace_op_has_obj(unsigned op) {
-  return op >= HL_OP_FREE && op <= HL_OP_SEND;
+  return op < 32 && (TRACE_OBJ_OPS >> op) & 1;
 }
 
 #include "workloads/trace/check.h"
@@ -76,6 +81,11 @@ const char *trace_display_name(const char *path);
 
 /* ---- memory-backed writer (fuzz target, tests) ---- */
 hl_trace_writer_t *trace_writer_open_mem(uint32_t threads, const char *meta, hl_trace_error_t *err);
+/* Writers of an older format version (HL_TRACE_MIN_VERSION..HL_TRACE_VERSION):
+   the text form writes the version its header names, so pack(dump(b)) is b
+   for version 1 files too. `path` NULL: memory-backed. */
+hl_trace_writer_t *trace_writer_open_version(const char *path, uint32_t threads, const char *meta,
+                                             uint32_t version, hl_trace_error_t *err);
 /* Like hl_trace_writer_close, but hands over the bytes (free() them). On
    failure (-1) the writer stays open for hl_trace_writer_error, as with
    hl_trace_writer_close. */
@@ -90,10 +100,10 @@ bool trace_writer_obj_live(const hl_trace_writer_t *w, uint64_t obj);
 /* Dump a reader's remaining events (header first) as text. */
 int trace_dump_reader(hl_trace_reader_t *r, FILE *out, hl_trace_error_t *err);
 /* Parse text and feed it to a writer opened by `open_writer` (called once
-   the header lines are read). Returns the writer, still open, or NULL on
-   error (anything opened is aborted). */
+   the header lines are read, with the format version the header names). Returns the writer, still
+   open, or NULL on error (anything opened is aborted). */
 typedef hl_trace_writer_t *(*trace_open_writer_fn)(void *ctx, uint32_t threads, const char *meta,
-                                                   hl_trace_error_t *err);
+                                                   uint32_t version, hl_trace_error_t *err);
 hl_trace_writer_t *trace_pack_mem(const char *text, size_t len, const char *name,
                                   trace_open_writer_fn open_writer, void *ctx,
                                   hl_trace_error_t *err);

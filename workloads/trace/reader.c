@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------------
-  workloads/trace/reader.c: decoding binary traces (format version 1,
-  FORMAT.md), with validation of every byte and every event.
+  workloads/trace/reader.c: decoding binary traces (format versions 1 and 2,
+  FORMAT.md), with validation of every byte and every event. Version 1 is
+  version 2 without op 10 (SEND_PART), which stays "unknown op 10" there.
 
   The whole file is in memory (mmap for files, read() for pipes), so decoding
   is pointer arithmetic with an explicit end: no per-event allocation, and
@@ -28,6 +29,7 @@ struct hl_trace_reader_s {
   bool has_prev; /* an event was decoded: prev_thread is meaningful */
   uint32_t prev_thread;
   uint64_t prev_obj; /* object of the last event that had one (0 at start) */
+  unsigned op_limit; /* ops below it exist in this file's version */
   reader_state_t state;
   hl_trace_error_t err;
   char name[sizeof((hl_trace_error_t *)0)->file]; /* for error messages */
@@ -79,10 +81,11 @@ static int reader_header(hl_trace_reader_t *r) {
   p += TRACE_MAGIC_LEN;
   if (p == end)
     return reader_fail(r, end, "truncated: expected the version byte, found end of file");
-  if (*p != HL_TRACE_VERSION)
-    return reader_fail(r, p, "unsupported version %u (this reader supports version %d)", *p,
-                       HL_TRACE_VERSION);
+  if (*p < HL_TRACE_MIN_VERSION || *p > HL_TRACE_VERSION)
+    return reader_fail(r, p, "unsupported version %u (this reader supports versions %d to %d)", *p,
+                       HL_TRACE_MIN_VERSION, HL_TRACE_VERSION);
   r->header.version = *p++;
+  r->op_limit = r->header.version >= 2 ? HL_OP_COUNT : HL_OP_SEND_PART;
   uint64_t v;
   READ_VARINT(at, v, "the thread count");
   if (v == 0 || v > HL_TRACE_MAX_THREADS)
@@ -106,7 +109,7 @@ static int reader_header(hl_trace_reader_t *r) {
   r->header.meta = r->meta;
   r->header.meta_len = (size_t)v;
   p += v;
-  if (trace_check_init(&r->check, r->header.threads))
+  if (trace_check_init(&r->check, r->header.threads, r->header.version))
     return reader_fail(r, p, "out of memory for %" PRIu32 " threads", r->header.threads);
   r->pos = p;
   return 0;
@@ -183,7 +186,8 @@ uint64_t hl_trace_object_size(const hl_trace_reader_t *r, uint64_t obj) {
 /* What the decoder relies on between events (checked once, at the END). */
 static bool reader_is_valid(const hl_trace_reader_t *r) {
   return r->base <= r->pos && r->pos <= r->end && r->meta &&
-         r->header.version == HL_TRACE_VERSION && r->header.threads == r->check.threads &&
+         r->header.version >= HL_TRACE_MIN_VERSION && r->header.version <= HL_TRACE_VERSION &&
+         r->header.version == r->check.version && r->header.threads == r->check.threads &&
          r->prev_thread < r->header.threads &&
          (r->check.objects == 0 || r->prev_obj < r->check.objects);
 }
@@ -221,8 +225,13 @@ int hl_trace_next(hl_trace_reader_t *r, hl_event_t *ev) {
   unsigned tag = *p++;
   unsigned op = tag & TRACE_TAG_OP, high = tag >> TRACE_KIND_SHIFT;
   uint64_t v;
-  if (op >= HL_OP_COUNT) {
+  if (op >= r->op_limit) {
     if (op == TRACE_TAG_END) return reader_end(r, tag_at);
+    if (op < HL_OP_COUNT)
+      return reader_fail(r, tag_at,
+                         "unknown op %u in tag 0x%02x (%s needs format version 2; this file is "
+                         "version %" PRIu32 ")",
+                         op, tag, hl_op_name((hl_op_t)op), r->header.version);
     return reader_fail(r, tag_at, "unknown op %u in tag 0x%02x", op, tag);
   }
   ev->op = (hl_op_t)op;
@@ -288,6 +297,7 @@ int hl_trace_next(hl_trace_reader_t *r, hl_event_t *ev) {
                              ev->target);
         break;
       case HL_OP_SEND:
+      case HL_OP_SEND_PART:
         READ_VARINT(target_at, ev->target, "a destination thread");
         break;
       default: /* FREE */

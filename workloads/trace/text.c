@@ -6,7 +6,8 @@
   In text, object ids are labels chosen by whoever wrote the text; pack maps
   each alloc's label to the next dense id, and a label may be reused once
   its object is freed. Dump prints the dense ids themselves, so
-  pack(dump(bin)) reproduces bin byte for byte. Pack feeds the events to the
+  pack(dump(bin)) reproduces bin byte for byte; for that the header line
+  names the format version and pack writes that version (1 or 2). Pack feeds the events to the
   ordinary writer, so text is validated by the same rules as binary traces;
   errors name the line.
 ---------------------------------------------------------------------------- */
@@ -95,6 +96,7 @@ int trace_dump_reader(hl_trace_reader_t *r, FILE *out, hl_trace_error_t *err) {
           dump_num(&p, ev.target);
         break;
       case HL_OP_SEND:
+      case HL_OP_SEND_PART:
         dump_num(&p, ev.obj);
         dump_num(&p, ev.target);
         break;
@@ -390,15 +392,16 @@ static int pack_event(pack_t *k, const char *tok, size_t len) {
     static const struct {
       const char *name;
       hl_op_t op;
-    } obj_ops[] = {{"free", HL_OP_FREE},   {"realloc", HL_OP_REALLOC}, {"read", HL_OP_READ},
-                   {"write", HL_OP_WRITE}, {"link", HL_OP_LINK},       {"send", HL_OP_SEND}};
+    } obj_ops[] = {{"free", HL_OP_FREE},         {"realloc", HL_OP_REALLOC}, {"read", HL_OP_READ},
+                   {"write", HL_OP_WRITE},       {"link", HL_OP_LINK},       {"send", HL_OP_SEND},
+                   {"sendpart", HL_OP_SEND_PART}};
     size_t i = 0;
     while (i < sizeof obj_ops / sizeof obj_ops[0] && !text_is(tok, len, obj_ops[i].name)) i++;
     if (i == sizeof obj_ops / sizeof obj_ops[0])
       return text_fail(t,
                        "unknown op '%s' (expected start, end, malloc, calloc, memalign, "
                        "posix_memalign, aligned_alloc, valloc, pvalloc, free, realloc, read, "
-                       "write, link, send or barrier)",
+                       "write, link, send, sendpart or barrier)",
                        text_quote(tok, len, q));
     ev.op = obj_ops[i].op;
     if (pack_label(k, "an object label", &ev.obj, &label)) return -1;
@@ -424,6 +427,7 @@ static int pack_event(pack_t *k, const char *tok, size_t len) {
         break;
       }
       case HL_OP_SEND:
+      case HL_OP_SEND_PART:
         if (text_u64(t, "a destination thread", &ev.target)) return -1;
         break;
       default: /* free */
@@ -461,14 +465,14 @@ hl_trace_writer_t *trace_pack_mem(const char *text, size_t len, const char *name
 
   if (!text_next_significant(t, &tok, &tok_len) || !text_is(tok, tok_len, "heaplab-trace")) {
     if (t->lineno == 0) t->lineno = 1;
-    text_fail(t, "expected the header line 'heaplab-trace 1'%s",
+    text_fail(t, "expected the header line 'heaplab-trace 2' (or 1)%s",
               t->line == t->eol ? ", found the end of the text" : "");
     goto out;
   }
   if (text_u64(t, "the text format version", &version)) goto out;
-  if (version != HL_TRACE_VERSION) {
-    text_fail(t, "unsupported text trace version %" PRIu64 " (this reader supports %d)", version,
-              HL_TRACE_VERSION);
+  if (version < HL_TRACE_MIN_VERSION || version > HL_TRACE_VERSION) {
+    text_fail(t, "unsupported text trace version %" PRIu64 " (this reader supports %d to %d)",
+              version, HL_TRACE_MIN_VERSION, HL_TRACE_VERSION);
     goto out;
   }
   if (text_line_end(t, "the header")) goto out;
@@ -492,7 +496,7 @@ hl_trace_writer_t *trace_pack_mem(const char *text, size_t len, const char *name
       continue;
     }
     if (!k.w) {
-      k.w = open_writer(ctx, (uint32_t)threads, meta, err);
+      k.w = open_writer(ctx, (uint32_t)threads, meta, (uint32_t)version, err);
       if (!k.w) goto out;
     }
     if (!more) {
@@ -522,8 +526,8 @@ out:
 }
 
 static hl_trace_writer_t *pack_open_file(void *ctx, uint32_t threads, const char *meta,
-                                         hl_trace_error_t *err) {
-  return hl_trace_writer_open((const char *)ctx, threads, meta, err);
+                                         uint32_t version, hl_trace_error_t *err) {
+  return trace_writer_open_version((const char *)ctx, threads, meta, version, err);
 }
 
 int hl_trace_pack(const char *in_path, const char *out_path, hl_trace_error_t *err) {

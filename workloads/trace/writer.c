@@ -1,6 +1,6 @@
 /* ----------------------------------------------------------------------------
-  workloads/trace/writer.c: encoding binary traces (format version 1,
-  FORMAT.md).
+  workloads/trace/writer.c: encoding binary traces (format version 2,
+  FORMAT.md; version 1 on request, for the text form of version 1 files).
 
   Every event goes through trace_check_event (check.c), the validator the
   reader runs, before it is encoded, so an invalid trace cannot be written.
@@ -127,12 +127,17 @@ static void writer_free(hl_trace_writer_t *w) {
 /* Common part of the file and memory writers: validate the header, set up
    the validator and buffer the header bytes. */
 static hl_trace_writer_t *writer_new(const char *name, uint32_t threads, const char *meta,
-                                     hl_trace_error_t *err) {
+                                     uint32_t version, hl_trace_error_t *err) {
   size_t meta_len = meta ? strlen(meta) : 0, bad;
   char msg[TRACE_MSG_LEN];
   if (threads == 0 || threads > HL_TRACE_MAX_THREADS) {
     trace_error_set(err, name, 0, 0, 0, "thread count %" PRIu32 " (must be 1..%d)", threads,
                     HL_TRACE_MAX_THREADS);
+    return NULL;
+  }
+  if (version < HL_TRACE_MIN_VERSION || version > HL_TRACE_VERSION) {
+    trace_error_set(err, name, 0, 0, 0, "format version %" PRIu32 " (this writer writes %d to %d)",
+                    version, HL_TRACE_MIN_VERSION, HL_TRACE_VERSION);
     return NULL;
   }
   if (meta && trace_meta_check(meta, meta_len, &bad, msg, sizeof msg)) {
@@ -141,7 +146,7 @@ static hl_trace_writer_t *writer_new(const char *name, uint32_t threads, const c
   }
   hl_trace_writer_t *w = calloc(1, sizeof *w);
   if (w) w->buf = malloc(WRITER_BUF);
-  if (!w || !w->buf || trace_check_init(&w->check, threads)) {
+  if (!w || !w->buf || trace_check_init(&w->check, threads, version)) {
     trace_error_set(err, name, 0, 0, 0, "out of memory");
     if (w) writer_free(w);
     return NULL;
@@ -152,7 +157,7 @@ static hl_trace_writer_t *writer_new(const char *name, uint32_t threads, const c
   uint8_t head[TRACE_MAGIC_LEN + 1 + 2 * VARINT_MAX_LEN], *p = head;
   memcpy(p, TRACE_MAGIC, TRACE_MAGIC_LEN);
   p += TRACE_MAGIC_LEN;
-  *p++ = HL_TRACE_VERSION;
+  *p++ = (uint8_t)version;
   p = varint_put(p, threads);
   p = varint_put(p, meta_len);
   memcpy(w->buf, head, (size_t)(p - head));
@@ -167,9 +172,15 @@ static hl_trace_writer_t *writer_new(const char *name, uint32_t threads, const c
 
 hl_trace_writer_t *hl_trace_writer_open(const char *path, uint32_t threads, const char *meta,
                                         hl_trace_error_t *err) {
+  return trace_writer_open_version(path, threads, meta, HL_TRACE_VERSION, err);
+}
+
+hl_trace_writer_t *trace_writer_open_version(const char *path, uint32_t threads, const char *meta,
+                                             uint32_t version, hl_trace_error_t *err) {
+  if (!path) return writer_new("<memory>", threads, meta, version, err);
   bool is_stdout = strcmp(path, "-") == 0;
   const char *name = is_stdout ? "<stdout>" : path;
-  hl_trace_writer_t *w = writer_new(name, threads, meta, err);
+  hl_trace_writer_t *w = writer_new(name, threads, meta, version, err);
   if (!w) return NULL;
   if (is_stdout) {
     w->fd = STDOUT_FILENO;
@@ -206,7 +217,7 @@ hl_trace_writer_t *hl_trace_writer_open(const char *path, uint32_t threads, cons
 
 hl_trace_writer_t *trace_writer_open_mem(uint32_t threads, const char *meta,
                                          hl_trace_error_t *err) {
-  return writer_new("<memory>", threads, meta, err);
+  return writer_new("<memory>", threads, meta, HL_TRACE_VERSION, err);
 }
 
 uint64_t hl_trace_writer_next_id(const hl_trace_writer_t *w) {
@@ -259,6 +270,7 @@ int hl_trace_write(hl_trace_writer_t *w, const hl_event_t *ev) {
             p, ev->target == HL_TRACE_NO_OBJECT ? 0 : zigzag_encode(ev->target - ev->obj) + 1);
         break;
       case HL_OP_SEND:
+      case HL_OP_SEND_PART:
         p = varint_put(p, ev->target);
         break;
       default: /* FREE */
