@@ -68,8 +68,8 @@ static const gen_spec_t sv_spec = {
     .threads_help = "threads, each with its own heap of objects",
     .params = sv_params,
     .nparams = SV_NPARAMS,
-    .notes = "Trace (T threads, N objects, F = floor(N*P/100), S = N - F, W passes,\n"
-             "C churn):\n"
+    .notes = "Trace (T threads, N objects, P free-percent, F = floor(N*P/100), S = N - F,\n"
+             "W passes, C churn):\n"
              "  allocs = frees = writes = T*(N + C*(W-1)); reads = T*S*W\n"
              "  events = T*(3*(N + C*(W-1)) + S*W) + 2T\n"
              "  cross-thread frees: none; live bytes at the end: 0\n"
