@@ -56,6 +56,12 @@ static void usage(FILE *out) {
       "  --page-size BYTES     allocator page size tunable (K, M suffixes; default 0 =\n"
       "                        the allocator's own)\n"
       "  --options STR         allocator-specific options, key=value,key=value\n"
+      "  --remote-free send|request  how a thread frees an object another thread owns,\n"
+      "                        for allocators with per-thread owners (ravioli): send\n"
+      "                        (default) hands it over first, then frees it; request\n"
+      "                        posts a free request to the owner (the allocator's\n"
+      "                        free_post; an error where it has none). Others free\n"
+      "                        directly (the remote_free column says direct)\n"
       "  --format text|csv     output: 'name value' lines (default) or a CSV header + row\n"
       "  --sim CONFIG          feed the memory-hierarchy simulator (sim/README.md) with\n"
       "                        every access instead of measuring natively: the\n"
@@ -360,7 +366,8 @@ int main(int argc, char **argv) {
     OPT_SIM,
     OPT_SIM_TOP,
     OPT_SIM_PAGE,
-    OPT_SIM_REPORT
+    OPT_SIM_REPORT,
+    OPT_REMOTE_FREE
   };
   static const struct option long_opts[] = {
       {"alloc", required_argument, 0, 'a'},
@@ -371,6 +378,7 @@ int main(int argc, char **argv) {
       {"verify", no_argument, 0, OPT_VERIFY},
       {"page-size", required_argument, 0, OPT_PAGE},
       {"options", required_argument, 0, OPT_OPTIONS},
+      {"remote-free", required_argument, 0, OPT_REMOTE_FREE},
       {"format", required_argument, 0, OPT_FORMAT},
       {"list", no_argument, 0, OPT_LIST},
       {"sim", required_argument, 0, OPT_SIM},
@@ -404,6 +412,10 @@ int main(int argc, char **argv) {
       case OPT_ACCESS:
         if (!hl_access_model_parse(optarg, &opt.access))
           return usage_error("--access: expected auto, traced, touch or none, got '%s'", optarg);
+        break;
+      case OPT_REMOTE_FREE:
+        if (!hl_remote_free_parse(optarg, &opt.remote_free))
+          return usage_error("--remote-free: expected send or request, got '%s'", optarg);
         break;
       case OPT_VERIFY:
         opt.verify = true;
@@ -472,6 +484,9 @@ int main(int argc, char **argv) {
     return usage_error("--page-size: allocator '%s' has no page size tunable (--list shows "
                        "which have the page-size property)",
                        opt.allocator->name);
+  char check_why[512];
+  if (hl_replay_options_check(&opt, check_why, sizeof check_why) != 0)
+    return usage_error("%s", check_why);
   if (!so.config && (so.page || so.report || so.top != 10))
     return usage_error("%s", "--sim-top, --sim-page-size and --sim-report need --sim CONFIG");
   sim_config_t sim_cfg;
@@ -509,7 +524,7 @@ int main(int argc, char **argv) {
   }
 
   hl_trace_error_t err;
-  hl_replay_trace_t *trace = hl_replay_load(trace_path, hl_replay_load_flags(opt.allocator), &err);
+  hl_replay_trace_t *trace = hl_replay_load(trace_path, hl_replay_options_load_flags(&opt), &err);
   if (!trace) {
     fprintf(stderr, "hlreplay: ");
     hl_trace_error_print(stderr, &err);
@@ -529,6 +544,14 @@ int main(int argc, char **argv) {
             opt.allocator->name, served_by);
     fprintf(stderr, "hlreplay: access model %s: %s\n", hl_access_model_name(shown),
             hl_access_model_description(shown));
+    if (opt.remote_free == HL_REMOTE_FREE_REQUEST && !(opt.allocator->flags & HL_ALLOC_OWNED))
+      fprintf(stderr,
+              "hlreplay: --remote-free request: '%s' has no per-thread owners, so a remote free "
+              "is a plain free (remote_free = direct)\n",
+              opt.allocator->name);
+    else if (hl_replay_free_requests(trace))
+      fprintf(stderr, "hlreplay: --remote-free request: %llu frees posted to their owner\n",
+              (unsigned long long)hl_replay_free_requests(trace));
   }
 #ifdef HL_CAPTURE
   if (!quiet)

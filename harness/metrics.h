@@ -27,6 +27,8 @@
   X(page_size_bytes, "allocator page size tunable (0 = allocator default)")                        \
   X(events, "trace events replayed")                                                               \
   X(handover_sends, "sends inserted so every op runs in its owner thread (owned allocators)")      \
+  X(remote_free, "send | request | direct: how a thread frees an object another thread owns "      \
+                 "(hlreplay --remote-free; direct: the allocator has no owners)")                  \
   X(wall_s, "wall-clock time of the replay loop")                                                  \
   X(cpu_s, "user+system CPU time of the process during the replay loop")                           \
   X(events_per_s, "events / wall_s")                                                               \
@@ -75,7 +77,7 @@
   X(alloc_pages_returned, "pages threads gave back to the shared pool")                            \
   X(alloc_fixups, "pointers the allocator rewrote because something moved")                        \
   X(alloc_transfer_bytes, "bytes copied to hand objects between threads")                          \
-  X(alloc_messages, "messages sent between threads (a send of a set of objects is one)")          \
+  X(alloc_messages, "messages sent between threads (a send of a set of objects is one)")           \
   X(alloc_free_requests, "frees posted to the owning thread (--remote-free request)")              \
   X(alloc_transfer_pages, "pages that carried messages between threads")                           \
   X(alloc_pages_handed, "of those, heap pages handed over in place instead of copied into")        \

@@ -20,6 +20,15 @@
   preserved. Verify also checks alignment and that no two live objects
   overlap (flat allocators), and that calloc memory is zero.
 
+  A message of several objects: the thread keeps the slots of its SEND_PART
+  events (replay_thread_t.msg_*, sized at load for the largest message) and
+  hands them over at its closing SEND, as one send_set call when the
+  allocator has one, else one send per object; the parts' publications wait
+  for that SEND, since until then the objects have not left. A free request
+  (REPLAY_FLAG_POSTED) is free_post to the owner: the harness never touches
+  that slot again (the owner frees it and sets it NULL, alloc.h), so verify
+  cannot read it first and the clean-up at the end skips it.
+
   Waiting between threads uses a futex on the object's epoch word: spin a
   little first (hand-overs are usually quick), then sleep, with a timeout so
   a failure elsewhere is noticed and never turns into a hang.
@@ -126,6 +135,11 @@ typedef struct replay_thread_s {
   pthread_t os_thread;
   bool joined;
   _Atomic uint32_t turn; /* threads-in-turn: bumped when the baton is handed to this thread */
+  /* the message being gathered: SEND_PART events and their slots (one more
+     slot, for the closing SEND's object); sized trace->max_parts */
+  const replay_event_t **msg_parts;
+  void ***msg_slots;
+  uint32_t msg_len;
 } replay_thread_t;
 
 typedef struct replay_barrier_s {
@@ -143,6 +157,7 @@ struct replay_run_s {
   uint64_t *sizes;          /* current size of each object */
   _Atomic uint32_t *epochs; /* hand-over counter of each object */
   uint8_t *linked;          /* verify: object holds pointers, pattern no longer applies */
+  uint8_t *posted;          /* free requested (free_post): the slot is the owner's to clear */
 #ifdef HL_CAPTURE
   uint32_t *owner; /* the logical thread that allocated each object (attribution) */
 #endif
@@ -366,6 +381,35 @@ static replay_read_t replay_read_mode(const replay_run_t *run, uint32_t obj) {
 
 /* ---- one event ---- */
 
+/* The closing SEND of a message: hand over the gathered parts and its own
+   object, then publish the parts another thread awaits. */
+static void replay_send_message(replay_thread_t *th, const replay_event_t *e) {
+  replay_run_t *run = th->run;
+  const hl_allocator_t *A = run->alloc;
+  hl_ctx_t *to = &run->threads[e->a].ctx;
+  uint32_t n = th->msg_len;
+  th->msg_slots[n] = &run->slots[e->obj];
+  if (A->send_set)
+    A->send_set(&th->ctx, to, (void **const *)th->msg_slots, n + 1);
+  else
+    for (uint32_t i = 0; i <= n; i++) A->send(&th->ctx, to, th->msg_slots[i]);
+  th->msg_len = 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (th->msg_parts[i]->sync & REPLAY_PUBLISH)
+      replay_publish(&run->epochs[th->msg_parts[i]->obj]);
+}
+
+/* A free request to the owner (--remote-free request). Only the owner may
+   touch the object, so nothing is read first (no touch read, no verify
+   check of the contents), and after free_post the slot is the owner's. */
+static bool replay_free_post(replay_thread_t *th, const replay_event_t *e) {
+  replay_run_t *run = th->run;
+  if (run->opt->verify) verify_remove(run, e->obj); /* the owner has not freed it yet: no race */
+  run->posted[e->obj] = 1;
+  run->alloc->free_post(&th->ctx, &run->threads[e->b].ctx, &run->slots[e->obj], run->sizes[e->obj]);
+  return true;
+}
+
 static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
   replay_run_t *run = th->run;
   const hl_allocator_t *A = run->alloc;
@@ -396,6 +440,7 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
       if (touch || verify) replay_write_range(th, e->obj, 0, e->a);
       return true;
     case HL_OP_FREE:
+      if (e->flags & REPLAY_FLAG_POSTED) return replay_free_post(th, e);
       if (touch || verify) {
         if (!replay_read_range(th, e->obj, 0, run->sizes[e->obj], replay_read_mode(run, e->obj)))
           return false;
@@ -440,7 +485,17 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
       CAPTURE_ALLOC();
       return true;
     case HL_OP_SEND:
-      A->send(ctx, &run->threads[e->a].ctx, slot);
+      if (th->msg_len == 0 || (e->flags & REPLAY_FLAG_HANDOVER))
+        A->send(ctx, &run->threads[e->a].ctx, slot);
+      else
+        replay_send_message(th, e);
+      return true;
+    case HL_OP_SEND_PART: /* sent, and published, with the message's SEND */
+      if (th->msg_len > run->trace->max_parts)
+        return replay_fail(th, "internal: a message of more than %u parts", run->trace->max_parts),
+               false;
+      th->msg_parts[th->msg_len] = e;
+      th->msg_slots[th->msg_len++] = slot;
       return true;
     case HL_OP_THREAD_START:
       return true; /* contexts are set up before the clock starts */
@@ -467,7 +522,7 @@ static inline bool replay_event(replay_thread_t *th, const replay_event_t *e) {
       return false;
   }
   if (!replay_step(th, e)) return false;
-  if (e->sync & REPLAY_PUBLISH) replay_publish(&run->epochs[e->obj]);
+  if ((e->sync & REPLAY_PUBLISH) && e->op != HL_OP_SEND_PART) replay_publish(&run->epochs[e->obj]);
   if (e->sync & REPLAY_PUBLISH_TARGET) replay_publish(&run->epochs[e->b]);
   return true;
 }
@@ -677,12 +732,17 @@ static bool replay_run_is_valid(const replay_run_t *run) {
 
 static void replay_run_free(replay_run_t *run) {
   const hl_replay_trace_t *t = run->trace;
-  for (uint32_t i = 0; i < t->threads; i++) replay_unmap(run->threads[i].scratch, REPLAY_CHUNK);
+  for (uint32_t i = 0; i < t->threads; i++) {
+    replay_unmap(run->threads[i].scratch, REPLAY_CHUNK);
+    replay_unmap(run->threads[i].msg_parts, t->max_parts * sizeof *run->threads[i].msg_parts);
+    replay_unmap(run->threads[i].msg_slots, (t->max_parts + 1) * sizeof *run->threads[i].msg_slots);
+  }
   replay_unmap(run->threads, t->threads * sizeof *run->threads);
   replay_unmap(run->slots, t->objects * sizeof *run->slots);
   replay_unmap(run->sizes, t->objects * sizeof *run->sizes);
   replay_unmap((void *)run->epochs, t->objects * sizeof *run->epochs);
   replay_unmap(run->linked, t->objects);
+  replay_unmap(run->posted, t->objects);
 #ifdef HL_CAPTURE
   replay_unmap(run->owner, t->objects * sizeof *run->owner);
 #endif
@@ -731,6 +791,42 @@ unsigned hl_replay_load_flags(const hl_allocator_t *alloc) {
   return (alloc->flags & HL_ALLOC_OWNED) ? HL_REPLAY_OWNERSHIP : 0;
 }
 
+static const char *const remote_free_names[] = {"send", "request"};
+
+const char *hl_remote_free_name(hl_remote_free_t how) {
+  return remote_free_names[how];
+}
+
+bool hl_remote_free_parse(const char *name, hl_remote_free_t *out) {
+  for (unsigned i = 0; i < sizeof remote_free_names / sizeof remote_free_names[0]; i++)
+    if (strcmp(name, remote_free_names[i]) == 0) {
+      *out = (hl_remote_free_t)i;
+      return true;
+    }
+  return false;
+}
+
+/* Free requests only exist between owners: elsewhere a remote free is a free. */
+static bool replay_free_requests(const hl_replay_options_t *opt) {
+  return opt->remote_free == HL_REMOTE_FREE_REQUEST && (opt->allocator->flags & HL_ALLOC_OWNED);
+}
+
+unsigned hl_replay_options_load_flags(const hl_replay_options_t *opt) {
+  return hl_replay_load_flags(opt->allocator) |
+         (replay_free_requests(opt) ? HL_REPLAY_FREE_REQUEST : 0);
+}
+
+int hl_replay_options_check(const hl_replay_options_t *opt, char *why, size_t why_len) {
+  if (replay_free_requests(opt) && !opt->allocator->free_post) {
+    snprintf(why, why_len,
+             "--remote-free request: allocator '%s' owns its objects per thread but has no free "
+             "requests (free_post); use --remote-free send",
+             opt->allocator->name);
+    return -1;
+  }
+  return 0;
+}
+
 int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metrics_t *row,
                   char *why, size_t why_len) {
   replay_pattern_init();
@@ -746,6 +842,14 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
              run.alloc->name);
     return -1;
   }
+  if (hl_replay_options_check(opt, why, why_len)) return -1;
+  if (t->free_request != replay_free_requests(opt)) {
+    snprintf(why, why_len,
+             "the trace was loaded for --remote-free %s, the run asks for %s: load it with "
+             "hl_replay_options_load_flags(options)",
+             t->free_request ? "request" : "send", hl_remote_free_name(opt->remote_free));
+    return -1;
+  }
   if (opt->verify && (run.alloc->flags & HL_ALLOC_NO_MEMORY)) {
     snprintf(why, why_len,
              "--verify: allocator '%s' allocates no memory, there is nothing to verify",
@@ -759,6 +863,7 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   run.linked = replay_map(t->objects);
   run.barriers = replay_map(t->barriers * sizeof *run.barriers);
   bool ok = run.threads && run.slots && run.sizes && run.epochs && run.linked && run.barriers;
+  if (ok && t->free_request) ok = (run.posted = replay_map(t->objects)) != NULL;
 #ifdef HL_CAPTURE
   ok = ok && (run.owner = replay_map(t->objects * sizeof *run.owner)) != NULL;
   if (opt->mode == HL_REPLAY_THREADS || !hl_capture_active()) {
@@ -776,8 +881,12 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   CAPTURE_CORE(0); /* heap set-up is charged to core 0 */
   CAPTURE_ALLOC();
 #endif
-  for (uint32_t i = 0; ok && i < t->threads; i++)
-    ok = (run.threads[i].scratch = replay_map(REPLAY_CHUNK)) != NULL;
+  for (uint32_t i = 0; ok && i < t->threads; i++) {
+    replay_thread_t *th = &run.threads[i];
+    ok = (th->scratch = replay_map(REPLAY_CHUNK)) != NULL &&
+         (th->msg_parts = replay_map(t->max_parts * sizeof *th->msg_parts)) != NULL &&
+         (th->msg_slots = replay_map((t->max_parts + 1) * sizeof *th->msg_slots)) != NULL;
+  }
   if (!ok) {
     snprintf(why, why_len, "out of memory setting up the replay");
     replay_run_free(&run);
@@ -841,6 +950,9 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   uint64_t trace_events = t->events - t->handover_sends; /* the same for every allocator */
   hl_metrics_set(row, HL_METRIC_events, "%llu", (unsigned long long)trace_events);
   hl_metrics_set(row, HL_METRIC_handover_sends, "%llu", (unsigned long long)t->handover_sends);
+  hl_metrics_set(row, HL_METRIC_remote_free, "%s",
+                 (run.alloc->flags & HL_ALLOC_OWNED) ? hl_remote_free_name(opt->remote_free)
+                                                     : "direct");
   hl_metrics_set(row, HL_METRIC_page_size_bytes, "%zu", opt->heap.page_size);
   if (rc == 0) hl_counters_report(&counters, trace_events, row);
   replay_stats_report(&run, row);
@@ -848,10 +960,12 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   /* Objects the trace never freed (or a failed run left) are freed now,
      after the clock and the stats, so repeated runs in one process start
      from a clean heap. A freed object's slot is NULL (alloc.h). An owned
-     allocator gets each free from the owner's context. */
+     allocator gets each free from the owner's context. An object whose free
+     was requested is the owner's: it frees it at its next call or its
+     thread_done, and its slot is not the harness's to read. */
   if (inited)
     for (uint32_t i = 0; i < t->objects; i++)
-      if (run.slots[i]) {
+      if (!(run.posted && run.posted[i]) && run.slots[i]) {
         uint32_t by = t->final_owner && t->final_owner[i] < inited ? t->final_owner[i] : 0;
         run.alloc->free(&run.threads[by].ctx, &run.slots[i], run.sizes[i]);
       }

@@ -10,6 +10,13 @@
   thread *awaits* that epoch. Events that stay on one thread pay nothing.
   Because the trace is a legal serialization, these waits cannot deadlock.
 
+  A message of several objects (SEND_PART ... SEND, trace format version 2)
+  is gathered by the sending thread and handed over at its closing SEND, in
+  one allocator call (send_set) when the allocator has one. A remote free
+  (of an object another thread owns, for owned allocators) is either a
+  hand-over followed by a free (--remote-free send) or a free request posted
+  to the owner (--remote-free request, the allocator's free_post).
+
   Memory for the loaded trace and the object table comes from mmap, not
   malloc, so the allocator being measured sees only the trace's requests.
 ---------------------------------------------------------------------------- */
@@ -46,6 +53,18 @@ const char *hl_access_model_description(hl_access_model_t model);
 /* HL_ACCESS_AUTO when `name` is unknown and not "auto": check with strcmp first. */
 bool hl_access_model_parse(const char *name, hl_access_model_t *out);
 
+/* How a thread frees an object another thread owns (HL_ALLOC_OWNED
+   allocators; for the others a remote free is a plain free: "direct"). */
+typedef enum hl_remote_free_e {
+  HL_REMOTE_FREE_SEND,    /* the owner sends it to the freeing thread, which frees it */
+  HL_REMOTE_FREE_REQUEST, /* the freeing thread posts a free request (free_post) */
+} hl_remote_free_t;
+
+/* "send", "request": --remote-free's values. */
+const char *hl_remote_free_name(hl_remote_free_t how);
+/* false when `name` is neither. */
+bool hl_remote_free_parse(const char *name, hl_remote_free_t *out);
+
 typedef struct hl_replay_options_s {
   const hl_allocator_t *allocator;
   hl_heap_config_t heap;
@@ -55,6 +74,7 @@ typedef struct hl_replay_options_s {
   bool progress;  /* print progress to stderr on long runs */
   uint32_t cores; /* 0: logical thread t runs as core t (native); else core t mod cores
                      (--sim: the simulated cores) */
+  hl_remote_free_t remote_free; /* owned allocators: how remote frees are replayed */
 } hl_replay_options_t;
 
 typedef struct hl_replay_trace_s hl_replay_trace_t;
@@ -63,8 +83,19 @@ typedef struct hl_replay_trace_s hl_replay_trace_t;
    object between threads an explicit SEND from its owner (replay_load.c),
    as allocators with HL_ALLOC_OWNED require. hl_replay_load_flags gives the
    flags an allocator needs. */
-enum { HL_REPLAY_OWNERSHIP = 1 };
+enum {
+  HL_REPLAY_OWNERSHIP = 1,
+  /* with OWNERSHIP: a FREE of an object another thread owns becomes a free
+     request to the owner (free_post), with no hand-over send */
+  HL_REPLAY_FREE_REQUEST = 2,
+};
 unsigned hl_replay_load_flags(const hl_allocator_t *alloc);
+/* The flags a run with these options needs (the allocator's, and the
+   remote-free mode's). */
+unsigned hl_replay_options_load_flags(const hl_replay_options_t *opt);
+/* Can these options run at all? 0, or -1 with `why` filled (say, request
+   mode for an owned allocator without free_post). */
+int hl_replay_options_check(const hl_replay_options_t *opt, char *why, size_t why_len);
 
 /* Load and validate a binary trace. NULL on error with *err filled. */
 hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_error_t *err);
@@ -73,6 +104,9 @@ uint32_t hl_replay_threads(const hl_replay_trace_t *t);
 uint64_t hl_replay_events(const hl_replay_trace_t *t);
 bool hl_replay_has_accesses(const hl_replay_trace_t *t);       /* any READ/WRITE events */
 uint64_t hl_replay_handover_sends(const hl_replay_trace_t *t); /* inserted by HL_REPLAY_OWNERSHIP */
+uint64_t
+hl_replay_free_requests(const hl_replay_trace_t *t);        /* FREEs HL_REPLAY_FREE_REQUEST posts */
+uint32_t hl_replay_max_message(const hl_replay_trace_t *t); /* objects in the largest message */
 
 /* Replay once. Fills the run's columns of `row` (timing, counters, allocator
    stats, access model, mode). Returns 0, or -1 with `why` filled. */

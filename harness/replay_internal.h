@@ -17,20 +17,27 @@ enum {
   REPLAY_PUBLISH_TARGET = 8,
 };
 
+/* flags of a replay event */
+enum {
+  REPLAY_FLAG_HANDOVER = 1, /* SEND the loader inserted: a message of its own, never closes one */
+  REPLAY_FLAG_POSTED = 2,   /* FREE posted to the owner (free_post); b = the owner thread */
+};
+
 #define REPLAY_NO_TARGET UINT32_MAX
 
 /* One event of one thread's program: 32 bytes, decoded once at load. */
 typedef struct replay_event_s {
-  uint8_t op;   /* hl_op_t */
-  uint8_t kind; /* ALLOC: hl_alloc_kind_t */
-  uint8_t sync; /* REPLAY_* bits */
-  uint8_t unused;
+  uint8_t op;           /* hl_op_t */
+  uint8_t kind;         /* ALLOC: hl_alloc_kind_t */
+  uint8_t sync;         /* REPLAY_* bits */
+  uint8_t flags;        /* REPLAY_FLAG_* bits */
   uint32_t obj;         /* object index; BARRIER: dense barrier index */
   uint32_t wait;        /* REPLAY_AWAIT: obj epoch to wait for */
   uint32_t wait_target; /* REPLAY_AWAIT_TARGET: target epoch to wait for */
-  uint64_t
-      a; /* ALLOC/REALLOC: size; READ/WRITE: offset; LINK: field; SEND: thread; BARRIER: count */
-  uint64_t b; /* ALLOC: alignment; READ/WRITE: length; LINK: target index or REPLAY_NO_TARGET */
+  uint64_t a; /* ALLOC/REALLOC: size; READ/WRITE: offset; LINK: field; SEND, SEND_PART: thread;
+                 BARRIER: count */
+  uint64_t b; /* ALLOC: alignment; READ/WRITE: length; LINK: target index or REPLAY_NO_TARGET;
+                 FREE with REPLAY_FLAG_POSTED: the owner */
 } replay_event_t;
 
 /* A growable array in mmap'ed memory (never malloc: see replay.h). */
@@ -53,6 +60,9 @@ struct hl_replay_trace_s {
   bool has_accesses;
   bool ownership;          /* loaded with HL_REPLAY_OWNERSHIP */
   uint64_t handover_sends; /* SEND events the loader inserted (ownership mode) */
+  bool free_request;       /* loaded with HL_REPLAY_FREE_REQUEST */
+  uint64_t posted_frees;   /* FREE events marked REPLAY_FLAG_POSTED */
+  uint32_t max_parts;      /* most SEND_PART events in one message (its SEND adds one) */
   uint32_t *final_owner;   /* [objects] owner at the end of the trace (ownership mode) */
   replay_vec_t *programs;  /* [threads] of replay_event_t */
   replay_vec_t order;      /* uint16_t thread of each event in trace order (serial mode) */

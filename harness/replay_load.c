@@ -17,6 +17,20 @@
   still appended (contexts live until heap_done, alloc.h), and while the
   owner waits at a barrier the send goes before its arrival, or the user
   (which may have to arrive at the same barrier) would wait forever.
+
+  Messages of several objects (SEND_PART ... SEND): a SEND_PART makes its
+  target the owner, as a SEND does. A thread building a message does
+  nothing else until the closing SEND (the trace validator's rule), so a
+  hand-over the owner must make meanwhile goes before the message's first
+  SEND_PART: the replay gathers a thread's SEND_PART events up to its next
+  SEND, and nothing may come in between. The owner held the object before
+  the message opened, unless the object reached it during the message;
+  that hand-over cannot be placed and fails the load, like the barrier case.
+
+  Free requests (HL_REPLAY_FREE_REQUEST): a FREE of an object another
+  thread owns is marked REPLAY_FLAG_POSTED with the owner, instead of a
+  hand-over; the usual await orders it after the owner's last event on the
+  object.
 ---------------------------------------------------------------------------- */
 #include "harness/replay_internal.h"
 #include <assert.h>
@@ -84,6 +98,12 @@ typedef struct load_waiting_s {
   uint64_t since;   /* trace event number of its arrival */
 } load_waiting_t;
 
+/* A thread's message under construction. */
+typedef struct load_message_s {
+  uint32_t parts; /* SEND_PART events so far; 0: no message open */
+  uint64_t since; /* trace event number of its first SEND_PART */
+} load_message_t;
+
 typedef struct load_state_s {
   hl_replay_trace_t *trace;
   replay_vec_t owners;     /* load_owner_t per object */
@@ -91,6 +111,9 @@ typedef struct load_state_s {
   bool ownership;          /* HL_REPLAY_OWNERSHIP */
   replay_vec_t holders;    /* load_holder_t per object (ownership mode) */
   load_waiting_t *waiting; /* [threads] (ownership mode) */
+  load_message_t *message; /* [threads] */
+  bool free_request;       /* HL_REPLAY_FREE_REQUEST */
+  uint32_t posted_to;      /* the FREE being loaded is posted to this owner; UINT32_MAX: not */
   uint64_t seq;            /* trace events read so far */
   const char *why;         /* what made the load fail, when it is not ENOMEM */
 } load_state_t;
@@ -161,7 +184,24 @@ static int load_claim(load_state_t *s, uint32_t obj, uint32_t thread) {
   if (replay_vec_reserve(&t->order, sizeof(uint16_t), t->order.len + 1)) return ENOMEM;
   replay_event_t *ev = prog->data;
   uint64_t at = prog->len;
-  if (s->waiting[from].barrier) {
+  uint32_t parts = s->message[from].parts;
+  if (parts) {
+    /* before the owner's open message (see the banner): its SEND_PART
+       events move up one place, and where their objects were last used
+       moves with them */
+    if (h->since > s->message[from].since) {
+      s->why = "an object reached a thread building a message (sendpart) and was then used by "
+               "another thread; an owned allocator cannot replay this hand-over";
+      return EINVAL;
+    }
+    at = prog->len - parts;
+    for (uint64_t i = prog->len; i > at; i--) {
+      ev[i] = ev[i - 1];
+      assert(ev[i].op == HL_OP_SEND_PART);
+      load_owner_t *o = (load_owner_t *)s->owners.data + ev[i].obj;
+      if (o->thread == from && (o->index & ~LOAD_ROLE_TARGET) == i - 1) o->index++;
+    }
+  } else if (s->waiting[from].barrier) {
     /* Serial replay runs the owner's events in program order at its order
        slots, so the send takes the arrival's slot: the owner must already
        have held the object then. */
@@ -174,7 +214,8 @@ static int load_claim(load_state_t *s, uint32_t obj, uint32_t thread) {
     assert(ev[at].op == HL_OP_BARRIER);
     ev[at + 1] = ev[at];
   }
-  ev[at] = (replay_event_t){.op = HL_OP_SEND, .obj = obj, .a = thread};
+  ev[at] =
+      (replay_event_t){.op = HL_OP_SEND, .flags = REPLAY_FLAG_HANDOVER, .obj = obj, .a = thread};
   prog->len++;
   ev[at].wait = load_handover(s, obj, from, at, false);
   if (ev[at].wait) ev[at].sync |= REPLAY_AWAIT;
@@ -200,11 +241,18 @@ static int load_ownership(load_state_t *s, const hl_event_t *e) {
     case HL_OP_READ:
     case HL_OP_WRITE:
     case HL_OP_SEND:
+    case HL_OP_SEND_PART:
     case HL_OP_LINK: {
+      uint32_t holder = ((load_holder_t *)s->holders.data)[e->obj].thread;
+      if (e->op == HL_OP_FREE && s->free_request && holder != e->thread) {
+        s->posted_to = holder; /* a free request: the owner keeps it until it frees it */
+        return 0;
+      }
       int rc = load_claim(s, (uint32_t)e->obj, e->thread);
       if (rc == 0 && e->op == HL_OP_LINK && e->target != HL_TRACE_NO_OBJECT)
         rc = load_claim(s, (uint32_t)e->target, e->thread);
-      if (rc == 0 && e->op == HL_OP_SEND) /* the trace's own send: the target owns it now */
+      /* the trace's own send, or a part of a message: the target owns it now */
+      if (rc == 0 && (e->op == HL_OP_SEND || e->op == HL_OP_SEND_PART))
         ((load_holder_t *)s->holders.data)[e->obj] =
             (load_holder_t){.thread = (uint32_t)e->target, .since = s->seq};
       return rc;
@@ -220,6 +268,7 @@ static int load_ownership(load_state_t *s, const hl_event_t *e) {
 static int load_event(load_state_t *s, const hl_event_t *e) {
   hl_replay_trace_t *t = s->trace;
   s->seq++;
+  s->posted_to = UINT32_MAX;
   if (s->ownership) {
     int rc = load_ownership(s, e);
     if (rc) return rc;
@@ -243,13 +292,25 @@ static int load_event(load_state_t *s, const hl_event_t *e) {
     case HL_OP_READ:
     case HL_OP_WRITE:
     case HL_OP_SEND:
+    case HL_OP_SEND_PART:
     case HL_OP_LINK:
       re.obj = (uint32_t)e->obj;
       re.wait = load_handover(s, re.obj, e->thread, index, false);
       if (re.wait) re.sync |= REPLAY_AWAIT;
       if (e->op == HL_OP_REALLOC) re.a = e->size;
       if (e->op == HL_OP_READ || e->op == HL_OP_WRITE) re.a = e->offset, re.b = e->size;
-      if (e->op == HL_OP_SEND) re.a = e->target;
+      if (e->op == HL_OP_SEND || e->op == HL_OP_SEND_PART) re.a = e->target;
+      if (e->op == HL_OP_SEND_PART && s->message[e->thread].parts++ == 0)
+        s->message[e->thread].since = s->seq;
+      if (e->op == HL_OP_SEND) { /* closes the thread's message, if one is open */
+        if (s->message[e->thread].parts > t->max_parts) t->max_parts = s->message[e->thread].parts;
+        s->message[e->thread].parts = 0;
+      }
+      if (e->op == HL_OP_FREE && s->posted_to != UINT32_MAX) {
+        re.flags |= REPLAY_FLAG_POSTED;
+        re.b = s->posted_to;
+        t->posted_frees++;
+      }
       if (e->op == HL_OP_LINK) {
         re.a = e->offset;
         re.b = REPLAY_NO_TARGET;
@@ -293,6 +354,14 @@ static bool replay_trace_is_valid(const hl_replay_trace_t *t) {
     if (p->len != per_thread[th]) return false;
     if (p->len && ev[0].op != HL_OP_THREAD_START) return false;
     for (size_t i = 0; i < p->len; i++) {
+      /* a message's parts are followed by more parts or the trace's own SEND */
+      if (ev[i].op == HL_OP_SEND_PART &&
+          (i + 1 == p->len ||
+           !(ev[i + 1].op == HL_OP_SEND_PART ||
+             (ev[i + 1].op == HL_OP_SEND && !(ev[i + 1].flags & REPLAY_FLAG_HANDOVER)))))
+        return false;
+      if ((ev[i].flags & REPLAY_FLAG_POSTED) && (ev[i].op != HL_OP_FREE || ev[i].b >= t->threads))
+        return false;
       bool has_obj = ev[i].op != HL_OP_THREAD_START && ev[i].op != HL_OP_THREAD_END;
       uint32_t limit = ev[i].op == HL_OP_BARRIER ? t->barriers : t->objects;
       if (has_obj && ev[i].obj >= limit) return false;
@@ -307,10 +376,15 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
   if (!r) return NULL;
   hl_replay_trace_t *t = replay_map(sizeof *t);
   uint32_t threads = hl_trace_header(r)->threads;
-  load_state_t s = {.trace = t, .ownership = (flags & HL_REPLAY_OWNERSHIP) != 0};
+  load_state_t s = {.trace = t,
+                    .ownership = (flags & HL_REPLAY_OWNERSHIP) != 0,
+                    .free_request =
+                        (flags & HL_REPLAY_OWNERSHIP) && (flags & HL_REPLAY_FREE_REQUEST)};
   if (t) t->programs = replay_map(threads * sizeof(replay_vec_t));
   if (t && s.ownership) s.waiting = replay_map(threads * sizeof *s.waiting);
-  if (!t || !t->programs || (s.ownership && !s.waiting)) {
+  s.message = replay_map(threads * sizeof *s.message);
+  if (!t || !t->programs || (s.ownership && !s.waiting) || !s.message) {
+    replay_unmap(s.message, threads * sizeof *s.message);
     load_fail(err, r, path, "out of memory loading the trace");
     hl_trace_close(r);
     if (t) replay_unmap(t->programs, threads * sizeof(replay_vec_t)), replay_unmap(t, sizeof *t);
@@ -319,6 +393,7 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
   snprintf(t->path, sizeof t->path, "%s", path);
   t->threads = threads;
   t->ownership = s.ownership;
+  t->free_request = s.free_request;
   hl_event_t e;
   int rc, status = 0;
   while ((rc = hl_trace_next(r, &e)) == 1) {
@@ -340,6 +415,7 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
   replay_vec_free(&s.owners, sizeof(load_owner_t));
   replay_vec_free(&s.barriers, sizeof(load_barrier_t));
   replay_unmap(s.waiting, threads * sizeof *s.waiting);
+  replay_unmap(s.message, threads * sizeof *s.message);
   if (status == 0 && s.ownership) { /* the final owners: who frees what the trace left live */
     t->final_owner = replay_map(t->objects * sizeof *t->final_owner);
     if (!t->final_owner) {
@@ -379,4 +455,10 @@ bool hl_replay_has_accesses(const hl_replay_trace_t *t) {
 }
 uint64_t hl_replay_handover_sends(const hl_replay_trace_t *t) {
   return t->handover_sends;
+}
+uint64_t hl_replay_free_requests(const hl_replay_trace_t *t) {
+  return t->posted_frees;
+}
+uint32_t hl_replay_max_message(const hl_replay_trace_t *t) {
+  return t->max_parts + 1;
 }
