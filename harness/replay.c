@@ -134,7 +134,8 @@ typedef struct replay_thread_s {
   uint8_t *scratch;      /* REPLAY_CHUNK bytes for reads */
   pthread_t os_thread;
   bool joined;
-  _Atomic uint32_t turn; /* threads-in-turn: bumped when the baton is handed to this thread */
+  _Atomic uint32_t turn;     /* threads-in-turn: bumped when the baton is handed to this thread */
+  _Atomic uint32_t requests; /* free requests posted to this thread so far (its END awaits) */
   /* the message being gathered: SEND_PART events and their slots (one more
      slot, for the closing SEND's object); sized trace->max_parts */
   const replay_event_t **msg_parts;
@@ -407,6 +408,7 @@ static bool replay_free_post(replay_thread_t *th, const replay_event_t *e) {
   if (run->opt->verify) verify_remove(run, e->obj); /* the owner has not freed it yet: no race */
   run->posted[e->obj] = 1;
   run->alloc->free_post(&th->ctx, &run->threads[e->b].ctx, &run->slots[e->obj], run->sizes[e->obj]);
+  replay_publish(&run->threads[e->b].requests);
   return true;
 }
 
@@ -519,6 +521,8 @@ static inline bool replay_event(replay_thread_t *th, const replay_event_t *e) {
   if (run->opt->mode == HL_REPLAY_THREADS) {
     if ((e->sync & REPLAY_AWAIT) && !replay_await(run, &run->epochs[e->obj], e->wait)) return false;
     if ((e->sync & REPLAY_AWAIT_TARGET) && !replay_await(run, &run->epochs[e->b], e->wait_target))
+      return false;
+    if ((e->sync & REPLAY_AWAIT_REQUESTS) && !replay_await(run, &th->requests, e->wait))
       return false;
   }
   if (!replay_step(th, e)) return false;

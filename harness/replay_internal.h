@@ -15,6 +15,8 @@ enum {
   REPLAY_PUBLISH = 2,      /* bump obj's epoch when done */
   REPLAY_AWAIT_TARGET = 4, /* LINK: the same for the target object */
   REPLAY_PUBLISH_TARGET = 8,
+  REPLAY_AWAIT_REQUESTS = 16, /* THREAD_END: wait until `wait` free requests were posted to
+                                 this thread, so its thread_done serves them */
 };
 
 /* flags of a replay event */

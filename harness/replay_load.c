@@ -30,7 +30,11 @@
   Free requests (HL_REPLAY_FREE_REQUEST): a FREE of an object another
   thread owns is marked REPLAY_FLAG_POSTED with the owner, instead of a
   hand-over; the usual await orders it after the owner's last event on the
-  object.
+  object. The owner serves requests at its next call or its thread_done, so
+  its THREAD_END awaits the requests posted to it before it in trace order
+  (free-running threads could otherwise end first and leave them unserved),
+  and a free after the owner's end is replayed as a hand-over and a free:
+  a thread that has ended serves no requests.
 ---------------------------------------------------------------------------- */
 #include "harness/replay_internal.h"
 #include <assert.h>
@@ -112,6 +116,8 @@ typedef struct load_state_s {
   replay_vec_t holders;    /* load_holder_t per object (ownership mode) */
   load_waiting_t *waiting; /* [threads] (ownership mode) */
   load_message_t *message; /* [threads] */
+  uint32_t *requests;      /* [threads] free requests posted to each so far (request mode) */
+  bool *ended;             /* [threads] THREAD_END seen (request mode) */
   bool free_request;       /* HL_REPLAY_FREE_REQUEST */
   uint32_t posted_to;      /* the FREE being loaded is posted to this owner; UINT32_MAX: not */
   uint64_t seq;            /* trace events read so far */
@@ -244,7 +250,7 @@ static int load_ownership(load_state_t *s, const hl_event_t *e) {
     case HL_OP_SEND_PART:
     case HL_OP_LINK: {
       uint32_t holder = ((load_holder_t *)s->holders.data)[e->obj].thread;
-      if (e->op == HL_OP_FREE && s->free_request && holder != e->thread) {
+      if (e->op == HL_OP_FREE && s->free_request && holder != e->thread && !s->ended[holder]) {
         s->posted_to = holder; /* a free request: the owner keeps it until it frees it */
         return 0;
       }
@@ -309,6 +315,7 @@ static int load_event(load_state_t *s, const hl_event_t *e) {
       if (e->op == HL_OP_FREE && s->posted_to != UINT32_MAX) {
         re.flags |= REPLAY_FLAG_POSTED;
         re.b = s->posted_to;
+        s->requests[s->posted_to]++;
         t->posted_frees++;
       }
       if (e->op == HL_OP_LINK) {
@@ -327,7 +334,14 @@ static int load_event(load_state_t *s, const hl_event_t *e) {
       if (re.obj == UINT32_MAX) return ENOMEM;
       re.a = e->size;
       break;
-    default: /* THREAD_START, THREAD_END carry nothing more */
+    case HL_OP_THREAD_END:
+      if (s->free_request) {
+        s->ended[e->thread] = true;
+        re.wait = s->requests[e->thread];
+        if (re.wait) re.sync |= REPLAY_AWAIT_REQUESTS;
+      }
+      break;
+    default: /* THREAD_START carries nothing more */
       break;
   }
   ((replay_event_t *)prog->data)[prog->len++] = re;
@@ -383,8 +397,15 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
   if (t) t->programs = replay_map(threads * sizeof(replay_vec_t));
   if (t && s.ownership) s.waiting = replay_map(threads * sizeof *s.waiting);
   s.message = replay_map(threads * sizeof *s.message);
-  if (!t || !t->programs || (s.ownership && !s.waiting) || !s.message) {
+  if (s.free_request) {
+    s.requests = replay_map(threads * sizeof *s.requests);
+    s.ended = replay_map(threads * sizeof *s.ended);
+  }
+  if (!t || !t->programs || (s.ownership && !s.waiting) || !s.message ||
+      (s.free_request && (!s.requests || !s.ended))) {
     replay_unmap(s.message, threads * sizeof *s.message);
+    replay_unmap(s.requests, threads * sizeof *s.requests);
+    replay_unmap(s.ended, threads * sizeof *s.ended);
     load_fail(err, r, path, "out of memory loading the trace");
     hl_trace_close(r);
     if (t) replay_unmap(t->programs, threads * sizeof(replay_vec_t)), replay_unmap(t, sizeof *t);
@@ -416,6 +437,8 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
   replay_vec_free(&s.barriers, sizeof(load_barrier_t));
   replay_unmap(s.waiting, threads * sizeof *s.waiting);
   replay_unmap(s.message, threads * sizeof *s.message);
+  replay_unmap(s.requests, threads * sizeof *s.requests);
+  replay_unmap(s.ended, threads * sizeof *s.ended);
   if (status == 0 && s.ownership) { /* the final owners: who frees what the trace left live */
     t->final_owner = replay_map(t->objects * sizeof *t->final_owner);
     if (!t->final_owner) {

@@ -134,4 +134,66 @@ grep -q "^access_model *traced" "$HL_TMP/out" && pass || fail "every-op trace us
 grep -q "access model traced" "$HL_TMP/err" && pass || fail "access model printed on stderr"
 expect_ok "null, no access" $R "$HL_TMP/larson.hlt" --alloc null --access none
 expect_fail "null verify refused" "nothing to verify" $R "$HL_TMP/larson.hlt" --alloc null --verify
+# ---- messages of several objects, and remote frees as free requests ----
+expect_fail "bad --remote-free" "--remote-free: expected send or request, got 'maybe'" \
+  $R "$HL_TMP/tt.hlt" --alloc system --remote-free maybe
+expect_ok "help names --remote-free" $R --help
+grep -q -- "--remote-free send|request" "$HL_TMP/out" && pass || fail "--help lacks --remote-free"
+# Each round every thread sends objects to the next thread as one message of
+# three (links among them), the receiver reads and frees one of them; the
+# others are freed a round later by the thread after it: a remote free.
+{
+  echo "heaplab-trace 2"; echo "threads 4"
+  for t in 0 1 2 3; do echo "$t start"; done
+  id=0
+  for r in 0 1 2 3 4 5 6 7; do
+    for t in 0 1 2 3; do
+      to=$(((t + 1) % 4)); nx=$(((t + 2) % 4)); a=$id b=$((id + 1)) c=$((id + 2)); id=$((id + 3))
+      echo "$t malloc $a 48"; echo "$t calloc $b 32"; echo "$t malloc $c 24"
+      echo "$t write $a 0 48"; echo "$t write $c 0 24"
+      echo "$t link $a 8 $b"; echo "$t link $b 0 $c"
+      echo "$t sendpart $a $to"; echo "$nx malloc $((id++)) 8"; echo "$t sendpart $b $to"
+      echo "$t send $c $to"
+      echo "$to read $a 16 32"; echo "$to read $c 0 24"; echo "$to free $c"
+      [ $r -gt 0 ] && echo "$nx free $((a - 16))" && echo "$nx free $((b - 16))"
+    done
+  done
+  for t in 0 1 2 3; do echo "$t end"; done
+} >"$HL_TMP/sets.txt"
+expect_ok "pack the message trace" $T pack "$HL_TMP/sets.txt" -o "$HL_TMP/sets.hlt"
+col() { # csv file, column -> the value in its one row
+  /usr/bin/python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))[sys.argv[2]])' "$1" "$2"
+}
+owned="ravioli"
+for a in system $owned; do
+  for mode in --threads-as-traced --serial --threads-in-turn; do
+    expect_ok "$a sets $mode verify" $R "$HL_TMP/sets.hlt" --alloc $a $mode --verify --format csv -q
+    cp "$HL_TMP/out" "$HL_TMP/sets.csv"
+    expect_eq "$a sets $mode status" "$(col "$HL_TMP/sets.csv" status)" ok
+    want=send; [ $a = system ] && want=direct
+    expect_eq "$a sets $mode remote_free" "$(col "$HL_TMP/sets.csv" remote_free)" $want
+  done
+done
+expect_ok "system --remote-free request" $R "$HL_TMP/sets.hlt" --alloc system --remote-free request --verify --format csv
+cp "$HL_TMP/out" "$HL_TMP/sets.csv"
+expect_eq "system request: remote_free direct" "$(col "$HL_TMP/sets.csv" remote_free)" direct
+grep -q "has no per-thread owners, so a remote free is a plain free" "$HL_TMP/err" && pass ||
+  fail "system request: no note that it changes nothing"
+# ravioli's free requests: usable once alloc/ravioli has free_post, a clear
+# refusal until then.
+if grep -q '\.free_post *= *rv_' alloc/ravioli/*.c; then
+  for mode in --threads-as-traced --serial --threads-in-turn; do
+    expect_ok "ravioli request $mode verify" $R "$HL_TMP/sets.hlt" --alloc ravioli $mode \
+      --remote-free request --verify --format csv -q
+    cp "$HL_TMP/out" "$HL_TMP/sets.csv"
+    expect_eq "ravioli request $mode remote_free" "$(col "$HL_TMP/sets.csv" remote_free)" request
+    expect_eq "ravioli request $mode status" "$(col "$HL_TMP/sets.csv" status)" ok
+  done
+  # 7 rounds x 4 threads x 2 remote frees, requested instead of handed over
+  expect_ok "ravioli request, text" $R "$HL_TMP/sets.hlt" --alloc ravioli --remote-free request
+  grep -q "56 frees posted to their owner" "$HL_TMP/err" && pass || fail "ravioli: 56 requests expected"
+else
+  expect_fail "ravioli request without free_post" "has no free requests \\(free_post\\); use --remote-free send" \
+    $R "$HL_TMP/sets.hlt" --alloc ravioli --remote-free request
+fi
 finish test_hlreplay

@@ -9,10 +9,16 @@
     never used after free, replayed with real threads on a trace full of
     hand-overs, sends, links and barriers.
   - Serial and threaded replay run every event exactly once.
+  - Messages of several objects (sendpart): handed over whole (send_set, or
+    one send per object), contents intact under verify, in every mode;
+    owned replays place hand-overs outside a thread's open message.
+  - Remote frees as free requests (--remote-free request): free_post to the
+    true owner after its last use, no hand-over, never touched again.
 ---------------------------------------------------------------------------- */
 #include "harness/replay.h"
 #include "tests/check.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +311,139 @@ static const hl_allocator_t owned_checker = {
     .identify = always_ok,
 };
 
+/* ---- messages of several objects and free requests ---- */
+
+/* The ownership checker with send_set and free_post, as ravioli has them.
+   send_set must get the whole message at once, from its owner; free_post a
+   request for an object the named owner really owns, after the owner's
+   earlier events on it (the order checker says so). The owner frees
+   requested objects at its next call or its thread_done; any later use of
+   such a slot by the harness is an order violation (freed twice, or used
+   after free). */
+#define POST_THREADS 64
+#define POST_MAX     8192
+static pthread_mutex_t post_lock[POST_THREADS];
+static void **post_pending[POST_THREADS][POST_MAX];
+static _Atomic uint32_t post_count[POST_THREADS];
+static _Atomic uint64_t post_calls, post_done, post_violations, set_calls, set_objects;
+
+static void post_drain(hl_ctx_t *ctx) {
+  if (ctx->thread >= POST_THREADS || atomic_load(&post_count[ctx->thread]) == 0) return;
+  pthread_mutex_lock(&post_lock[ctx->thread]);
+  uint32_t n = atomic_load(&post_count[ctx->thread]);
+  for (uint32_t i = 0; i < n; i++) {
+    void **slot = post_pending[ctx->thread][i];
+    owned_check(ctx, slot);
+    order_free(ctx, slot, 0); /* sets *slot = NULL, as alloc.h asks */
+    atomic_fetch_add(&post_done, 1);
+  }
+  atomic_store(&post_count[ctx->thread], 0);
+  pthread_mutex_unlock(&post_lock[ctx->thread]);
+}
+static void post_free_post(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size) {
+  (void)size;
+  atomic_fetch_add(&post_calls, 1);
+  uint32_t obj = order_obj(slot);
+  if (from->thread == owner->thread || atomic_load(&owner_of[obj]) != owner->thread ||
+      atomic_load(&order_state[obj]) != 1 || owner->thread >= POST_THREADS)
+    atomic_fetch_add(&post_violations, 1);
+  if (owner->thread >= POST_THREADS) return;
+  pthread_mutex_lock(&post_lock[owner->thread]);
+  uint32_t n = atomic_load(&post_count[owner->thread]);
+  if (n < POST_MAX) {
+    post_pending[owner->thread][n] = slot;
+    atomic_store(&post_count[owner->thread], n + 1);
+  } else {
+    atomic_fetch_add(&post_violations, 1);
+  }
+  pthread_mutex_unlock(&post_lock[owner->thread]);
+}
+static void post_send_set(hl_ctx_t *from, hl_ctx_t *to, void **const *slots, size_t n) {
+  post_drain(from);
+  if (n < 2) atomic_fetch_add(&post_violations, 1); /* one object is a plain send */
+  atomic_fetch_add(&set_calls, 1);
+  atomic_fetch_add(&set_objects, n);
+  for (size_t i = 0; i < n; i++) owned_send(from, to, slots[i]);
+}
+static int post_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t k, size_t al) {
+  post_drain(ctx);
+  return owned_alloc(ctx, slot, size, k, al);
+}
+static void post_free(hl_ctx_t *ctx, void **slot, size_t size) {
+  post_drain(ctx);
+  owned_free(ctx, slot, size);
+}
+static int post_realloc(hl_ctx_t *ctx, void **slot, size_t o, size_t n) {
+  post_drain(ctx);
+  return owned_realloc(ctx, slot, o, n);
+}
+static void post_read(hl_ctx_t *c, void *const *slot, size_t off, void *dst, size_t len) {
+  post_drain(c);
+  owned_read(c, slot, off, dst, len);
+}
+static void post_write(hl_ctx_t *c, void *const *slot, size_t off, const void *src, size_t len) {
+  post_drain(c);
+  owned_write(c, slot, off, src, len);
+}
+static void post_link(hl_ctx_t *c, void **slot, size_t field, void **target) {
+  post_drain(c);
+  owned_link(c, slot, field, target);
+}
+static void post_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
+  post_drain(from);
+  owned_send(from, to, slot);
+}
+static void post_thread_done(hl_ctx_t *ctx) {
+  post_drain(ctx);
+  hl_flat_thread_done(ctx);
+}
+static const hl_allocator_t owned_poster = {
+    .name = "owned-post",
+    .summary = "test",
+    .flags = HL_ALLOC_NO_MEMORY | HL_ALLOC_OWNED,
+    .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init,
+    .thread_done = post_thread_done,
+    .alloc = post_alloc,
+    .free = post_free,
+    .realloc = post_realloc,
+    .read = post_read,
+    .write = post_write,
+    .link = post_link,
+    .send = post_send,
+    .send_set = post_send_set,
+    .free_post = post_free_post,
+    .stats = no_stats,
+    .identify = always_ok,
+};
+
+/* A flat allocator with send_set, to replay sets with --verify: contents
+   and the links among the objects must survive. */
+static void flat_send_set(hl_ctx_t *from, hl_ctx_t *to, void **const *slots, size_t n) {
+  atomic_fetch_add(&set_calls, 1);
+  atomic_fetch_add(&set_objects, n);
+  for (size_t i = 0; i < n; i++) hl_flat_send(from, to, slots[i]);
+}
+static const hl_allocator_t faulty_sets = {
+    .name = "faulty-sets",
+    .summary = "test",
+    .heap_init = plain_heap_init,
+    .heap_done = plain_heap_done,
+    .thread_init = hl_flat_thread_init,
+    .thread_done = hl_flat_thread_done,
+    .alloc = faulty_alloc,
+    .free = faulty_free,
+    .realloc = faulty_realloc,
+    .read = hl_flat_read,
+    .write = hl_flat_write,
+    .link = hl_flat_link,
+    .send = hl_flat_send,
+    .send_set = flat_send_set,
+    .stats = no_stats,
+    .identify = always_ok,
+};
+
 static int run(hl_replay_trace_t *t, const hl_allocator_t *a, hl_replay_mode_t mode,
                hl_access_model_t access, bool verify, char *why, size_t len) {
   hl_replay_options_t opt = {.allocator = a, .mode = mode, .access = access, .verify = verify};
@@ -400,6 +539,300 @@ static void test_ownership_edges(void) {
   if (t) hl_replay_unload(t);
 }
 
+/* A trace of messages: every round each thread allocates 1..4 objects,
+   writes them, links each to the next, and sends them as one message to the
+   next thread (another thread's events in the middle of it); a third thread
+   reads the sender's kept object while the message is open (an owned
+   replay's hand-over must go before the message); the receiver reads them
+   and frees the last; the others are freed a round later by yet another
+   thread (remote frees). The generator keeps its own owner model to know
+   what the replay must do. */
+static uint64_t msg_sets, msg_set_objects, msg_remote_frees;
+static uint32_t msg_owner[4096];
+
+static void msg_use(uint32_t t, uint64_t obj) {
+  msg_owner[obj] = t;
+}
+static void msg_free(uint32_t t, uint64_t obj) {
+  if (msg_owner[obj] != t) msg_remote_frees++;
+  w_op(HL_OP_FREE, t, obj);
+}
+
+static void make_message_trace(const char *path, int rounds) {
+  const uint32_t threads = 4;
+  msg_sets = msg_set_objects = msg_remote_frees = 0;
+  w_begin(path, threads);
+  uint64_t keep[4], left[4][4];
+  int nleft[4] = {0};
+  for (uint32_t t = 0; t < threads; t++) w_op(HL_OP_THREAD_START, t, 0);
+  for (uint32_t t = 0; t < threads; t++) {
+    keep[t] = w_alloc(t, 64, HL_KIND_MALLOC, 0);
+    msg_use(t, keep[t]);
+  }
+  for (int r = 0; r < rounds; r++) {
+    for (uint32_t t = 0; t < threads; t++) {
+      uint32_t to = (t + 1) % threads, other = (t + 2) % threads;
+      /* last round's leftovers of the thread before: freed here, remotely */
+      uint32_t s = (t + threads - 1) % threads;
+      for (int i = 0; i < nleft[s]; i++) msg_free(t, left[s][i]);
+      nleft[s] = 0;
+      int k = 1 + (r + (int)t) % 4;
+      uint64_t o[4];
+      for (int i = 0; i < k; i++) {
+        o[i] = w_alloc(t, 32 + 8 * (uint64_t)i, i == 1 ? HL_KIND_CALLOC : HL_KIND_MALLOC, 0);
+        msg_use(t, o[i]);
+        w_event((hl_event_t){.op = HL_OP_WRITE, .thread = t, .obj = o[i], .size = 32});
+      }
+      for (int i = 0; i + 1 < k; i++)
+        w_event((hl_event_t){
+            .op = HL_OP_LINK, .thread = t, .obj = o[i], .offset = 8, .target = o[i + 1]});
+      w_event((hl_event_t){.op = HL_OP_WRITE, .thread = t, .obj = keep[t], .size = 64});
+      msg_use(t, keep[t]);
+      for (int i = 0; i + 1 < k; i++) {
+        w_event((hl_event_t){.op = HL_OP_SEND_PART, .thread = t, .obj = o[i], .target = to});
+        msg_use(to, o[i]);
+        if (i == 0) { /* others' events inside the message */
+          w_event((hl_event_t){
+              .op = HL_OP_READ, .thread = other, .obj = keep[t], .offset = 0, .size = 8});
+          msg_use(other, keep[t]);
+          uint64_t tmp = w_alloc(to, 16, HL_KIND_MALLOC, 0);
+          msg_use(to, tmp);
+          msg_free(to, tmp);
+        }
+      }
+      w_event((hl_event_t){.op = HL_OP_SEND, .thread = t, .obj = o[k - 1], .target = to});
+      msg_use(to, o[k - 1]);
+      if (k > 1) msg_sets++, msg_set_objects += (uint64_t)k;
+      for (int i = 0; i < k; i++)
+        w_event((hl_event_t){.op = HL_OP_READ, .thread = to, .obj = o[i], .offset = 0, .size = 32});
+      msg_free(to, o[k - 1]);
+      for (int i = 0; i + 1 < k; i++) left[t][nleft[t]++] = o[i];
+    }
+  }
+  /* the kept objects are freed by the next thread; the last leftovers stay
+     live: the replay frees them (or, requested, their owner does) */
+  for (uint32_t t = 0; t < threads; t++) msg_free((t + 1) % threads, keep[t]);
+  for (uint32_t t = 0; t < threads; t++) w_op(HL_OP_THREAD_END, t, 0);
+  CHECK(w_end() == 0, "writing %s", path);
+}
+
+static void post_reset(void) {
+  for (int i = 0; i < POST_THREADS; i++) atomic_store(&post_count[i], 0);
+  memset((void *)order_state, 0, sizeof order_state);
+  atomic_store(&order_violations, 0);
+  atomic_store(&owner_violations, 0);
+  atomic_store(&post_calls, 0);
+  atomic_store(&post_done, 0);
+  atomic_store(&post_violations, 0);
+  atomic_store(&set_calls, 0);
+  atomic_store(&set_objects, 0);
+}
+
+static int run_how(hl_replay_trace_t *t, const hl_allocator_t *a, hl_replay_mode_t mode,
+                   hl_remote_free_t how, bool verify, char *col, char *why, size_t len) {
+  hl_replay_options_t opt = {.allocator = a,
+                             .mode = mode,
+                             .access =
+                                 a->flags & HL_ALLOC_NO_MEMORY ? HL_ACCESS_NONE : HL_ACCESS_TOUCH,
+                             .verify = verify,
+                             .remote_free = how};
+  hl_metrics_t row;
+  hl_metrics_init(&row);
+  int rc = hl_replay_run(t, &opt, &row, why, len);
+  if (col)
+    snprintf(col, 32, "%s",
+             row.value[HL_METRIC_remote_free] ? row.value[HL_METRIC_remote_free] : "NA");
+  hl_metrics_free(&row);
+  return rc;
+}
+
+static const hl_replay_mode_t all_modes[] = {HL_REPLAY_SERIAL, HL_REPLAY_TURNS, HL_REPLAY_THREADS};
+
+static void test_messages(void) {
+  char path[600], why[512] = "", col[32];
+  snprintf(path, sizeof path, "%s/test_replay_messages.hlt", tmpdir);
+  make_message_trace(path, 12);
+  CHECK(msg_sets > 0 && msg_remote_frees > 0, "the trace has sets (%llu) and remote frees (%llu)",
+        (unsigned long long)msg_sets, (unsigned long long)msg_remote_frees);
+  hl_trace_error_t err;
+
+  /* Flat allocators, every mode, with --verify: per-object sends (system)
+     and send_set (faulty-sets), once per message of more than one object. */
+  hl_replay_trace_t *t = hl_replay_load(path, 0, &err);
+  CHECK(t != NULL, "load: %s", err.message);
+  if (!t) return;
+  CHECK(hl_replay_max_message(t) == 4, "largest message %u, expected 4", hl_replay_max_message(t));
+  for (size_t m = 0; m < 3; m++) {
+    why[0] = 0;
+    CHECK(run_how(t, hl_alloc_find("system"), all_modes[m], HL_REMOTE_FREE_SEND, true, col, why,
+                  sizeof why) == 0 &&
+              strcmp(col, "direct") == 0,
+          "system, %s, verify: %s (remote_free %s)", hl_replay_mode_name(all_modes[m]), why, col);
+    post_reset();
+    why[0] = 0;
+    CHECK(run_how(t, &faulty_sets, all_modes[m], HL_REMOTE_FREE_SEND, true, NULL, why,
+                  sizeof why) == 0,
+          "send_set, %s, verify: %s", hl_replay_mode_name(all_modes[m]), why);
+    CHECK(atomic_load(&set_calls) == msg_sets && atomic_load(&set_objects) == msg_set_objects,
+          "%s: %llu send_set calls of %llu objects, expected %llu of %llu",
+          hl_replay_mode_name(all_modes[m]), (unsigned long long)atomic_load(&set_calls),
+          (unsigned long long)atomic_load(&set_objects), (unsigned long long)msg_sets,
+          (unsigned long long)msg_set_objects);
+  }
+  /* request mode changes nothing for allocators without owners */
+  why[0] = 0;
+  CHECK(run_how(t, hl_alloc_find("system"), HL_REPLAY_SERIAL, HL_REMOTE_FREE_REQUEST, true, col,
+                why, sizeof why) == 0 &&
+            strcmp(col, "direct") == 0,
+        "system, request: %s (remote_free %s)", why, col);
+  /* verify still fails when a set loses contents: break realloc? no, calloc */
+  fault = FAULT_CALLOC_DIRTY;
+  CHECK(run_how(t, &faulty_sets, HL_REPLAY_SERIAL, HL_REMOTE_FREE_SEND, true, NULL, why,
+                sizeof why) != 0 &&
+            strstr(why, "calloc memory must be zero"),
+        "a faulty allocator passed verify on the message trace: %s", why);
+  fault = FAULT_NONE;
+  hl_replay_unload(t);
+
+  /* Owned: every op from the owner, sets handed over whole, the parts used
+     by the receiver only after the message, many times over in threads. */
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP, &err);
+  CHECK(t != NULL, "load with ownership: %s", err.message);
+  if (!t) return;
+  uint64_t sends_send_mode = hl_replay_handover_sends(t);
+  CHECK(sends_send_mode > 0 && hl_replay_free_requests(t) == 0,
+        "send mode: %llu hand-overs, %llu free requests", (unsigned long long)sends_send_mode,
+        (unsigned long long)hl_replay_free_requests(t));
+  for (int rep = 0; rep < 12; rep++) {
+    hl_replay_mode_t mode = all_modes[rep < 3 ? rep : 2];
+    const hl_allocator_t *a = rep % 2 ? &owned_checker : &owned_poster;
+    post_reset();
+    why[0] = 0;
+    CHECK(run_how(t, a, mode, HL_REMOTE_FREE_SEND, false, col, why, sizeof why) == 0 &&
+              strcmp(col, "send") == 0,
+          "%s, %s: %s (remote_free %s)", a->name, hl_replay_mode_name(mode), why, col);
+    CHECK(atomic_load(&owner_violations) == 0 && atomic_load(&order_violations) == 0 &&
+              atomic_load(&post_violations) == 0 && atomic_load(&post_calls) == 0,
+          "%s, %s, rep %d: %llu outside the owner, %llu out of order, %llu bad sets, %llu posts",
+          a->name, hl_replay_mode_name(mode), rep,
+          (unsigned long long)atomic_load(&owner_violations),
+          (unsigned long long)atomic_load(&order_violations),
+          (unsigned long long)atomic_load(&post_violations),
+          (unsigned long long)atomic_load(&post_calls));
+    if (a == &owned_poster)
+      CHECK(atomic_load(&set_calls) == msg_sets, "owned send_set calls %llu, expected %llu",
+            (unsigned long long)atomic_load(&set_calls), (unsigned long long)msg_sets);
+  }
+  /* The run refuses request mode for a trace loaded for send mode. */
+  CHECK(run_how(t, &owned_poster, HL_REPLAY_SERIAL, HL_REMOTE_FREE_REQUEST, false, NULL, why,
+                sizeof why) != 0 &&
+            strstr(why, "hl_replay_options_load_flags"),
+        "a send-mode load replayed in request mode: %s", why);
+  hl_replay_unload(t);
+
+  /* Request mode: remote frees are free_post to the owner, no hand-over. */
+  hl_replay_options_t opt = {.allocator = &owned_poster, .remote_free = HL_REMOTE_FREE_REQUEST};
+  CHECK(hl_replay_options_load_flags(&opt) == (HL_REPLAY_OWNERSHIP | HL_REPLAY_FREE_REQUEST),
+        "load flags for request mode");
+  t = hl_replay_load(path, hl_replay_options_load_flags(&opt), &err);
+  CHECK(t != NULL, "load for request mode: %s", err.message);
+  if (!t) return;
+  CHECK(hl_replay_free_requests(t) == msg_remote_frees,
+        "%llu free requests, the trace has %llu remote frees",
+        (unsigned long long)hl_replay_free_requests(t), (unsigned long long)msg_remote_frees);
+  CHECK(hl_replay_handover_sends(t) < sends_send_mode,
+        "request mode needs fewer hand-overs: %llu, send mode %llu",
+        (unsigned long long)hl_replay_handover_sends(t), (unsigned long long)sends_send_mode);
+  for (int rep = 0; rep < 12; rep++) {
+    hl_replay_mode_t mode = all_modes[rep < 3 ? rep : 2];
+    post_reset();
+    why[0] = 0;
+    CHECK(run_how(t, &owned_poster, mode, HL_REMOTE_FREE_REQUEST, false, col, why, sizeof why) ==
+                  0 &&
+              strcmp(col, "request") == 0,
+          "request, %s: %s (remote_free %s)", hl_replay_mode_name(mode), why, col);
+    CHECK(atomic_load(&owner_violations) == 0 && atomic_load(&order_violations) == 0 &&
+              atomic_load(&post_violations) == 0,
+          "request, %s, rep %d: %llu outside the owner, %llu out of order, %llu bad requests",
+          hl_replay_mode_name(mode), rep, (unsigned long long)atomic_load(&owner_violations),
+          (unsigned long long)atomic_load(&order_violations),
+          (unsigned long long)atomic_load(&post_violations));
+    CHECK(atomic_load(&post_calls) == msg_remote_frees &&
+              atomic_load(&post_done) == msg_remote_frees,
+          "request, %s: %llu free_post, %llu done by the owner, expected %llu",
+          hl_replay_mode_name(mode), (unsigned long long)atomic_load(&post_calls),
+          (unsigned long long)atomic_load(&post_done), (unsigned long long)msg_remote_frees);
+  }
+  /* An owned allocator without free_post cannot take requests. */
+  CHECK(run_how(t, &owned_checker, HL_REPLAY_SERIAL, HL_REMOTE_FREE_REQUEST, false, NULL, why,
+                sizeof why) != 0 &&
+            strstr(why, "has no free requests (free_post)"),
+        "request mode without free_post: %s", why);
+  opt.allocator = &owned_checker;
+  CHECK(hl_replay_options_check(&opt, why, sizeof why) != 0 && strstr(why, "--remote-free send"),
+        "options check without free_post: %s", why);
+  hl_replay_unload(t);
+
+  /* An object that reaches a thread while it builds a message and is then
+     used elsewhere: no place for the owner's hand-over. */
+  w_begin(path, 3);
+  for (uint32_t th = 0; th < 3; th++) w_op(HL_OP_THREAD_START, th, 0);
+  uint64_t a = w_alloc(0, 16, HL_KIND_MALLOC, 0), b = w_alloc(0, 16, HL_KIND_MALLOC, 0);
+  uint64_t c = w_alloc(2, 16, HL_KIND_MALLOC, 0);
+  w_event((hl_event_t){.op = HL_OP_SEND_PART, .thread = 0, .obj = a, .target = 1});
+  w_event((hl_event_t){.op = HL_OP_SEND, .thread = 2, .obj = c, .target = 0});
+  w_op(HL_OP_FREE, 1, c);
+  w_event((hl_event_t){.op = HL_OP_SEND, .thread = 0, .obj = b, .target = 1});
+  CHECK(w_end() == 0, "writing %s", path);
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP, &err);
+  CHECK(t == NULL && strstr(err.message, "building a message") && err.event == 9,
+        "unplaceable hand-over must fail the load at event 9: event %llu, '%s'",
+        (unsigned long long)err.event, t ? "(loaded)" : err.message);
+  if (t) hl_replay_unload(t);
+  /* a free after the owner's end cannot be a request (an ended thread
+     serves none): it is replayed as a hand-over and a free */
+  w_begin(path, 2);
+  w_op(HL_OP_THREAD_START, 0, 0);
+  w_op(HL_OP_THREAD_START, 1, 0);
+  a = w_alloc(0, 16, HL_KIND_MALLOC, 0);
+  b = w_alloc(0, 16, HL_KIND_MALLOC, 0);
+  w_op(HL_OP_FREE, 1, a); /* a request: owner 0 has not ended */
+  w_op(HL_OP_THREAD_END, 0, 0);
+  w_op(HL_OP_FREE, 1, b); /* owner 0 has ended: hand-over and free */
+  CHECK(w_end() == 0, "writing %s", path);
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP | HL_REPLAY_FREE_REQUEST, &err);
+  CHECK(t && hl_replay_free_requests(t) == 1 && hl_replay_handover_sends(t) == 1,
+        "frees around the owner's end: %llu requests, %llu hand-overs (expected 1, 1): %s",
+        t ? (unsigned long long)hl_replay_free_requests(t) : 0ULL,
+        t ? (unsigned long long)hl_replay_handover_sends(t) : 0ULL, t ? "" : err.message);
+  for (size_t m = 0; t && m < 3; m++) {
+    post_reset();
+    CHECK(run_how(t, &owned_poster, all_modes[m], HL_REMOTE_FREE_REQUEST, false, NULL, why,
+                  sizeof why) == 0 &&
+              atomic_load(&post_done) == 1 && atomic_load(&owner_violations) == 0 &&
+              atomic_load(&order_violations) == 0,
+          "frees around the owner's end, %s: %s; %llu served", hl_replay_mode_name(all_modes[m]),
+          why, (unsigned long long)atomic_load(&post_done));
+  }
+  if (t) hl_replay_unload(t);
+  /* the message trace's loader error again, with the free as a request:
+     the free needs no hand-over */
+  w_begin(path, 3);
+  for (uint32_t th = 0; th < 3; th++) w_op(HL_OP_THREAD_START, th, 0);
+  a = w_alloc(0, 16, HL_KIND_MALLOC, 0), b = w_alloc(0, 16, HL_KIND_MALLOC, 0);
+  c = w_alloc(2, 16, HL_KIND_MALLOC, 0);
+  w_event((hl_event_t){.op = HL_OP_SEND_PART, .thread = 0, .obj = a, .target = 1});
+  w_event((hl_event_t){.op = HL_OP_SEND, .thread = 2, .obj = c, .target = 0});
+  w_op(HL_OP_FREE, 1, c);
+  w_event((hl_event_t){.op = HL_OP_SEND, .thread = 0, .obj = b, .target = 1});
+  CHECK(w_end() == 0, "writing %s", path);
+
+  t = hl_replay_load(path, HL_REPLAY_OWNERSHIP | HL_REPLAY_FREE_REQUEST, &err);
+  CHECK(t != NULL && hl_replay_free_requests(t) == 1, "the free as a request: %s",
+        t ? "" : err.message);
+  if (t) hl_replay_unload(t);
+}
+
 int main(void) {
   const char *base = getenv("HL_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", base ? base : "/tmp");
@@ -475,6 +908,8 @@ int main(void) {
     hl_replay_unload(t);
   }
   test_ownership_edges();
+  for (int i = 0; i < POST_THREADS; i++) pthread_mutex_init(&post_lock[i], NULL);
+  test_messages();
 
   /* loading a corrupt file reports file, offset and event */
   snprintf(path, sizeof path, "%s/test_replay_bad.hlt", tmpdir);
