@@ -16,6 +16,8 @@
 #include "tests/check.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -131,10 +133,15 @@ static obj_t *obj_new(hl_ctx_t *c, size_t size) {
   return o;
 }
 
+/* The test's record of an object the allocator has freed. */
+static void obj_forget(obj_t *o) {
+  free(o->shadow), free(o->unknown), free(o);
+}
+
 static void obj_free(obj_t *o, hl_ctx_t *c) {
   A->free(c, &o->slot, o->size);
   OCHECK(o->slot == NULL, "free clears the slot");
-  free(o->shadow), free(o->unknown), free(o);
+  obj_forget(o);
 }
 
 static void obj_resize(obj_t *o, hl_ctx_t *c, size_t size) {
@@ -418,6 +425,156 @@ static void test_threads(const char *options, int ops) {
          options, ops, MAXT, sent, (unsigned long long)s.moves, (unsigned long long)s.fixups,
          (unsigned long long)s.pages_returned);
   pthread_barrier_destroy(&bar);
+  env_close(&e);
+}
+
+/* ---- a set of objects as one message: links among them travel ---- */
+
+static void test_send_set(void) {
+  env_t e;
+  CHECK(env_open(&e, 1024, "checked=1", 2) == 0, "open");
+  hl_ctx_t *a = &e.ctx[0], *b = &e.ctx[1];
+  enum { N = 40 };
+  obj_t *node[N], *outside = obj_new(a, 24);
+  void **slots[N];
+  for (int i = 0; i < N; i++) {
+    node[i] = obj_new(a, i % 3 ? 24 : 200); /* one-raviolo and tree nodes */
+    obj_fill(node[i], a, 8, node[i]->size - 8, (uint64_t)i);
+    slots[i] = &node[i]->slot;
+  }
+  for (int i = 0; i + 1 < N; i++) A->link(a, &node[i]->slot, 0, &node[i + 1]->slot);
+  A->link(a, &node[N - 1]->slot, 0, &outside->slot); /* crosses the set: cut */
+  hl_alloc_stats_t s0 = stats(&e);
+  A->send_set(a, b, slots, N);
+  hl_alloc_stats_t s1 = stats(&e);
+  CHECK(s1.messages - s0.messages == 1, "one message for %d objects: %llu", N,
+        (unsigned long long)(s1.messages - s0.messages));
+  CHECK(s1.transfers - s0.transfers == N, "%d objects transferred", N);
+  CHECK(s1.transfer_pages > s0.transfer_pages, "transfer pages counted");
+  int kept = 0, bad = 0;
+  for (int i = 0; i + 1 < N; i++)
+    kept += field_target(b, &node[i]->slot, 0) == rv_object_of(node[i + 1]->slot);
+  for (int i = 0; i < N; i++) {
+    for (size_t w = 0; w < 1; w++) node[i]->unknown[w] = 1;
+    bad += !obj_check(node[i], b);
+  }
+  CHECK(kept == N - 1, "links inside the message kept: %d of %d", kept, N - 1);
+  CHECK(field_target(b, &node[N - 1]->slot, 0) == NULL, "the link out of the message is cut");
+  CHECK(bad == 0, "%d objects lost their contents on the way", bad);
+  heap_ok(&e, "send_set");
+  for (int i = 0; i < N; i++) obj_free(node[i], b);
+  obj_free(outside, a);
+  heap_ok(&e, "send_set freed");
+  CHECK(stats(&e).bytes_live == 0, "nothing live");
+  env_close(&e);
+}
+
+/* ---- remote frees as requests posted to the owner ---- */
+
+static void test_free_post(void) {
+  env_t e;
+  CHECK(env_open(&e, 1024, "checked=1", 3) == 0, "open");
+  hl_ctx_t *a = &e.ctx[0], *b = &e.ctx[1], *c = &e.ctx[2];
+  /* more requests than one 1 KiB request page holds (124): several pages */
+  enum { N = 300 };
+  obj_t *o[N];
+  for (int i = 0; i < N; i++) {
+    o[i] = obj_new(a, i % 2 ? 16 : 100);
+    obj_fill(o[i], a, 0, o[i]->size, (uint64_t)i);
+  }
+  for (int i = 0; i < N; i += 2) A->free_post(b, a, &o[i]->slot, o[i]->size);
+  hl_alloc_stats_t s = stats(&e);
+  CHECK(s.free_requests == N / 2, "requests counted: %llu", (unsigned long long)s.free_requests);
+  /* the owner frees at its next operation: its objects are all still there
+     now except those of flushed (full) request pages */
+  obj_t *x = obj_new(a, 16); /* an operation of the owner: takes its inbox */
+  int still = 0;
+  for (int i = 0; i < N; i += 2) still += o[i]->slot != NULL;
+  CHECK(still > 0 && still < N / 2, "full request pages were posted, the open one not: %d left",
+        still);
+  /* a request to another owner flushes the open page */
+  obj_t *y = obj_new(c, 40);
+  A->free_post(b, c, &y->slot, y->size);
+  obj_free(x, a);
+  still = 0;
+  for (int i = 0; i < N; i += 2) still += o[i]->slot != NULL;
+  CHECK(still == 0, "every request freed once the page went: %d left", still);
+  int bad = 0;
+  for (int i = 1; i < N; i += 2) bad += !obj_check(o[i], a);
+  CHECK(bad == 0, "%d surviving objects damaged by the requested frees", bad);
+  /* the poster's thread_done posts its last page; the owner's takes it */
+  CHECK(y->slot != NULL, "c's request still in b's open page");
+  A->thread_done(b);
+  A->thread_done(c);
+  CHECK(y->slot == NULL, "c's request done at its thread_done");
+  /* a request to a finished owner is an ordinary (orphan) free */
+  A->free_post(a, c, &y->slot, 0);
+  obj_t *z = obj_new(c, 24);
+  A->free_post(a, c, &z->slot, z->size);
+  CHECK(z->slot == NULL, "a finished owner's object freed at once");
+  heap_ok(&e, "free_post");
+  for (int i = 1; i < N; i += 2) obj_free(o[i], a);
+  for (int i = 0; i < N; i += 2) obj_forget(o[i]);
+  obj_forget(y), obj_forget(z);
+  A->thread_done(a);
+  heap_ok(&e, "free_post end");
+  CHECK(stats(&e).bytes_live == 0, "nothing live: %llu", (unsigned long long)stats(&e).bytes_live);
+  env_close(&e);
+}
+
+/* two real threads: A allocates and hands slots over a ring, B posts free
+   requests for them while A keeps working (TSan sees the hand-over) */
+typedef struct fp_ring_s {
+  env_t *e;
+  void *slots[4096];
+  _Atomic uint32_t head;
+  _Atomic int poster_done;
+} fp_ring_t;
+
+static void *fp_owner(void *arg) {
+  fp_ring_t *r = arg;
+  hl_ctx_t *a = &r->e->ctx[0];
+  for (uint32_t i = 0; i < 4096; i++) {
+    void *tmp = NULL;
+    int rc = A->alloc(a, &r->slots[i], 16 + (i % 7) * 24, HL_KIND_MALLOC, 0);
+    rc |= A->alloc(a, &tmp, 40, HL_KIND_MALLOC, 0); /* churn: moves under the requests */
+    A->free(a, &tmp, 40);
+    if (rc) t_fail++;
+    atomic_store_explicit(&r->head, i + 1, memory_order_release);
+  }
+  /* stay until the poster is done, so that every free is a request */
+  while (!atomic_load_explicit(&r->poster_done, memory_order_acquire)) {
+    void *tmp = NULL;
+    if (A->alloc(a, &tmp, 16, HL_KIND_MALLOC, 0)) t_fail++;
+    A->free(a, &tmp, 16);
+    sched_yield();
+  }
+  A->thread_done(a);
+  return NULL;
+}
+
+static void test_free_post_threads(void) {
+  env_t e;
+  CHECK(env_open(&e, 4096, NULL, 2) == 0, "open");
+  fp_ring_t *r = calloc(1, sizeof *r);
+  r->e = &e;
+  pthread_t th;
+  pthread_create(&th, NULL, fp_owner, r);
+  for (uint32_t i = 0; i < 4096; i++) {
+    while (atomic_load_explicit(&r->head, memory_order_acquire) <= i) sched_yield();
+    A->free_post(&e.ctx[1], &e.ctx[0], &r->slots[i], 16 + (i % 7) * 24);
+  }
+  A->thread_done(&e.ctx[1]);
+  atomic_store_explicit(&r->poster_done, 1, memory_order_release);
+  pthread_join(th, NULL);
+  int left = 0;
+  for (uint32_t i = 0; i < 4096; i++) left += r->slots[i] != NULL;
+  CHECK(left == 0, "every requested free done: %d left", left);
+  heap_ok(&e, "free_post threads");
+  hl_alloc_stats_t s = stats(&e);
+  CHECK(s.bytes_live == 0 && s.free_requests == 4096, "live %llu, requests %llu",
+        (unsigned long long)s.bytes_live, (unsigned long long)s.free_requests);
+  free(r);
   env_close(&e);
 }
 
@@ -708,6 +865,9 @@ int main(int argc, char **argv) {
   test_random(0, quick ? 1000 : 4000);
   for (size_t ps = 1024; ps <= ((size_t)2 << 20); ps *= 2) test_random(ps, quick ? 200 : 1000);
   test_big_free();
+  test_send_set();
+  test_free_post();
+  test_free_post_threads();
   if (!quick) test_enomem();
   test_ownership_violation();
   test_hysteresis();

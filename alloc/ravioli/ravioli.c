@@ -157,6 +157,7 @@ static __attribute__((noinline)) rv_cell_t *rv_cell_new_slow(rv_thread_t *t) {
 
 /* The next cell at the heap top. Never moves anything. */
 static inline rv_cell_t *rv_cell_new(rv_thread_t *t) {
+  t->cells_allocated++;
   if (RV_LIKELY(t->topi < t->cpp)) {
     t->ncells++;
     return (rv_cell_t *)(t->top + (size_t)t->topi++ * RV_CELL);
@@ -192,6 +193,18 @@ static inline void rv_pop_top(rv_thread_t *t) {
 static inline uint64_t rv_pos(const rv_thread_t *t, const rv_cell_t *c) {
   const rv_cell_t *hd = rv_page_hdr(t, c);
   return hd->w[3] * (t->cpp - 1) + ((uintptr_t)c - (uintptr_t)hd) / RV_CELL - 1;
+}
+
+/* ---- the scratch stack for walks of unbounded size ---- */
+
+static inline void rv_push(rv_thread_t *t, size_t *n, uintptr_t v) {
+  if (RV_UNLIKELY(*n == t->scratch_cap)) {
+    size_t cap = t->scratch_cap ? 2 * t->scratch_cap : 256;
+    uintptr_t *s = realloc(t->scratch, cap * sizeof *s);
+    if (s == NULL) rv_die("out of memory growing a walk stack");
+    t->scratch = s, t->scratch_cap = cap;
+  }
+  t->scratch[(*n)++] = v;
 }
 
 /* ---- moving: O(1) pointer fix-ups through the back-references ---- */
@@ -251,31 +264,127 @@ static inline void rv_hole_add(rv_holes_t *hs, rv_cell_t *c) {
   hs->n++;
 }
 
-static void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
-  if (hs->n == 0) return;
-  uint64_t keep = t->ncells - hs->n;
-  rv_cell_t *low = NULL, *next;
-  /* only holes below the final top need a filler; the others vanish when
-     the top shrinks past them */
-  for (rv_cell_t *c = hs->head; c; c = next) {
-    next = (rv_cell_t *)c->w[1];
-    if (rv_pos(t, c) < keep) {
-      c->w[1] = (uintptr_t)low;
-      low = c;
+/* ---- moving a set of cells at once, in order ----
+   Cells src[i] -> dst[i] (disjoint sets). Each vacated cell keeps a
+   forwarding mark (kind FWD, w[1] its new place) until the fix-up pass, so
+   a pointer from one moved cell to another is translated in place, and only
+   pointers to cells that stay are rebound at the far end (as rv_move does).
+   Moving a run of cells in ascending order keeps it a run: an object whose
+   cells were contiguous stays contiguous. */
+
+static inline uintptr_t rv_forwarded(uintptr_t p) {
+  rv_cell_t *c = rv_cell_of(p);
+  return rv_kind(c) == RV_K_FWD ? c->w[1] + (p - (uintptr_t)c) : 0;
+}
+
+/* Parent word value q of moved cell b (was at a): the far end now names b. */
+static inline uintptr_t rv_fix_parent(uintptr_t q, rv_cell_t *b, uint64_t *fix) {
+  (*fix)++;
+  if (!(q & RV_EXT)) {
+    uintptr_t f = rv_forwarded(q);
+    if (f) return f; /* the parent moved too: its own fix translates its word */
+  }
+  rv_set_cell(q, (uintptr_t)b);
+  return q;
+}
+
+/* Child (or target) word value x of moved cell b, word `word` (was at a). */
+static inline uintptr_t rv_fix_child(uintptr_t x, uintptr_t oldw, uintptr_t neww, uint64_t *fix) {
+  (*fix)++;
+  uintptr_t f = rv_forwarded(x);
+  if (f) return f;
+  rv_rebind((rv_cell_t *)x, oldw, neww);
+  return x;
+}
+
+static void rv_move_set(rv_thread_t *t, rv_cell_t *const *src, rv_cell_t *const *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    *dst[i] = *src[i];
+    src[i]->w[0] = RV_K_FWD;
+    src[i]->w[1] = (uintptr_t)dst[i];
+  }
+  uint64_t fix = 0;
+  for (size_t i = 0; i < n; i++) {
+    rv_cell_t *a = src[i], *b = dst[i];
+    uintptr_t ty = b->w[0];
+    unsigned k = (unsigned)(ty & RV_KIND_MASK);
+    b->w[1] = rv_fix_parent(b->w[1], b, &fix);
+    if (k == RV_K_REV) {
+      b->w[3] = rv_fix_parent(b->w[3], b, &fix);
+      b->w[2] = rv_fix_child(b->w[2], (uintptr_t)&a->w[2], (uintptr_t)&b->w[2], &fix);
+    } else {
+      unsigned m = k == RV_K_NODE ? RV_ALL_SLOTS : rv_pmask(ty);
+      for (unsigned j = 0; m; j++, m >>= 1)
+        if ((m & 1) && b->w[2 + j])
+          b->w[2 + j] =
+              rv_fix_child(b->w[2 + j], (uintptr_t)&a->w[2 + j], (uintptr_t)&b->w[2 + j], &fix);
     }
   }
-  for (rv_cell_t *c = low; c; c = next) {
+  t->moves += n;
+  t->fixups += fix;
+}
+
+typedef struct rv_posaddr_s {
+  uint64_t pos;
+  uintptr_t addr;
+} rv_posaddr_t;
+
+static int rv_posaddr_cmp(const void *x, const void *y) {
+  uint64_t a = ((const rv_posaddr_t *)x)->pos, b = ((const rv_posaddr_t *)y)->pos;
+  return a < b ? -1 : a > b;
+}
+
+/* Fill the holes below the final top with the live cells above it, both in
+   ascending heap order (see rv_move_set), then drop the top. The holes
+   above the final top simply vanish. */
+static void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
+  if (hs->n == 0) return;
+  uint64_t keep = t->ncells - hs->n, lo = UINT64_MAX, hi = 0;
+  rv_cell_t *hic = NULL;
+  size_t n = 0;
+  for (rv_cell_t *c = hs->head, *next; c; c = next) {
     next = (rv_cell_t *)c->w[1];
-    for (;;) {
-      rv_cell_t *top = rv_top_cell(t);
-      if (rv_kind(top) == RV_K_FREE) {
-        rv_pop_top(t);
-        continue;
+    uint64_t pos = rv_pos(t, c);
+    if (pos >= keep) continue;
+    rv_push(t, &n, pos), rv_push(t, &n, (uintptr_t)c);
+    if (pos < lo) lo = pos;
+    if (pos >= hi) hi = pos, hic = c;
+  }
+  size_t low = n / 2;
+  if (low) {
+    if (hi - lo < 4 * (uint64_t)low) {
+      /* the holes are close together (a freed object's run of cells): walk
+         their span down from the highest, cheaper than sorting */
+      n = 0;
+      char *p = (char *)rv_page_hdr(t, hic);
+      uint32_t i = (uint32_t)(((uintptr_t)hic - (uintptr_t)p) / RV_CELL);
+      for (uint64_t pos = hi + 1; pos-- > lo;) {
+        rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
+        if (rv_kind(c) == RV_K_FREE) t->scratch[n++] = (uintptr_t)c;
+        if (--i == 0) p = (char *)((rv_cell_t *)p)->w[2], i = t->cpp - 1;
       }
-      rv_move(t, top, c);
-      rv_pop_top(t);
-      break;
+      for (size_t a = 0, b = low - 1; a < b; a++, b--) {
+        uintptr_t x = t->scratch[a];
+        t->scratch[a] = t->scratch[b], t->scratch[b] = x;
+      }
+    } else {
+      rv_posaddr_t *pa = (rv_posaddr_t *)t->scratch;
+      qsort(pa, low, sizeof *pa, rv_posaddr_cmp);
+      for (size_t i = 0; i < low; i++) t->scratch[i] = pa[i].addr; /* pa[i / 2] is used up */
     }
+    n = low; /* scratch[0, low): the holes ascending; next the sources */
+    char *p = t->top;
+    uint32_t i = t->topi;
+    while (n < 2 * low) { /* the live cells above the final top, from the top down */
+      if (--i == 0) p = (char *)((rv_cell_t *)p)->w[2], i = t->cpp - 1;
+      rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
+      if (rv_kind(c) != RV_K_FREE) rv_push(t, &n, (uintptr_t)c);
+    }
+    for (size_t a = low, b = 2 * low - 1; a < b; a++, b--) { /* ascending, to pair in order */
+      uintptr_t x = t->scratch[a];
+      t->scratch[a] = t->scratch[b], t->scratch[b] = x;
+    }
+    rv_move_set(t, (rv_cell_t *const *)(t->scratch + low), (rv_cell_t *const *)t->scratch, low);
   }
   while (t->ncells > keep) {
     rv_top_cell(t);
@@ -418,18 +527,6 @@ static void rv_ref(rv_thread_t *t, rv_cell_t *leaf, unsigned j, rv_cell_t *X) {
   t->fixups += 2;
 }
 
-/* ---- the scratch stack for walks of unbounded size ---- */
-
-static inline void rv_push(rv_thread_t *t, size_t *n, uintptr_t v) {
-  if (RV_UNLIKELY(*n == t->scratch_cap)) {
-    size_t cap = t->scratch_cap ? 2 * t->scratch_cap : 256;
-    uintptr_t *s = realloc(t->scratch, cap * sizeof *s);
-    if (s == NULL) rv_die("out of memory growing a walk stack");
-    t->scratch = s, t->scratch_cap = cap;
-  }
-  t->scratch[(*n)++] = v;
-}
-
 /* Is the parent cell p a reverse raviolo's target word? */
 static inline bool rv_is_rev_target(uintptr_t p) {
   rv_cell_t *r = rv_cell_of(p);
@@ -565,12 +662,43 @@ static void rv_adopt_chain(rv_thread_t *t, char *p) {
   }
 }
 
+static void rv_object_free(rv_thread_t *o, void **slot, rv_cell_t *c);
+
+/* Free requests: each entry is the slot of an object t owns. */
+static void rv_adopt_requests(rv_thread_t *t, char *p) {
+  const uintptr_t *e = (const uintptr_t *)(p + RV_CELL);
+  for (uintptr_t i = 0, n = ((rv_cell_t *)p)->w[3]; i < n; i++) {
+    void **slot = (void **)e[i];
+    rv_cell_t *c = rv_resolve((uintptr_t)*slot);
+    if (rv_owner(t, c) != t)
+      rv_die("a free request reached thread %u for an object of thread %u", t->id,
+             rv_owner(t, c)->id);
+    rv_object_free(t, slot, c);
+  }
+  t->inflight_net--;
+  rv_page_put(t, p);
+}
+
+/* Take the inbox: messages first, then free requests, which may name objects
+   that arrived in those messages (a request is posted only after the object's
+   message, and both are in this batch or the request is in a later one). */
 static void rv_adopt(rv_thread_t *t) {
   uintptr_t chains = atomic_exchange_explicit(&t->inbox, 0, memory_order_acquire);
+  char *reqs = NULL;
   while (chains) {
     char *first = (char *)chains;
     chains = __atomic_load_n(&((rv_cell_t *)first)->w[1], __ATOMIC_RELAXED);
-    rv_adopt_chain(t, first);
+    if (rv_kind((rv_cell_t *)first) == RV_K_REQ) {
+      ((rv_cell_t *)first)->w[1] = (uintptr_t)reqs;
+      reqs = first;
+    } else {
+      rv_adopt_chain(t, first);
+    }
+  }
+  while (reqs) {
+    char *p = reqs;
+    reqs = (char *)((rv_cell_t *)p)->w[1];
+    rv_adopt_requests(t, p);
   }
 }
 
@@ -658,6 +786,7 @@ static char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, size_
         first = pg;
       cur = pg, ci = 1;
       t->inflight_net++;
+      t->transfer_pages++;
     }
     rv_cell_t *src = (rv_cell_t *)t->scratch[i], *dst = (rv_cell_t *)(cur + (size_t)ci * RV_CELL);
     rv_move(t, src, dst);
@@ -680,7 +809,7 @@ struct rv_msg_s {
 int rv_pack(hl_ctx_t *ctx, void **const *slots, size_t n, rv_msg_t **out) {
   *out = NULL;
   if (n == 0) return 0;
-  rv_cell_t *c;
+  rv_cell_t *c = NULL;
   rv_thread_t *o = rv_enter(ctx, slots[0], &c);
   for (size_t i = 0; i < n; i++)
     if (*slots[i] == NULL || rv_owner(o, rv_resolve((uintptr_t)*slots[i])) != o) {
@@ -727,6 +856,42 @@ size_t rv_msg_cells(const rv_msg_t *msg) {
   for (const char *p = (const char *)msg; p; p = (const char *)((const rv_cell_t *)p)->w[2])
     n += ((const rv_cell_t *)p)->w[3] - 1;
   return n;
+}
+
+/* Push a chain of pages (a message, kind XFER, or one page of free
+   requests, kind REQ) on to's inbox. */
+static void rv_post(rv_thread_t *to, char *chain, unsigned kind) {
+  for (char *p = chain; p; p = (char *)((rv_cell_t *)p)->w[2])
+    ((rv_cell_t *)p)->w[0] = (uintptr_t)to | kind;
+  uintptr_t old = atomic_load_explicit(&to->inbox, memory_order_relaxed);
+  do {
+    __atomic_store_n(&((rv_cell_t *)chain)->w[1], old, __ATOMIC_RELAXED);
+  } while (!atomic_compare_exchange_weak_explicit(&to->inbox, &old, (uintptr_t)chain,
+                                                  memory_order_seq_cst, memory_order_relaxed));
+}
+
+/* ---- free requests: a remote free posted to the owner, batched per
+   destination in a page (entries: slot addresses) ---- */
+
+static inline uintptr_t rv_req_cap(const rv_thread_t *t) {
+  return (t->heap->page_size - RV_CELL) / sizeof(uintptr_t);
+}
+
+/* Post f's open request page. An owner that finished meanwhile may have
+   taken its inbox for the last time (rv_thread_done sets done, then takes
+   it): then nobody would, so the poster takes it under the orphan lock. */
+static void rv_req_flush(rv_thread_t *f) {
+  char *p = f->req_page;
+  rv_thread_t *to = f->req_to;
+  if (p == NULL) return;
+  f->req_page = NULL, f->req_to = NULL;
+  ((rv_cell_t *)p)->w[2] = 0;
+  rv_post(to, p, RV_K_REQ);
+  if (atomic_load_explicit(&to->done, memory_order_seq_cst)) {
+    pthread_mutex_lock(&to->orphan_lock);
+    if (atomic_load_explicit(&to->inbox, memory_order_relaxed)) rv_adopt(to);
+    pthread_mutex_unlock(&to->orphan_lock);
+  }
 }
 
 /* ==== the interface (alloc/alloc.h) ==== */
@@ -785,6 +950,7 @@ static void rv_heap_done(hl_heap_t *heap) {
     next = t->next;
     pthread_mutex_destroy(&t->orphan_lock);
     free(t->scratch);
+    free(t->sendv);
     free(t);
   }
   for (rv_batch_t *b = atomic_load(&h->batches), *next; b; b = next) {
@@ -823,8 +989,13 @@ static int rv_thread_init(hl_ctx_t *ctx) {
 static void rv_thread_done(hl_ctx_t *ctx) {
   rv_thread_t *t = rv_enter(ctx, NULL, NULL);
   rv_leave(ctx, t);
+  rv_req_flush(t);
+  /* done first, then the inbox once more: a poster that still saw done == 0
+     has posted before this takes it; one that sees 1 takes it itself */
   pthread_mutex_lock(&t->orphan_lock);
-  atomic_store_explicit(&t->done, 1, memory_order_release);
+  atomic_store_explicit(&t->done, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&t->inbox, memory_order_seq_cst)) rv_adopt(t);
+  if (RV_UNLIKELY(t->heap->checked)) rv_check(t);
   pthread_mutex_unlock(&t->orphan_lock);
 }
 
@@ -860,12 +1031,9 @@ static int rv_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kin
   return 0;
 }
 
-static void rv_free(hl_ctx_t *ctx, void **slot, size_t size) {
-  if (*slot == NULL) return;
-  rv_cell_t *c;
-  rv_thread_t *o = rv_enter(ctx, slot, &c);
+/* Free object c, held by *slot, of o's heap (o entered). */
+static void rv_object_free(rv_thread_t *o, void **slot, rv_cell_t *c) {
   o->bytes_live -= (int64_t)rv_size(c->w[0]);
-  (void)size;
   const uintptr_t plain = RV_KIND_MASK | RV_ROOT | ((uintptr_t)RV_ALL_SLOTS << RV_MASK_SHIFT);
   if (RV_LIKELY((c->w[0] & plain) == (RV_K_LEAF | RV_ROOT) &&
                 c->w[1] == ((uintptr_t)slot | RV_EXT))) {
@@ -880,6 +1048,14 @@ static void rv_free(hl_ctx_t *ctx, void **slot, size_t size) {
     rv_tree_release(o, c, &hs);
     rv_holes_compact(o, &hs);
   }
+}
+
+static void rv_free(hl_ctx_t *ctx, void **slot, size_t size) {
+  (void)size;
+  if (*slot == NULL) return;
+  rv_cell_t *c = NULL;
+  rv_thread_t *o = rv_enter(ctx, slot, &c);
+  rv_object_free(o, slot, c);
   rv_leave(ctx, o);
 }
 
@@ -890,12 +1066,44 @@ static void rv_bounds(const rv_cell_t *root, size_t offset, size_t len, const ch
            (unsigned long long)size);
 }
 
+/* Locality of one access: the 64-byte lines and 4 KiB pages it touches, counted
+   as entries into a new line or page while walking its cells in order (the
+   root's type word, then the bytes of each leaf; interior nodes on the path
+   are not counted). For a run of contiguous cells that is exact. */
+typedef struct rv_span_s {
+  uintptr_t line, page;
+  uint64_t lines, pages;
+} rv_span_t;
+
+static inline void rv_span_add(rv_span_t *sp, const void *p, size_t n) {
+  uintptr_t a = (uintptr_t)p, l0 = a >> 6, l1 = (a + n - 1) >> 6, p0 = a >> 12,
+            p1 = (a + n - 1) >> 12;
+  sp->lines += l1 - l0 + (l0 != sp->line);
+  sp->pages += p1 - p0 + (p0 != sp->page);
+  sp->line = l1, sp->page = p1;
+}
+
+static inline void rv_span_start(rv_span_t *sp, const rv_cell_t *root) {
+  sp->line = sp->page = 0, sp->lines = sp->pages = 0;
+  sp->line--, sp->page--;
+  rv_span_add(sp, root, sizeof root->w[0]);
+}
+
+static inline void rv_span_end(rv_thread_t *t, const rv_span_t *sp) {
+  t->accesses++;
+  t->access_lines += sp->lines;
+  t->access_pages += sp->pages;
+}
+
 static void rv_read(hl_ctx_t *ctx, void *const *slot, size_t offset, void *dst, size_t len) {
-  rv_cell_t *root;
+  rv_cell_t *root = NULL;
   rv_thread_t *o = rv_enter(ctx, slot, &root);
   rv_bounds(root, offset, len, "read");
+  rv_span_t sp;
+  rv_span_start(&sp, root);
   if (RV_LIKELY(rv_depth(root->w[0]) == 0)) {
     memcpy(dst, (char *)&root->w[2] + offset, len);
+    if (len) rv_span_add(&sp, (char *)&root->w[2] + offset, len);
   } else if (len) {
     rv_iter_t it;
     size_t off = offset % RV_LEAF_BYTES;
@@ -904,10 +1112,12 @@ static void rv_read(hl_ctx_t *ctx, void *const *slot, size_t offset, void *dst, 
          leaf = rv_iter_next(&it)) {
       size_t n = RV_LEAF_BYTES - off < len ? RV_LEAF_BYTES - off : len;
       memcpy(d, (char *)&leaf->w[2] + off, n);
+      rv_span_add(&sp, (char *)&leaf->w[2] + off, n);
       d += n, len -= n, off = 0;
       if (len == 0) break;
     }
   }
+  rv_span_end(o, &sp);
   rv_leave(ctx, o);
 }
 
@@ -922,13 +1132,16 @@ static inline void rv_write_leaf(rv_thread_t *t, rv_cell_t *leaf, size_t off, co
 }
 
 static void rv_write(hl_ctx_t *ctx, void *const *slot, size_t offset, const void *src, size_t len) {
-  rv_cell_t *root;
+  rv_cell_t *root = NULL;
   rv_thread_t *o = rv_enter(ctx, slot, &root);
   rv_bounds(root, offset, len, "write");
   rv_holes_t hs = {0};
+  rv_span_t sp;
+  rv_span_start(&sp, root);
   if (len == 0) {
   } else if (RV_LIKELY(rv_depth(root->w[0]) == 0)) {
     rv_write_leaf(o, root, offset, src, len, &hs);
+    rv_span_add(&sp, (char *)&root->w[2] + offset, len);
   } else {
     rv_iter_t it;
     size_t off = offset % RV_LEAF_BYTES;
@@ -937,10 +1150,12 @@ static void rv_write(hl_ctx_t *ctx, void *const *slot, size_t offset, const void
          leaf = rv_iter_next(&it)) {
       size_t n = RV_LEAF_BYTES - off < len ? RV_LEAF_BYTES - off : len;
       rv_write_leaf(o, leaf, off, s, n, &hs);
+      rv_span_add(&sp, (char *)&leaf->w[2] + off, n);
       s += n, len -= n, off = 0;
       if (len == 0) break;
     }
   }
+  rv_span_end(o, &sp);
   rv_holes_compact(o, &hs);
   rv_leave(ctx, o);
 }
@@ -949,7 +1164,7 @@ static int rv_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_si
   (void)old_size;
   if (*slot == NULL) return rv_alloc(ctx, slot, new_size, HL_KIND_MALLOC, 0);
   if (new_size >= RV_MAX_SIZE) return ENOMEM;
-  rv_cell_t *T;
+  rv_cell_t *T = NULL;
   rv_thread_t *o = rv_enter(ctx, slot, &T);
   uint64_t old = rv_size(T->w[0]), lo = rv_leaves(old), ln = rv_leaves(new_size);
   o->bytes_live += (int64_t)new_size - (int64_t)old;
@@ -996,7 +1211,7 @@ static int rv_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_si
 }
 
 static void rv_link(hl_ctx_t *ctx, void **slot, size_t field, void **target) {
-  rv_cell_t *T;
+  rv_cell_t *T = NULL;
   rv_thread_t *o = rv_enter(ctx, slot, &T);
   uint64_t size = rv_size(T->w[0]);
   if (field % sizeof(uintptr_t) || field + sizeof(uintptr_t) > size)
@@ -1025,19 +1240,32 @@ static void rv_link(hl_ctx_t *ctx, void **slot, size_t field, void **target) {
   rv_leave(ctx, o);
 }
 
-static void rv_post(rv_thread_t *to, char *chain) {
-  for (char *p = chain; p; p = (char *)((rv_cell_t *)p)->w[2])
-    ((rv_cell_t *)p)->w[0] = (uintptr_t)to | RV_K_XFER;
-  uintptr_t old = atomic_load_explicit(&to->inbox, memory_order_relaxed);
-  do {
-    __atomic_store_n(&((rv_cell_t *)chain)->w[1], old, __ATOMIC_RELAXED);
-  } while (!atomic_compare_exchange_weak_explicit(&to->inbox, &old, (uintptr_t)chain,
-                                                  memory_order_release, memory_order_relaxed));
+static void rv_free_post(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size) {
+  rv_thread_t *f = from->local, *o = owner->local;
+  /* to oneself, from a finished thread (the harness frees leftovers through
+     any context) or to a finished owner: an ordinary free (an orphan's under
+     its lock) */
+  if (f == o || atomic_load_explicit(&f->done, memory_order_relaxed) ||
+      atomic_load_explicit(&o->done, memory_order_acquire)) {
+    rv_free(from, slot, size);
+    return;
+  }
+  if (f->req_page && (f->req_to != o || ((rv_cell_t *)f->req_page)->w[3] == rv_req_cap(f)))
+    rv_req_flush(f);
+  if (f->req_page == NULL) {
+    f->req_page = rv_page_get(f);
+    f->req_to = o;
+    ((rv_cell_t *)f->req_page)->w[3] = 0;
+    f->inflight_net++;
+  }
+  rv_cell_t *hd = (rv_cell_t *)f->req_page;
+  ((uintptr_t *)(f->req_page + RV_CELL))[hd->w[3]++] = (uintptr_t)slot;
+  f->free_requests++;
 }
 
 static void rv_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
   if (*slot == NULL || from->local == to->local) return;
-  rv_cell_t *T;
+  rv_cell_t *T = NULL;
   rv_thread_t *o = rv_enter(from, slot, &T), *dst = to->local;
   if (o == dst) {
     rv_leave(from, o);
@@ -1049,7 +1277,42 @@ static void rv_send(hl_ctx_t *from, hl_ctx_t *to, void **slot) {
   /* the object's bytes stay counted by the sender (and leave the
      receiver's count when it frees them): only the sum is reported, and
      a shared counter here would be a cross-core transfer per message */
-  rv_post(dst, chain);
+  rv_post(dst, chain, RV_K_XFER);
+  o->messages++;
+  rv_leave(from, o);
+}
+
+/* A set of objects as one message: the links among them travel. */
+static void rv_send_set(hl_ctx_t *from, hl_ctx_t *to, void **const *slots, size_t n) {
+  rv_thread_t *f = from->local, *dst = to->local;
+  size_t first = 0;
+  while (first < n && *slots[first] == NULL) first++;
+  if (f == dst || first == n) return;
+  rv_cell_t *c = NULL;
+  rv_thread_t *o = rv_enter(from, slots[first], &c);
+  if (o == dst) {
+    rv_leave(from, o);
+    return;
+  }
+  if (o->sendv_cap < n) {
+    void ***v = realloc(o->sendv, n * sizeof *v);
+    if (v == NULL) rv_die("out of memory collecting a message of %zu objects", n);
+    o->sendv = v, o->sendv_cap = n;
+  }
+  size_t k = 0;
+  for (size_t i = first; i < n; i++) {
+    if (*slots[i] == NULL) continue;
+    rv_thread_t *w = rv_owner(o, rv_resolve((uintptr_t)*slots[i]));
+    if (w != o)
+      rv_die("a message from thread %u holds an object of thread %u: every object of a "
+             "message must be the sender's",
+             o->id, w->id);
+    o->sendv[k++] = slots[i];
+  }
+  size_t cells;
+  char *chain = rv_pack_thread(o, (void **const *)o->sendv, k, &cells);
+  rv_post(dst, chain, RV_K_XFER);
+  o->messages++;
   rv_leave(from, o);
 }
 
@@ -1068,6 +1331,14 @@ static void rv_stats(const hl_heap_t *heap, hl_alloc_stats_t *out) {
     out->fixups += t->fixups;
     out->transfers += t->transfers;
     out->transfer_bytes += t->transfer_bytes;
+    out->messages += t->messages;
+    out->free_requests += t->free_requests;
+    out->transfer_pages += t->transfer_pages;
+    out->pages_handed += t->pages_handed;
+    out->cells_allocated += t->cells_allocated;
+    out->accesses += t->accesses;
+    out->access_lines += t->access_lines;
+    out->access_pages += t->access_pages;
   }
   pthread_mutex_unlock(&h->threads_lock);
   out->pool_pages = pool > 0 ? (uint64_t)pool : 0;
@@ -1075,7 +1346,9 @@ static void rv_stats(const hl_heap_t *heap, hl_alloc_stats_t *out) {
   out->bytes_mapped = atomic_load(&h->mapped);
   out->valid = HL_STAT_BYTES_LIVE | HL_STAT_BYTES_MAPPED | HL_STAT_PAGES | HL_STAT_MOVES |
                HL_STAT_TRANSFERS | HL_STAT_OBJECTS_LIVE | HL_STAT_POOL_PAGES |
-               HL_STAT_PAGES_RETURNED | HL_STAT_FIXUPS | HL_STAT_TRANSFER_BYTES;
+               HL_STAT_PAGES_RETURNED | HL_STAT_FIXUPS | HL_STAT_TRANSFER_BYTES |
+               HL_STAT_ACCESS_LOCALITY | HL_STAT_MESSAGES | HL_STAT_FREE_REQUESTS |
+               HL_STAT_TRANSFER_PAGES | HL_STAT_PAGES_HANDED | HL_STAT_CELLS_ALLOCATED;
 }
 
 static int rv_identify(char *buf, size_t len) {
@@ -1247,6 +1520,8 @@ const hl_allocator_t hl_alloc_ravioli = {
     .write = rv_write,
     .link = rv_link,
     .send = rv_send,
+    .send_set = rv_send_set,
+    .free_post = rv_free_post,
     .stats = rv_stats,
     .identify = rv_identify,
 };

@@ -40,6 +40,10 @@ enum {
                     w[2] previous page, w[3] page sequence number */
   RV_K_XFER = 5, /* header of a transfer page: w[1] inbox link, w[2] next page of
                     the chain, w[3] next free cell index */
+  RV_K_FWD = 6,  /* a cell vacated by rv_move_set: w[1] its new place (only
+                    during one compaction) */
+  RV_K_REQ = 7,  /* header of a page of free requests: w[1] inbox link,
+                    w[3] entries (slot addresses from cell 1 on) */
 };
 #define RV_KIND_MASK   7u
 #define RV_ROOT        8u
@@ -87,6 +91,14 @@ typedef struct rv_thread_s {
   /* counters, read by stats when threads are quiescent */
   int64_t bytes_live;
   uint64_t moves, fixups, transfers, transfer_bytes, pages_returned, links_cut;
+  uint64_t accesses, access_lines, access_pages; /* locality of reads and writes */
+  uint64_t messages, free_requests, transfer_pages, pages_handed, cells_allocated;
+  /* the open page of free requests this thread posts, and its destination */
+  char *req_page;
+  struct rv_thread_s *req_to;
+  /* the objects of a message being sent (rv_send_set) */
+  void ***sendv;
+  size_t sendv_cap;
   /* page accounting, summed over the threads by stats and the checker (a
      shared counter on these paths would move a line between cores at every
      page hand-over): pages this thread pushed to the pool minus those it
