@@ -144,6 +144,24 @@ static bool hl_bench_reserved(const char *arg, const char *const *list, size_t n
   return false;
 }
 
+/* `--remote-free send|request` (or `--remote-free=...`) in replay_args:
+   checked here, so that a typo stops the bench before its first run instead
+   of failing every run. -1 after reporting, else 0. */
+static int hl_bench_check_remote_free(hl_bench_parse_t *ps, const hl_bench_strv_t *words) {
+  static const char opt[] = "--remote-free";
+  for (size_t i = 0; i < words->n; i++) {
+    const char *w = words->v[i], *value = NULL;
+    if (strcmp(w, opt) == 0)
+      value = i + 1 < words->n ? words->v[++i] : "";
+    else if (strncmp(w, opt, sizeof opt - 1) == 0 && w[sizeof opt - 1] == '=')
+      value = w + sizeof opt;
+    if (value && strcmp(value, "send") != 0 && strcmp(value, "request") != 0)
+      return hl_bench_perr(ps, "expected --remote-free send or request, got '%s'",
+                           *value ? value : "nothing");
+  }
+  return 0;
+}
+
 static int hl_bench_parse_workload(hl_bench_parse_t *ps, hl_bench_config_t *cfg, const char *name,
                                    char *value) {
   if (!hl_bench_name_ok(name))
@@ -298,6 +316,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
                            "expected hlreplay options other than those hlbench sets "
                            "(--alloc, --options, --format, --page-size, --sim), got '%s'",
                            words.v[i]);
+    if (rc == 0) rc = hl_bench_check_remote_free(ps, &words);
     if (rc == 0) {
       hl_bench_strv_free(&cfg->replay_args);
       cfg->replay_args = words;
