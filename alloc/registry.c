@@ -6,13 +6,13 @@
 #include <string.h>
 
 extern const hl_allocator_t hl_alloc_system, hl_alloc_jemalloc, hl_alloc_mimalloc,
-    hl_alloc_tcmalloc, hl_alloc_unit, hl_alloc_stable, hl_alloc_ravioli, hl_alloc_arena,
-    hl_alloc_arena_preload, hl_alloc_null;
+    hl_alloc_tcmalloc, hl_alloc_unit, hl_alloc_stable, hl_alloc_ravioli, hl_alloc_ravioli8,
+    hl_alloc_ravioli16, hl_alloc_arena, hl_alloc_arena_preload, hl_alloc_null;
 
 static const hl_allocator_t *const registry[] = {
-    &hl_alloc_system,        &hl_alloc_jemalloc, &hl_alloc_mimalloc, &hl_alloc_tcmalloc,
-    &hl_alloc_unit,          &hl_alloc_stable,   &hl_alloc_ravioli,  &hl_alloc_arena,
-    &hl_alloc_arena_preload, &hl_alloc_null,
+    &hl_alloc_system,    &hl_alloc_jemalloc, &hl_alloc_mimalloc,      &hl_alloc_tcmalloc,
+    &hl_alloc_unit,      &hl_alloc_stable,   &hl_alloc_ravioli,       &hl_alloc_ravioli8,
+    &hl_alloc_ravioli16, &hl_alloc_arena,    &hl_alloc_arena_preload, &hl_alloc_null,
 };
 
 size_t hl_alloc_count(void) {

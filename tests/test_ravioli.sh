@@ -3,7 +3,8 @@
 # list, tree, graph) and on pipeline (explicit sends), at page sizes 1K, 4K
 # (default), 64K and 2M, with the invariant walk on (checked=1) for small
 # ones; bad page sizes and options refused; its stats columns filled; and
-# the C test built again with 64-byte ravioli (-DRV_RAVIOLO_WORDS=8).
+# ravioli8 and ravioli16 (64- and 128-byte ravioli) verified, and the C test
+# built again against each.
 source tests/lib.sh
 R=$HL_BIN/hlreplay
 
@@ -114,21 +115,32 @@ for mode in --threads-as-traced --serial; do
   else fail "remote free $mode: expected one inserted send and one transfer: $(grep -E '^(handover_sends|alloc_transfers)' "$HL_TMP/out" | tr '\n' ' ')"; fi
 done
 
-# 64-byte ravioli: the same C test, built here (plain build only: the
-# sanitizer runs already cover the code paths with 32-byte ravioli)
-if [ "${HL_SANITIZED:-0}" = 0 ]; then
-  if ${CC:-gcc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -pthread \
-    -DRV_RAVIOLO_WORDS=8 tests/test_ravioli.c alloc/ravioli/*.c alloc/kind.c alloc/hooks.c \
-    -o "$HL_TMP/test_ravioli8" 2>"$HL_TMP/err"; then
-    pass
-    if "$HL_TMP/test_ravioli8" >"$HL_TMP/out8" 2>&1 && grep -q "test_ravioli: [0-9]* passed, 0 failed" "$HL_TMP/out8"; then
+# 64- and 128-byte ravioli: registered as ravioli8 and ravioli16 (the same
+# sources built again, alloc/ravioli/ravioli8.c and ravioli16.c); verified
+# replays, and the same C test built here against each (plain build only:
+# the sanitizer runs already cover the code paths with 32-byte ravioli)
+for w in 8 16; do
+  for t in tt4 list pipe; do
+    expect_ok "ravioli$w verify $t" $R --alloc ravioli$w --verify --options checked=1 "$HL_TMP/$t.hlt"
+  done
+  expect_ok "ravioli$w identify" $R --alloc ravioli$w "$HL_TMP/list.hlt"
+  if grep -Eq "^served_by .*$((w * 8))-byte ravioli" "$HL_TMP/out"; then pass
+  else fail "ravioli$w does not serve $((w * 8))-byte ravioli"; fi
+  if [ "${HL_SANITIZED:-0}" = 0 ]; then
+    if ${CC:-gcc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -pthread \
+      -DRV_RAVIOLO_WORDS=$w tests/test_ravioli.c alloc/ravioli/ravioli$w.c alloc/kind.c \
+      alloc/hooks.c -o "$HL_TMP/test_ravioli$w" 2>"$HL_TMP/err"; then
       pass
+      if "$HL_TMP/test_ravioli$w" >"$HL_TMP/out$w" 2>&1 &&
+        grep -q "test_ravioli: [0-9]* passed, 0 failed" "$HL_TMP/out$w"; then
+        pass
+      else
+        fail "$((w * 8))-byte ravioli: test_ravioli failed"; tail -20 "$HL_TMP/out$w" >&2
+      fi
     else
-      fail "64-byte ravioli: test_ravioli failed"; tail -20 "$HL_TMP/out8" >&2
+      fail "$((w * 8))-byte ravioli do not build"; head -20 "$HL_TMP/err" >&2
     fi
-  else
-    fail "64-byte ravioli do not build"; head -20 "$HL_TMP/err" >&2
   fi
-fi
+done
 
 finish test_ravioli.sh

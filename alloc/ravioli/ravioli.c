@@ -1505,9 +1505,10 @@ bool rv_heap_is_valid(const hl_heap_t *heap, char *why, size_t len) {
 }
 
 const hl_allocator_t hl_alloc_ravioli = {
-    .name = "ravioli",
-    .summary = "ravioli: compact per-thread heaps of fixed-size ravioli with back-references, "
-               "trees for large objects, page pool, message passing by transfer pages",
+    .name = RV_ALLOC_NAME,
+    .summary = "ravioli (" RV_CELL_BYTES "-byte ravioli): compact per-thread heaps of fixed-size "
+               "ravioli with back-references, trees for large objects, page pool, message "
+               "passing by transfer pages",
     .flags = HL_ALLOC_MOVES | HL_ALLOC_OWNED | HL_ALLOC_PAGE_SIZE,
     .heap_init = rv_heap_init,
     .heap_done = rv_heap_done,

@@ -19,6 +19,7 @@
 #ifndef RV_RAVIOLO_WORDS
 #define RV_RAVIOLO_WORDS 4
 #endif
+#include "alloc/ravioli/rv_names.h"
 
 /* Default of the `checked` heap option (full invariant walk after every
    operation). Tests turn it on through the option. */
