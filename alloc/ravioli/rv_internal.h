@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------------
-  alloc/ravioli/rv_internal.h: the ravioli allocator's data layout, shared by
-  its core (ravioli.c) and its serializer (rv_serial.c).
+  alloc/ravioli/rv_internal.h: the ravioli allocator's data layout, the
+  names its files share, and the hot paths every file inlines (taking a
+  cell at the top, dropping the top, entering an operation).
 
   A raviolo ("cell") is RV_W words, aligned to its size: w[0] type word,
   w[1] parent word, w[2..] slots. Pages are page_size-aligned, so a cell's
@@ -12,6 +13,7 @@
 #include "alloc/ravioli/ravioli.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #define RV_W          RV_RAVIOLO_WORDS
 #define RV_SLOTS      (RV_W - 2)
@@ -135,8 +137,205 @@ static inline rv_cell_t *rv_page_hdr(const rv_thread_t *t, const void *c) {
   return (rv_cell_t *)((uintptr_t)c & t->pmask);
 }
 
-/* shared by ravioli.c and rv_serial.c */
-char *rv_page_get(rv_thread_t *t);
-void rv_page_put(rv_thread_t *t, char *page);
+#define RV_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define RV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RV_ALL_SLOTS   ((1u << RV_SLOTS) - 1)
+
+/* ---- batched frees: mark first, compact once (a big tree costs at most
+   one move per freed cell, never a cascade) ---- */
+
+typedef struct rv_holes_s {
+  rv_cell_t *head;
+  uint64_t n;
+} rv_holes_t;
+
+/* Walking the leaves of a tree in order: O(depth) to start, O(1) amortized
+   per next leaf. */
+typedef struct rv_iter_s {
+  rv_cell_t *node[32];
+  unsigned idx[32];
+  unsigned d;
+} rv_iter_t;
+
+/* The pool head carries an ABA tag in the address bits below the page size
+   (at least 10 bits: pages are >= 1 KiB and aligned to their size). */
+static inline uintptr_t rv_tagmask(const rv_heap_t *h) {
+  return (uintptr_t)h->page_size - 1;
+}
+
+/* ---- names shared between the ravioli files ----
+   Extern in the `ravioli` build, where each file is compiled on its own;
+   static in ravioli8.c and ravioli16.c, which include every file once more
+   with another raviolo size (so the three builds link side by side). */
+#ifdef RV_UNITY
+#define RV_SHARED static
+#else
+#define RV_SHARED
+#endif
+
+/* pages and the pool (rv_page.c) */
+/* a page for t: its spare, the pool, or a new batch; NULL when the OS refuses */
+RV_SHARED char *rv_page_try(rv_thread_t *t);
+/* the same where the operation cannot be undone any more (dies instead) */
+RV_SHARED char *rv_page_get(rv_thread_t *t);
+/* an empty page leaves t's hands: kept as the spare (hysteresis) or pooled */
+RV_SHARED void rv_page_put(rv_thread_t *t, char *p);
+
+/* the compact heap (rv_heap.c) */
+RV_SHARED void rv_top_push_page(rv_thread_t *t, char *p);
+RV_SHARED rv_cell_t *rv_cell_new_slow(rv_thread_t *t);
+RV_SHARED void rv_top_drop_page(rv_thread_t *t);
+RV_SHARED void rv_move(rv_thread_t *t, rv_cell_t *a, rv_cell_t *b);
+RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs);
+
+/* objects as trees of ravioli (rv_tree.c) */
+RV_SHARED rv_cell_t *rv_object_new(rv_thread_t *t, uintptr_t parent, uint64_t size);
+RV_SHARED rv_cell_t *rv_iter_init(rv_iter_t *it, rv_cell_t *root, uint64_t leaf);
+RV_SHARED rv_cell_t *rv_iter_next(rv_iter_t *it);
+RV_SHARED void rv_tree_release(rv_thread_t *t, rv_cell_t *root, rv_holes_t *hs);
+RV_SHARED rv_cell_t *rv_root_of_cell(uintptr_t p);
+RV_SHARED void rv_collect_tree(rv_thread_t *t, rv_cell_t *root, size_t *n);
+
+/* links: reverse ravioli (rv_link.c) */
+RV_SHARED void rv_unref(rv_thread_t *t, uintptr_t p, rv_holes_t *hs);
+RV_SHARED void rv_ref(rv_thread_t *t, rv_cell_t *leaf, unsigned j, rv_cell_t *X);
+RV_SHARED void rv_drop_referrers(rv_thread_t *t, rv_cell_t *X, rv_holes_t *hs);
+
+/* ownership and messages (rv_msg.c) */
+RV_SHARED rv_thread_t *rv_enter_slow(rv_thread_t *t, void *const *slot, rv_cell_t **obj);
+RV_SHARED void rv_adopt(rv_thread_t *t);
+RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, size_t *cells_out);
+RV_SHARED void rv_post(rv_thread_t *to, char *chain, unsigned kind);
+RV_SHARED void rv_req_flush(rv_thread_t *f);
+RV_SHARED void rv_free_post(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size);
+RV_SHARED void rv_send(hl_ctx_t *from, hl_ctx_t *to, void **slot);
+RV_SHARED void rv_send_set(hl_ctx_t *from, hl_ctx_t *to, void **const *slots, size_t n);
+
+/* the allocator face (rv_alloc.c) */
+RV_SHARED void rv_object_free(rv_thread_t *o, void **slot, rv_cell_t *c);
+RV_SHARED void rv_free(hl_ctx_t *ctx, void **slot, size_t size);
+
+/* invariants and fatal errors (rv_check.c) */
+RV_SHARED void rv_check(rv_thread_t *o);
+RV_SHARED _Noreturn void rv_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the hot paths, inline in every file ---- */
+
+/* ---- the scratch stack for walks of unbounded size ---- */
+
+static inline void rv_push(rv_thread_t *t, size_t *n, uintptr_t v) {
+  if (RV_UNLIKELY(*n == t->scratch_cap)) {
+    size_t cap = t->scratch_cap ? 2 * t->scratch_cap : 256;
+    uintptr_t *s = realloc(t->scratch, cap * sizeof *s);
+    if (s == NULL) rv_die("out of memory growing a walk stack");
+    t->scratch = s, t->scratch_cap = cap;
+  }
+  t->scratch[(*n)++] = v;
+}
+
+/* ---- moving: O(1) pointer fix-ups through the back-references ---- */
+
+static inline void rv_set_cell(uintptr_t p, uintptr_t v) {
+  *(uintptr_t *)(p & ~(uintptr_t)RV_EXT) = v;
+}
+
+/* The back-reference of x that names cell `oldc` now names `newc`. */
+static inline void rv_rebind(rv_cell_t *x, uintptr_t oldc, uintptr_t newc) {
+  if (rv_kind(x) == RV_K_REV && x->w[3] == oldc)
+    x->w[3] = newc;
+  else
+    x->w[1] = newc;
+}
+
+/* The heap order of a cell: page sequence number, then index. */
+static inline uint64_t rv_pos(const rv_thread_t *t, const rv_cell_t *c) {
+  const rv_cell_t *hd = rv_page_hdr(t, c);
+  return hd->w[3] * (t->cpp - 1) + ((uintptr_t)c - (uintptr_t)hd) / RV_CELL - 1;
+}
+
+/* The next cell at the heap top. Never moves anything. */
+static inline rv_cell_t *rv_cell_new(rv_thread_t *t) {
+  t->cells_allocated++;
+  if (RV_LIKELY(t->topi < t->cpp)) {
+    t->ncells++;
+    return (rv_cell_t *)(t->top + (size_t)t->topi++ * RV_CELL);
+  }
+  return rv_cell_new_slow(t);
+}
+
+/* The last cell of the heap (there is one). An empty top page is the
+   thread's one kept empty page: it goes (to the spare slot) only now. */
+static inline rv_cell_t *rv_top_cell(rv_thread_t *t) {
+  if (RV_UNLIKELY(t->topi == 1)) rv_top_drop_page(t);
+  return (rv_cell_t *)(t->top + (size_t)(t->topi - 1) * RV_CELL);
+}
+
+/* Forget the top cell (call rv_top_cell first; its content is dead or was
+   moved away). A page that empties stays as the top page when it is the
+   only empty page held (hysteresis), else it goes at once. */
+static inline void rv_pop_top(rv_thread_t *t) {
+  hl_alloc_dead(t->top + (size_t)(t->topi - 1) * RV_CELL, RV_CELL); /* moved away or freed */
+  t->ncells--;
+  if (--t->topi == 1 && (t->spare || !t->heap->hysteresis)) rv_top_drop_page(t);
+}
+
+/* Free one detached cell: the top cell moves into the hole. */
+static inline void rv_cell_free(rv_thread_t *t, rv_cell_t *h) {
+  rv_cell_t *top = rv_top_cell(t);
+  if (h != top) rv_move(t, top, h);
+  rv_pop_top(t);
+}
+
+static inline void rv_hole_add(rv_holes_t *hs, rv_cell_t *c) {
+  c->w[0] = RV_K_FREE;
+  c->w[1] = (uintptr_t)hs->head;
+  hs->head = c;
+  hs->n++;
+}
+
+/* ==== objects: trees of ravioli ==== */
+
+static inline rv_cell_t *rv_resolve(uintptr_t ref) {
+  rv_cell_t *c = (rv_cell_t *)ref;
+  while (rv_kind(c) == RV_K_REV) c = (rv_cell_t *)c->w[2];
+  return c;
+}
+
+static inline uint64_t rv_leaves(uint64_t size) {
+  return size <= RV_LEAF_BYTES ? 1 : (size + RV_LEAF_BYTES - 1) / RV_LEAF_BYTES;
+}
+
+/* Is the parent cell p a reverse raviolo's target word? */
+static inline bool rv_is_rev_target(uintptr_t p) {
+  rv_cell_t *r = rv_cell_of(p);
+  return rv_kind(r) == RV_K_REV && p == (uintptr_t)&r->w[2];
+}
+
+static inline rv_thread_t *rv_owner(const rv_thread_t *t, const rv_cell_t *c) {
+  return (rv_thread_t *)(rv_page_hdr(t, c)->w[0] & ~(uintptr_t)RV_KIND_MASK);
+}
+
+/* Start an operation of ctx on *slot's object (or, slot NULL, on ctx's own
+   heap): adopt incoming messages, find the object and check ownership. */
+static inline rv_thread_t *rv_enter(hl_ctx_t *ctx, void *const *slot, rv_cell_t **obj) {
+  rv_thread_t *t = ctx->local;
+  if (RV_LIKELY(!atomic_load_explicit(&t->done, memory_order_relaxed))) {
+    if (RV_UNLIKELY(atomic_load_explicit(&t->inbox, memory_order_relaxed) != 0)) rv_adopt(t);
+    if (slot == NULL) return t;
+    rv_cell_t *c = rv_resolve((uintptr_t)*slot);
+    if (RV_LIKELY(rv_owner(t, c) == t)) {
+      *obj = c;
+      return t;
+    }
+  }
+  return rv_enter_slow(t, slot, obj);
+}
+
+static inline void rv_leave(hl_ctx_t *ctx, rv_thread_t *o) {
+  rv_thread_t *t = ctx->local;
+  if (RV_UNLIKELY(o->heap->checked)) rv_check(o);
+  if (RV_UNLIKELY(o != t || atomic_load_explicit(&t->done, memory_order_relaxed)))
+    pthread_mutex_unlock(&o->orphan_lock);
+}
 
 #endif

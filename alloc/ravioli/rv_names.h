@@ -1,11 +1,12 @@
 /* ----------------------------------------------------------------------------
   alloc/ravioli/rv_names.h: one build of the ravioli sources per raviolo
-  size. ravioli.c and rv_serial.c build the 4-word allocator (`ravioli`);
-  ravioli8.c and ravioli16.c include the same sources with 8 and 16 words
-  (`ravioli8`, `ravioli16`). So that the three link side by side, every name
-  the sources share across files carries the word count in the other builds
-  (rv_pack8, hl_alloc_ravioli16, ...); a name missing here shows as a
-  duplicate symbol at link time.
+  size. The rv_*.c files, each compiled on its own, build the 4-word
+  allocator (`ravioli`); ravioli8.c and ravioli16.c include them all once
+  more with 8 and 16 words (`ravioli8`, `ravioli16`), where the names the
+  files share inside are static (RV_SHARED, rv_internal.h). So that the three
+  link side by side, the public names below carry the word count in the
+  other builds (rv_pack8, hl_alloc_ravioli16, ...); a name missing here
+  shows as a duplicate symbol at link time.
 ---------------------------------------------------------------------------- */
 #ifndef HL_RV_NAMES_H
 #define HL_RV_NAMES_H
@@ -36,8 +37,6 @@
 #define rv_object_of           RV_NAMED(rv_object_of, RV_RAVIOLO_WORDS)
 #define rv_thread_is_valid     RV_NAMED(rv_thread_is_valid, RV_RAVIOLO_WORDS)
 #define rv_heap_is_valid       RV_NAMED(rv_heap_is_valid, RV_RAVIOLO_WORDS)
-#define rv_page_get            RV_NAMED(rv_page_get, RV_RAVIOLO_WORDS)
-#define rv_page_put            RV_NAMED(rv_page_put, RV_RAVIOLO_WORDS)
 #endif
 
 #endif
