@@ -56,7 +56,7 @@ raw_empty() { le 0 40; }
   le 0 20                            # the file grows ahead: a partial empty slot
 } >"$T/a.raw"
 cat >"$T/a.expected" <<'EOF'
-heaplab-trace 1
+heaplab-trace 2
 threads 3
 meta tool hltrace import record
 meta recorder.pid 4242
@@ -122,7 +122,7 @@ cat >"$T/m.mtrace" <<'EOF'
 = End
 EOF
 cat >"$T/m.expected" <<'EOF'
-heaplab-trace 1
+heaplab-trace 2
 threads 1
 meta tool hltrace import mtrace
 meta import.unknown_dropped 1
@@ -143,7 +143,7 @@ expect_same "import mtrace: exact trace" "$T/m.dump" "$T/m.expected"
 # ---- mtrace: a real log of tests/record/seq.c ----
 seq_expected() { # the trace of seq.c as mtrace sees it: every alloc a malloc
   cat <<'EOF'
-heaplab-trace 1
+heaplab-trace 2
 threads 1
 0 start
 0 malloc 0 100

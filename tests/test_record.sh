@@ -62,7 +62,7 @@ expect_ok "import seq" "$H" import record "$raw" -o "$T/seq.hlt"
 expect_ok "seq trace passes check" "$H" check "$T/seq.hlt"
 "$H" dump "$T/seq.hlt" 2>&1 | grep -v '^meta ' >"$T/seq.dump"
 cat >"$T/seq.expected" <<'EOF'
-heaplab-trace 1
+heaplab-trace 2
 threads 1
 0 start
 0 malloc 0 100
