@@ -493,7 +493,7 @@ static bool replay_step(replay_thread_t *th, const replay_event_t *e) {
         replay_send_message(th, e);
       return true;
     case HL_OP_SEND_PART: /* sent, and published, with the message's SEND */
-      if (th->msg_len > run->trace->max_parts)
+      if (th->msg_len >= run->trace->max_parts)
         return replay_fail(th, "internal: a message of more than %u parts", run->trace->max_parts),
                false;
       th->msg_parts[th->msg_len] = e;
