@@ -451,6 +451,12 @@ static void test_send_set(void) {
         (unsigned long long)(s1.messages - s0.messages));
   CHECK(s1.transfers - s0.transfers == N, "%d objects transferred", N);
   CHECK(s1.transfer_pages > s0.transfer_pages, "transfer pages counted");
+  /* the set was the top of a's heap: its whole pages went over in place,
+     only the cells on the page it shares with `outside` were copied */
+  CHECK(s1.pages_handed - s0.pages_handed >= 5, "pages handed over in place: %llu",
+        (unsigned long long)(s1.pages_handed - s0.pages_handed));
+  CHECK(s1.transfer_bytes - s0.transfer_bytes < 1024, "bytes copied: %llu",
+        (unsigned long long)(s1.transfer_bytes - s0.transfer_bytes));
   int kept = 0, bad = 0;
   for (int i = 0; i + 1 < N; i++)
     kept += field_target(b, &node[i]->slot, 0) == rv_object_of(node[i + 1]->slot);

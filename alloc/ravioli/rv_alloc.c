@@ -136,6 +136,7 @@ static int rv_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kin
       rv_top_push_page(t, p);
     }
     rv_cell_t *c = rv_cell_new(t);
+    t->cells_allocated++;
     c->w[0] = RV_K_LEAF | RV_ROOT | ((uintptr_t)size << RV_SIZE_SHIFT);
     c->w[1] = (uintptr_t)slot | RV_EXT;
     for (unsigned j = 0; j < RV_SLOTS; j++) c->w[2 + j] = 0;

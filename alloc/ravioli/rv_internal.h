@@ -255,7 +255,6 @@ static inline uint64_t rv_pos(const rv_thread_t *t, const rv_cell_t *c) {
 
 /* The next cell at the heap top. Never moves anything. */
 static inline rv_cell_t *rv_cell_new(rv_thread_t *t) {
-  t->cells_allocated++;
   if (RV_LIKELY(t->topi < t->cpp)) {
     t->ncells++;
     return (rv_cell_t *)(t->top + (size_t)t->topi++ * RV_CELL);

@@ -32,27 +32,68 @@ RV_SHARED __attribute__((noinline)) rv_thread_t *rv_enter_slow(rv_thread_t *t, v
 
 /* ==== messages ==== */
 
-/* Receive: each transfer page fills the free space of the top page from
-   its end, then (if anything is left) becomes the new top page itself. */
-static void rv_adopt_chain(rv_thread_t *t, char *p) {
-  while (p) {
+/* Move cells from the end of transfer page p (m cells used, header
+   included) into the free space of t's top page; returns what p keeps. */
+static uint32_t rv_adopt_drain(rv_thread_t *t, char *p, uint32_t m) {
+  while (m > 1 && t->top && t->topi < t->cpp) {
+    rv_move(t, (rv_cell_t *)(p + (size_t)(m - 1) * RV_CELL), rv_cell_new(t));
+    m--;
+  }
+  return m;
+}
+
+/* Transfer page p (m cells used) becomes t's top page as it is. */
+static void rv_adopt_push(rv_thread_t *t, char *p, uint32_t m) {
+  rv_top_push_page(t, p);
+  t->topi = m;
+  t->ncells += m - 1;
+}
+
+/* Receive a chain. The received cells end up as the top of the heap, so a
+   message passed on whole leaves again in place (rv_pack_top_pages):
+   first the free space of the top page is filled from the chain's partial
+   pages (or, lacking them, from a full one), then the full pages go on top
+   as they are, then what is left of the partial pages, drained into each
+   other. At most about two pages' worth of cells move, however long the
+   message. */
+static void rv_adopt_chain(rv_thread_t *t, char *chain) {
+  char *full = NULL, **full_end = &full, *part = NULL, **part_end = &part;
+  for (char *p = chain, *next; p; p = next) {
     rv_cell_t *hd = (rv_cell_t *)p;
-    char *next = (char *)hd->w[2];
-    uint32_t m = (uint32_t)hd->w[3];
-    while (m > 1 && t->top && t->topi < t->cpp) {
-      rv_cell_t *src = (rv_cell_t *)(p + (size_t)(m - 1) * RV_CELL);
-      rv_move(t, src, rv_cell_new(t));
-      m--;
-    }
+    next = (char *)hd->w[2];
+    hd->w[2] = 0;
     t->inflight_net--;
-    if (m > 1) {
-      rv_top_push_page(t, p);
-      t->topi = m;
-      t->ncells += m - 1;
+    if (hd->w[3] == t->cpp)
+      *full_end = p, full_end = (char **)&hd->w[2];
+    else
+      *part_end = p, part_end = (char **)&hd->w[2];
+  }
+  while (t->top && t->topi < t->cpp && (part || full)) {
+    char **from = part ? &part : &full, *p = *from;
+    rv_cell_t *hd = (rv_cell_t *)p;
+    *from = (char *)hd->w[2];
+    if (*from == NULL) (from == &part ? (part_end = &part) : (full_end = &full));
+    hd->w[3] = rv_adopt_drain(t, p, (uint32_t)hd->w[3]);
+    if (hd->w[3] > 1) { /* the top is full now; p waits with the partial pages */
+      hd->w[2] = (uintptr_t)part;
+      if (part == NULL) part_end = (char **)&hd->w[2];
+      part = p;
     } else {
       rv_page_put(t, p);
     }
-    p = next;
+  }
+  for (char *p = full, *next; p; p = next) {
+    next = (char *)((rv_cell_t *)p)->w[2];
+    rv_adopt_push(t, p, t->cpp);
+  }
+  for (char *p = part, *next; p; p = next) {
+    rv_cell_t *hd = (rv_cell_t *)p;
+    next = (char *)hd->w[2];
+    uint32_t m = rv_adopt_drain(t, p, (uint32_t)hd->w[3]);
+    if (m > 1)
+      rv_adopt_push(t, p, m);
+    else
+      rv_page_put(t, p);
   }
 }
 
@@ -94,6 +135,40 @@ RV_SHARED void rv_adopt(rv_thread_t *t) {
   }
 }
 
+/* The message's k cells are scratch[0, k). If they are exactly the top k
+   cells of t's heap, the pages holding nothing else leave the heap as they
+   are and become transfer pages (no copy, no pointer changes); their cells
+   are marked in scratch (the entry becomes their page's header, kind XFER)
+   so that the caller copies only the rest. Returns that chain or NULL. */
+static char *rv_pack_top_pages(rv_thread_t *t, size_t k) {
+  if (k < t->cpp - 1 || t->top == NULL) return NULL; /* not even one page's worth */
+  uint64_t keep = t->ncells - k;
+  for (size_t i = 0; i < k; i++)
+    if (rv_pos(t, (rv_cell_t *)t->scratch[i]) < keep) return NULL;
+  /* the pages above the one that holds position `keep`, and that one too
+     when the message starts at its first cell */
+  char *chain = NULL;
+  while (t->top) {
+    rv_cell_t *hd = (rv_cell_t *)t->top;
+    uint32_t used = t->topi;
+    if (hd->w[3] * (t->cpp - 1) < keep) break; /* this page holds cells that stay */
+    char *p = t->top, *below = (char *)hd->w[2];
+    hd->w[0] = RV_K_XFER, hd->w[2] = (uintptr_t)chain, hd->w[3] = used;
+    chain = p;
+    t->top = below, t->topi = t->cpp;
+    t->npages--, t->ncells -= used - 1;
+    t->inflight_net++, t->transfer_pages++, t->pages_handed++;
+  }
+  if (chain == NULL) return NULL;
+  for (size_t i = 0; i < k; i++) {
+    rv_cell_t *c = (rv_cell_t *)t->scratch[i], *hd = rv_page_hdr(t, c);
+    if (rv_kind(hd) == RV_K_XFER) t->scratch[i] = (uintptr_t)hd;
+  }
+  /* the heap's top is now the page that holds position keep - 1, full
+     (topi = cpp), or none: the message cells left on it are copied */
+  return chain;
+}
+
 /* Pack the objects of slots[0..n) (owned by t) into a transfer chain. */
 RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, size_t *cells_out) {
   rv_holes_t hs = {0};
@@ -130,6 +205,7 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
           t->links_cut++;
         }
   }
+  rv_holes_compact(t, &hs); /* the cut links' reverse ravioli */
   /* every cell of the message: trees, then the reverse ravioli above them
      (the referrers left are all inside the message, or the slot) */
   size_t k = 0;
@@ -147,9 +223,13 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
       }
     }
   }
+  /* when the message is the top of the heap (just built, or just received
+     and passed on), its whole pages are handed over in place */
+  char *handed = rv_pack_top_pages(t, k);
   char *first = NULL, *cur = NULL;
   uint32_t ci = t->cpp;
   for (size_t i = 0; i < k; i++) {
+    if (rv_kind((rv_cell_t *)t->scratch[i]) == RV_K_XFER) continue; /* handed over in place */
     if (ci == t->cpp) {
       char *pg = rv_page_get(t);
       rv_cell_t *hd = (rv_cell_t *)pg;
@@ -165,14 +245,18 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
     rv_cell_t *src = (rv_cell_t *)t->scratch[i], *dst = (rv_cell_t *)(cur + (size_t)ci * RV_CELL);
     rv_move(t, src, dst);
     t->moves--; /* counted as transfer bytes, not as compaction moves */
+    t->transfer_bytes += RV_CELL;
     rv_hole_add(&hs, src);
     ((rv_cell_t *)cur)->w[3] = ++ci;
   }
+  if (cur)
+    ((rv_cell_t *)cur)->w[2] = (uintptr_t)handed;
+  else
+    first = handed;
   for (size_t i = 0; i < n; i++) rv_resolve((uintptr_t)*slots[i])->w[0] &= ~(uintptr_t)RV_MSG;
   rv_holes_compact(t, &hs);
   *cells_out = k;
   t->transfers += n;
-  t->transfer_bytes += k * RV_CELL;
   return first;
 }
 

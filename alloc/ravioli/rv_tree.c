@@ -18,6 +18,7 @@ static unsigned rv_depth_for(uint64_t leaves) {
 
 static rv_cell_t *rv_build(rv_thread_t *t, uintptr_t parent, uint64_t leaves, uint64_t span) {
   rv_cell_t *c = rv_cell_new(t);
+  t->cells_allocated++;
   c->w[1] = parent;
   for (unsigned j = 0; j < RV_SLOTS; j++) c->w[2 + j] = 0;
   if (span == 1) {
