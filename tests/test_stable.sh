@@ -21,10 +21,12 @@ small() { # MODEL THREADS: small parameters per model
     graph) echo --nodes 600 --edges 2000 --walks 5 --length 50 --rounds 3 ;;
     pipeline) echo --messages 200 --nodes 16 ;;
     cache-thrash|cache-scratch) echo --iterations 50 --repetitions 10 ;;
+    survivors) echo --objects 500 --passes 3 --churn 20 ;;
+    treepass) echo --trees 20 --nodes 63 ;;
   esac
 }
 models=$($T gen --help 2>&1 | sed -n 's/^  \([a-z-]*\) .*/\1/p' | sort -u)
-known="threadtest larson xmalloc mstress list tree graph pipeline cache-thrash cache-scratch"
+known="threadtest larson xmalloc mstress list tree graph pipeline cache-thrash cache-scratch survivors treepass"
 for m in $models; do case " $known " in *" $m "*) ;; *) fail "model $m has no small parameters here" ;; esac; done
 for m in $known; do
   for t in 1 4; do

@@ -12,8 +12,6 @@
 
 /* The models added for issue 17 (declared here rather than in gen_util.h,
    which another change owned at the time; the lead may move them there). */
-extern const hl_gen_model_t hl_gen_survivors;
-extern const hl_gen_model_t hl_gen_treepass;
 
 static const hl_gen_model_t *const hl_gen_models[] = {
     &hl_gen_threadtest,   &hl_gen_larson,        &hl_gen_xmalloc,   &hl_gen_mstress,

@@ -39,6 +39,8 @@ extern const hl_gen_model_t hl_gen_graph;
 extern const hl_gen_model_t hl_gen_pipeline;
 extern const hl_gen_model_t hl_gen_cache_thrash;
 extern const hl_gen_model_t hl_gen_cache_scratch;
+extern const hl_gen_model_t hl_gen_survivors;
+extern const hl_gen_model_t hl_gen_treepass;
 
 /* ---- PRNG ---- */
 typedef struct gen_rng_s {
