@@ -104,6 +104,13 @@ typedef struct hl_bench_config_s {
    --alloc NAME --options OPTIONS, named NAME:OPTIONS in every output). Copy
    NAME into buf (truncated to len); returns OPTIONS or NULL. */
 const char *hl_bench_alloc_split(const char *entry, char *buf, size_t len);
+/* An entry's OPTIONS may hold one key that is the harness's, not the
+   allocator's: remote-free=send|request, passed on as hlreplay --remote-free
+   (so one config can run ravioli both ways). Copy the other options into buf
+   and return it (NULL when none are left); *remote_free gets "send",
+   "request", NULL (not given), or "" (a bad value). */
+const char *hl_bench_alloc_options(const char *opts, char *buf, size_t len,
+                                   const char **remote_free);
 
 /* Load and check a config. On error prints "FILE:LINE: expected ..." to
    `err` and returns -1 (the config is then freed). */

@@ -113,6 +113,28 @@ const char *hl_bench_alloc_split(const char *entry, char *buf, size_t len) {
   return colon ? colon + 1 : NULL;
 }
 
+const char *hl_bench_alloc_options(const char *opts, char *buf, size_t len,
+                                   const char **remote_free) {
+  static const char key[] = "remote-free=";
+  size_t n = 0;
+  *remote_free = NULL;
+  if (len) buf[0] = 0;
+  for (const char *s = opts; s && *s;) {
+    size_t l = strcspn(s, ",");
+    if (l >= sizeof key - 1 && strncmp(s, key, sizeof key - 1) == 0) {
+      const char *v = s + sizeof key - 1;
+      size_t vl = l - (sizeof key - 1);
+      *remote_free = vl == 4 && strncmp(v, "send", 4) == 0      ? "send"
+                     : vl == 7 && strncmp(v, "request", 7) == 0 ? "request"
+                                                                : "";
+    } else if (n + l + 1 < len) {
+      n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? "," : "", (int)l, s);
+    }
+    s += l + (s[l] == ',');
+  }
+  return n ? buf : NULL;
+}
+
 /* NAME or NAME:OPTIONS, OPTIONS being key=value[,key=value...]. */
 static bool hl_bench_alloc_entry_ok(const char *s) {
   char name[128];
@@ -230,8 +252,14 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
   } else if (strcmp(key, "allocators") == 0) {
     cfg->alloc_lines = hl_bench_xmalloc(words.n * sizeof *cfg->alloc_lines);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
+      char own[256];
+      const char *remote_free = NULL, *opts = strchr(words.v[i], ':');
+      if (opts) hl_bench_alloc_options(opts + 1, own, sizeof own, &remote_free);
       if (!hl_bench_alloc_entry_ok(words.v[i]))
         rc = hl_bench_perr(ps, "expected an allocator NAME or NAME:key=value[,key=value], got '%s'",
+                           words.v[i]);
+      else if (remote_free && !*remote_free)
+        rc = hl_bench_perr(ps, "expected remote-free=send or remote-free=request in '%s'",
                            words.v[i]);
       else if (hl_bench_strv_find(&cfg->allocs, words.v[i]) >= 0)
         rc = hl_bench_perr(ps, "expected each allocator once, got '%s' twice", words.v[i]);

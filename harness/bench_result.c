@@ -123,20 +123,25 @@ static void hl_bench_argv_add(hl_bench_strv_t *argv, bool *literal, const char *
 void hl_bench_replay_argv(hl_bench_strv_t *argv, bool **literal, const char *hlreplay,
                           const hl_bench_run_t *r, const hl_bench_config_t *cfg) {
   memset(argv, 0, sizeof *argv);
-  /* at most: hlreplay TRACE --alloc NAME --options OPTIONS --format csv
-     --page-size P --sim PRESET (12), replay_args, the terminating NULL */
-  size_t most = 12 + cfg->replay_args.n + 1;
+  /* at most: hlreplay TRACE --alloc NAME --options OPTIONS --remote-free R
+     --format csv --page-size P --sim PRESET (14), replay_args, the NULL */
+  size_t most = 14 + cfg->replay_args.n + 1;
   bool *lit = literal ? hl_bench_xmalloc(most * sizeof *lit) : NULL;
   if (literal) *literal = lit;
   hl_bench_argv_add(argv, lit, hlreplay, false);
   hl_bench_argv_add(argv, lit, r->trace, false);
-  char name[128];
-  const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name);
+  char name[128], own[256];
+  const char *options = hl_bench_alloc_split(r->alloc, name, sizeof name), *remote_free = NULL;
+  if (options) options = hl_bench_alloc_options(options, own, sizeof own, &remote_free);
   hl_bench_argv_add(argv, lit, "--alloc", true);
   hl_bench_argv_add(argv, lit, name, false);
   if (options) {
     hl_bench_argv_add(argv, lit, "--options", true);
     hl_bench_argv_add(argv, lit, options, false);
+  }
+  if (remote_free) {
+    hl_bench_argv_add(argv, lit, "--remote-free", true);
+    hl_bench_argv_add(argv, lit, remote_free, true);
   }
   hl_bench_argv_add(argv, lit, "--format", true);
   hl_bench_argv_add(argv, lit, "csv", true);

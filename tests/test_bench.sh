@@ -301,6 +301,23 @@ RUN=$(run_dir "$D/r12")
 check "variants: named apart, options passed" \
   test "$(csv "$RUN/bench.csv" '[(x["allocator"], x["extra"]) for x in rows]')" = \
   "[('system', 'none'), ('system:hysteresis=0,x=1', 'hysteresis=0,x=1')]"
+# the harness's own key in a variant: remote-free=... becomes --remote-free, the rest --options
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\n'; exit 0; fi
+opts=none rf=none; prev=
+for a in "$@"; do [ "$prev" = --options ] && opts=$a; [ "$prev" = --remote-free ] && rf=$a; prev=$a; done
+printf 'allocator,extra,remote_free,wall_s,status\nsystem,"%s",%s,0.1,ok\n' "$opts" "$rf"
+SH
+printf 'allocators = system system:remote-free=request system:x=1,remote-free=send\nrepeats = 1\nworkload one = file one.hlt\n' >"$D/rfvar.conf"
+expect_ok "variants: remote-free" "$B" --config "$D/rfvar.conf" --bin "$P" --results "$D/r12b"
+RUN=$(run_dir "$D/r12b")
+check "variants: remote-free passed as the harness's option, not the allocator's" \
+  test "$(csv "$RUN/bench.csv" '[(x["allocator"], x["extra"], x["remote_free"]) for x in rows]')" = \
+  "[('system', 'none', 'none'), ('system:remote-free=request', 'none', 'request'), ('system:x=1,remote-free=send', 'x=1', 'send')]"
+printf 'allocators = system:remote-free=maybe\nworkload one = file one.hlt\n' >"$D/badrf.conf"
+expect_fail "variants: bad remote-free" "badrf.conf:1: expected remote-free=send or remote-free=request" \
+  "$B" --config "$D/badrf.conf" --bin "$P"
 printf 'allocators = system:\nworkload one = file one.hlt\n' >"$D/badvar.conf"
 expect_fail "variants: empty options" "expected an allocator NAME or NAME:key=value" "$B" --config "$D/badvar.conf" --bin "$P"
 printf 'allocators = nope:a=1\nworkload one = file one.hlt\n' >"$D/badvar2.conf"
