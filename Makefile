@@ -71,7 +71,7 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps paper-deps capture-baselines test fuzz fuzz-build bench bench-queue bench-sim plots paper reproduce bench-bundle \
+.PHONY: all deps paper-deps capture-baselines test fuzz fuzz-build bench bench-queue bench-micro bench-sim plots paper reproduce bench-bundle \
         clean format help
 .DEFAULT_GOAL := all
 
@@ -293,6 +293,7 @@ fuzz: fuzz-build
 bench: deps all capture-baselines
 	$(BUILD)/bin/hlbench --config $(BENCH_CONFIG) --bin $(BUILD)/bin --results results
 	$(MAKE) --no-print-directory bench-queue
+	$(MAKE) --no-print-directory bench-micro
 	$(if $(QUICK),,$(MAKE) --no-print-directory bench-sim)
 
 # Unit-heap queue messaging against malloc/free queues (glibc and the Debian
@@ -303,6 +304,14 @@ bench-queue:
 	$(BUILD)/bin/hlqueuebench --csv --preload jemalloc,mimalloc,tcmalloc \
 	  $(if $(QUICK),--messages 20000 --repeats 1) >$${run}queuebench.csv.tmp && \
 	mv $${run}queuebench.csv.tmp $${run}queuebench.csv && cat $${run}queuebench.csv
+
+# Each allocator's fast path (one alloc+free pair at a time through the allocator
+# interface) against jemalloc in the same run (harness/hlmicro.c), into the newest run.
+bench-micro:
+	@run=$$(ls -td results/2*/ | head -n1); \
+	echo "make bench: fast paths, ns per alloc+free pair -> $${run}microbench.csv"; \
+	$(BUILD)/bin/hlmicro --csv $(if $(QUICK),--pairs 200000 --rounds 3) >$${run}microbench.csv.tmp && \
+	mv $${run}microbench.csv.tmp $${run}microbench.csv && cat $${run}microbench.csv
 
 # The simulator's validation against Cachegrind at large sizes and the speed of
 # `hlreplay --sim`, written into the newest run folder (the one just made);

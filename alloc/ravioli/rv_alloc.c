@@ -139,10 +139,10 @@ static int rv_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind_t kin
     t->cells_allocated++;
     c->w[0] = RV_K_LEAF | RV_ROOT | ((uintptr_t)size << RV_SIZE_SHIFT);
     c->w[1] = (uintptr_t)slot | RV_EXT;
-    for (unsigned j = 0; j < RV_SLOTS; j++) c->w[2 + j] = 0;
+    if (kind == HL_KIND_CALLOC) memset(&c->w[2], 0, RV_LEAF_BYTES);
     *slot = c;
   } else {
-    *slot = rv_object_new(t, (uintptr_t)slot | RV_EXT, size);
+    *slot = rv_object_new(t, (uintptr_t)slot | RV_EXT, size, kind == HL_KIND_CALLOC);
   }
   t->bytes_live += (int64_t)size;
   rv_leave(ctx, t);
@@ -299,7 +299,7 @@ static int rv_realloc(hl_ctx_t *ctx, void **slot, size_t old_size, size_t new_si
     }
   } else { /* a new tree, the contents and links carried over, the old freed */
     uintptr_t tmp = 0;
-    rv_cell_t *N = rv_object_new(o, (uintptr_t)&tmp | RV_EXT, new_size);
+    rv_cell_t *N = rv_object_new(o, (uintptr_t)&tmp | RV_EXT, new_size, false);
     rv_iter_t a, b;
     rv_cell_t *x = rv_iter_init(&a, T, 0), *y = rv_iter_init(&b, N, 0);
     for (uint64_t i = 0; i < (lo < ln ? lo : ln); i++) {

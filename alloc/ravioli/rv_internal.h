@@ -189,7 +189,7 @@ RV_SHARED void rv_move(rv_thread_t *t, rv_cell_t *a, rv_cell_t *b);
 RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs);
 
 /* objects as trees of ravioli (rv_tree.c) */
-RV_SHARED rv_cell_t *rv_object_new(rv_thread_t *t, uintptr_t parent, uint64_t size);
+RV_SHARED rv_cell_t *rv_object_new(rv_thread_t *t, uintptr_t parent, uint64_t size, bool zero);
 RV_SHARED rv_cell_t *rv_iter_init(rv_iter_t *it, rv_cell_t *root, uint64_t leaf);
 RV_SHARED rv_cell_t *rv_iter_next(rv_iter_t *it);
 RV_SHARED void rv_tree_release(rv_thread_t *t, rv_cell_t *root, rv_holes_t *hs);

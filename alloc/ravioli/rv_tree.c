@@ -5,6 +5,7 @@
   a batch of holes.
 ---------------------------------------------------------------------------- */
 #include "alloc/ravioli/rv_internal.h"
+#include <string.h>
 
 const void *rv_object_of(const void *ref) {
   return ref ? rv_resolve((uintptr_t)ref) : NULL;
@@ -16,30 +17,36 @@ static unsigned rv_depth_for(uint64_t leaves) {
   return d;
 }
 
-static rv_cell_t *rv_build(rv_thread_t *t, uintptr_t parent, uint64_t leaves, uint64_t span) {
+/* Nodes start with null children; leaves hold payload, zeroed only for
+   calloc (malloc's bytes are undefined, and zeroing a 128-byte raviolo is
+   most of a one-raviolo allocation's cost). */
+static rv_cell_t *rv_build(rv_thread_t *t, uintptr_t parent, uint64_t leaves, uint64_t span,
+                           bool zero) {
   rv_cell_t *c = rv_cell_new(t);
   t->cells_allocated++;
   c->w[1] = parent;
-  for (unsigned j = 0; j < RV_SLOTS; j++) c->w[2 + j] = 0;
   if (span == 1) {
     c->w[0] = RV_K_LEAF;
+    if (zero) memset(&c->w[2], 0, RV_LEAF_BYTES);
     return c;
   }
+  for (unsigned j = 0; j < RV_SLOTS; j++) c->w[2 + j] = 0;
   c->w[0] = RV_K_NODE;
   uint64_t sub = span / RV_SLOTS;
   for (unsigned j = 0; j < RV_SLOTS && leaves > j * sub; j++) {
     uint64_t l = leaves - j * sub < sub ? leaves - j * sub : sub;
-    c->w[2 + j] = (uintptr_t)rv_build(t, (uintptr_t)&c->w[2 + j], l, sub);
+    c->w[2 + j] = (uintptr_t)rv_build(t, (uintptr_t)&c->w[2 + j], l, sub, zero);
   }
   return c;
 }
 
-/* A new object of `size` bytes, zeroed, whose parent cell is `parent`. */
-RV_SHARED rv_cell_t *rv_object_new(rv_thread_t *t, uintptr_t parent, uint64_t size) {
+/* A new object of `size` bytes (zeroed when `zero`) whose parent cell is
+   `parent`. */
+RV_SHARED rv_cell_t *rv_object_new(rv_thread_t *t, uintptr_t parent, uint64_t size, bool zero) {
   uint64_t leaves = rv_leaves(size), span = 1;
   unsigned d = rv_depth_for(leaves);
   for (unsigned i = 0; i < d; i++) span *= RV_SLOTS;
-  rv_cell_t *c = rv_build(t, parent, leaves, span);
+  rv_cell_t *c = rv_build(t, parent, leaves, span, zero);
   c->w[0] |= RV_ROOT | ((uintptr_t)d << RV_DEPTH_SHIFT) | ((uintptr_t)size << RV_SIZE_SHIFT);
   return c;
 }
