@@ -36,25 +36,57 @@ static const char *const hl_bench_headers[HL_BENCH_NCOLS] = {
     "wall/system", "Mevents/s median", "RSS growth MiB median", "RSS/system",
     "served_by"};
 
-/* The simulated pass's columns: what was seen, then counts per 1000 events. */
-static const struct {
-  const char *header, *column; /* column NULL: the allocator's name */
-} hl_bench_sim_cols[] = {
-    {"allocator", NULL},
-    {"capture", "sim_capture"},
-    {"app accesses", "sim_app_accesses"},
-    {"allocator accesses", "sim_alloc_accesses"},
-    {"L1D miss/kev", "sim_l1d_misses"},
-    {"LLC miss/kev", "sim_llc_misses"},
-    {"dTLB miss/kev", "sim_dtlb_misses"},
-    {"transfers/kev", "sim_transfers"},
-    {"true sharing/kev", "sim_true_sharing"},
-    {"false sharing/kev", "sim_false_sharing"},
-    {"alloc reuse/kev", "sim_alloc_reuse"},
-    {"writebacks/kev", "sim_writebacks"},
+/* A table of counts from one run per cell: each column a bench.csv column
+   as it is (per NULL), per 1000 trace events (per "kev"), or divided by
+   another column of the same run (per that column's name). */
+typedef struct hl_bench_count_col_s {
+  const char *header, *column, *per; /* column NULL: the allocator's name */
+} hl_bench_count_col_t;
+
+typedef struct hl_bench_counts_s {
+  const hl_bench_count_col_t *cols;
+  size_t ncols;
+  bool sim;          /* the simulated pass's runs, else the native ones */
+  const char *needs; /* a row only where this column was measured (NULL: every row) */
+} hl_bench_counts_t;
+
+/* The simulated pass: what was seen, then counts per 1000 events. */
+static const hl_bench_count_col_t hl_bench_sim_cols[] = {
+    {"allocator", NULL, NULL},
+    {"capture", "sim_capture", NULL},
+    {"app accesses", "sim_app_accesses", NULL},
+    {"allocator accesses", "sim_alloc_accesses", NULL},
+    {"L1D miss/kev", "sim_l1d_misses", "kev"},
+    {"LLC miss/kev", "sim_llc_misses", "kev"},
+    {"dTLB miss/kev", "sim_dtlb_misses", "kev"},
+    {"transfers/kev", "sim_transfers", "kev"},
+    {"true sharing/kev", "sim_true_sharing", "kev"},
+    {"false sharing/kev", "sim_false_sharing", "kev"},
+    {"alloc reuse/kev", "sim_alloc_reuse", "kev"},
+    {"writebacks/kev", "sim_writebacks", "kev"},
 };
-#define HL_BENCH_SIM_NCOLS      (sizeof hl_bench_sim_cols / sizeof hl_bench_sim_cols[0])
-#define HL_BENCH_SIM_FIRST_RATE 4 /* columns from here on are per 1000 events */
+static const hl_bench_counts_t hl_bench_sim_counts = {
+    hl_bench_sim_cols, sizeof hl_bench_sim_cols / sizeof hl_bench_sim_cols[0], true, NULL};
+
+/* Where a moving allocator's work goes (ravioli, the stable heap): its own
+   counters from the first native run of each cell. */
+static const hl_bench_count_col_t hl_bench_move_cols[] = {
+    {"allocator", NULL, NULL},
+    {"remote free", "remote_free", NULL},
+    {"moves/kev", "alloc_moves", "kev"},
+    {"fixups/kev", "alloc_fixups", "kev"},
+    {"cells/object", "alloc_cells_allocated", "objects"},
+    {"messages/kev", "alloc_messages", "kev"},
+    {"free requests/kev", "alloc_free_requests", "kev"},
+    {"transfer pages/kev", "alloc_transfer_pages", "kev"},
+    {"handed in place", "alloc_pages_handed", "alloc_transfer_pages"},
+    {"copied KiB/kev", "alloc_transfer_bytes", "kev/KiB"},
+    {"lines/access", "alloc_access_lines", "alloc_accesses"},
+    {"pages/access", "alloc_access_pages", "alloc_accesses"},
+};
+static const hl_bench_counts_t hl_bench_move_counts = {
+    hl_bench_move_cols, sizeof hl_bench_move_cols / sizeof hl_bench_move_cols[0], false,
+    "alloc_moves"};
 
 /* A line of a table: a block title (title != NULL) or a row of cells. */
 typedef struct hl_bench_line_s {
@@ -281,39 +313,45 @@ static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
   hl_bench_strv_free(&base.served);
 }
 
-/* The simulated pass's block for the cell of `first`: one row per allocator
-   from its (single, deterministic) simulated run. False when there is none. */
-static bool hl_bench_sim_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
-                               const hl_bench_strv_t *allocs, const hl_bench_run_t *first) {
+/* The block of `spec` for the cell of `first`: one row per allocator from
+   its first ok run of the kind (the simulated pass is deterministic, one run
+   per cell). False when there is none. */
+static bool hl_bench_counts_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
+                                  const hl_bench_strv_t *allocs, const hl_bench_run_t *first,
+                                  const hl_bench_counts_t *spec) {
   bool titled = false;
   for (size_t a = 0; a < allocs->n; a++) {
     const hl_bench_run_t *run = NULL;
     for (size_t i = 0; i < plan->n && !run; i++) {
       const hl_bench_run_t *r = &plan->runs[i];
       if (r->ok && hl_bench_in_group(r, first->workload, first->threads, first->page_size,
-                                     allocs->v[a], true))
+                                     allocs->v[a], spec->sim))
         run = r;
     }
-    if (!run) continue;
+    if (!run || (spec->needs && isnan(hl_bench_parse_num(hl_bench_run_value(run, spec->needs)))))
+      continue;
     if (!titled) {
       hl_bench_block_title(tab, plan, first);
       hl_bench_line_t *head = hl_bench_table_add(tab);
-      for (size_t c = 0; c < HL_BENCH_SIM_NCOLS; c++)
-        head->cell[c] = hl_bench_xstrdup(hl_bench_sim_cols[c].header);
+      for (size_t c = 0; c < spec->ncols; c++)
+        head->cell[c] = hl_bench_xstrdup(spec->cols[c].header);
       titled = true;
     }
     hl_bench_line_t *l = hl_bench_table_add(tab);
     double events = hl_bench_parse_num(hl_bench_run_value(run, "events"));
-    for (size_t c = 0; c < HL_BENCH_SIM_NCOLS; c++) {
-      const char *v = hl_bench_sim_cols[c].column
-                          ? hl_bench_run_value(run, hl_bench_sim_cols[c].column)
-                          : run->alloc;
-      if (c < HL_BENCH_SIM_FIRST_RATE) {
+    for (size_t c = 0; c < spec->ncols; c++) {
+      const hl_bench_count_col_t *col = &spec->cols[c];
+      const char *v = col->column ? hl_bench_run_value(run, col->column) : run->alloc;
+      if (col->per == NULL) {
         l->cell[c] = hl_bench_xstrdup(v ? v : "NA");
-      } else {
-        double x = hl_bench_parse_num(v);
-        l->cell[c] = hl_bench_fmt(isnan(x) || !(events > 0) ? NAN : 1000 * x / events);
+        continue;
       }
+      double x = hl_bench_parse_num(v), base;
+      if (strncmp(col->per, "kev", 3) == 0) /* "kev/KiB": also bytes to KiB */
+        base = events / 1000 * (col->per[3] ? 1024 : 1);
+      else
+        base = hl_bench_parse_num(hl_bench_run_value(run, col->per));
+      l->cell[c] = hl_bench_fmt(isnan(x) || !(base > 0) ? NAN : x / base);
     }
   }
   return titled;
@@ -340,8 +378,9 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
   /* Blocks in plan order: the first run of each (workload, threads, page
      size) opens it. Repeat 1 comes first in the plan, so this is config
      order. */
-  hl_bench_table_t tab = {.ncols = HL_BENCH_NCOLS}, sim = {.ncols = HL_BENCH_SIM_NCOLS};
-  bool any_sim = false;
+  hl_bench_table_t tab = {.ncols = HL_BENCH_NCOLS}, sim = {.ncols = hl_bench_sim_counts.ncols},
+                   moves = {.ncols = hl_bench_move_counts.ncols};
+  bool any_sim = false, any_moves = false;
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
     bool seen = false;
@@ -350,7 +389,8 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
              plan->runs[j].threads == r->threads && plan->runs[j].page_size == r->page_size;
     if (seen) continue;
     hl_bench_block(&tab, plan, &allocs, r);
-    any_sim |= hl_bench_sim_block(&sim, plan, &allocs, r);
+    any_moves |= hl_bench_counts_block(&moves, plan, &allocs, r, &hl_bench_move_counts);
+    any_sim |= hl_bench_counts_block(&sim, plan, &allocs, r, &hl_bench_sim_counts);
   }
   hl_bench_table_print(out, &tab);
   fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
@@ -360,6 +400,18 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
                "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
                "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
                "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
+  if (any_moves) {
+    fprintf(out, "\n==== where a moving allocator's work goes (its own counters, first native "
+                 "run per cell) ====\n\n");
+    hl_bench_table_print(out, &moves);
+    fprintf(out, "\n/kev: per 1000 trace events. cells/object: cells built per object the trace "
+                 "allocates. handed in place: the share of\ntransfer pages that were heap pages "
+                 "handed over whole instead of filled by copying. copied KiB: bytes copied into\n"
+                 "transfer pages. lines/access, pages/access: 64-byte lines and 4 KiB pages one "
+                 "read or write of an object enters.\n");
+  } else {
+    free(moves.lines);
+  }
   if (any_sim) {
     fprintf(out,
             "\n==== simulated pass (hlreplay --sim; deterministic, one run per cell) ====\n\n");

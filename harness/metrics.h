@@ -26,6 +26,7 @@
   X(access_model, "traced | touch | none: what touches object memory")                             \
   X(page_size_bytes, "allocator page size tunable (0 = allocator default)")                        \
   X(events, "trace events replayed")                                                               \
+  X(objects, "objects the trace allocates (its alloc events)")                                     \
   X(handover_sends, "sends inserted so every op runs in its owner thread (owned allocators)")      \
   X(remote_free, "send | request | direct: how a thread frees an object another thread owns "      \
                  "(hlreplay --remote-free; direct: the allocator has no owners)")                  \

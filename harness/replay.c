@@ -953,6 +953,7 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   hl_metrics_set(row, HL_METRIC_threads, "%u", t->threads);
   uint64_t trace_events = t->events - t->handover_sends; /* the same for every allocator */
   hl_metrics_set(row, HL_METRIC_events, "%llu", (unsigned long long)trace_events);
+  hl_metrics_set(row, HL_METRIC_objects, "%llu", (unsigned long long)t->objects);
   hl_metrics_set(row, HL_METRIC_handover_sends, "%llu", (unsigned long long)t->handover_sends);
   hl_metrics_set(row, HL_METRIC_remote_free, "%s",
                  (run.alloc->flags & HL_ALLOC_OWNED) ? hl_remote_free_name(opt->remote_free)

@@ -346,6 +346,32 @@ expect_fail "sim: missing preset" "expected a readable simulator config" "$B" --
 printf 'allocators = system\nreplay_args = --sim x\nworkload one = file one.hlt\n' >"$D/simarg.conf"
 expect_fail "sim: not through replay_args" "got '--sim'" "$B" --config "$D/simarg.conf" --bin "$P"
 
+# ---- a moving allocator's counters: a table of its own, rates per 1000 events and
+# quotients of columns, computed from the run's row; allocators without them left out ----
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\nmover\tstand-in\t-\n'; exit 0; fi
+name=; prev=
+for a in "$@"; do [ "$prev" = --alloc ] && name=$a; prev=$a; done
+printf 'allocator,wall_s,events,objects,remote_free,alloc_moves,alloc_fixups,alloc_cells_allocated,'
+printf 'alloc_messages,alloc_free_requests,alloc_transfer_pages,alloc_pages_handed,'
+printf 'alloc_transfer_bytes,alloc_accesses,alloc_access_lines,alloc_access_pages,status\n'
+if [ "$name" = mover ]; then
+  printf 'mover,0.1,4000,100,request,500,1200,650,8,2,16,4,20480,50,175,60,ok\n'
+else
+  printf 'system,0.1,4000,100,direct,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,ok\n'
+fi
+SH
+printf 'allocators = system mover\nrepeats = 1\nworkload one = file one.hlt\n' >"$D/moves.conf"
+expect_ok "moves table" "$B" --config "$D/moves.conf" --bin "$P" --results "$D/r14"
+RUN=$(run_dir "$D/r14")
+check "moves table: titled" grep -q "where a moving allocator's work goes" "$RUN/summary.txt"
+check "moves table: rates and quotients of the row" grep -Eq \
+  "^mover +request +125(\.0+)? +300(\.0+)? +6\.50* +2\.00* +0\.50* +4\.00* +0\.250* +5\.00* +3\.50* +1\.20* *$" \
+  "$RUN/summary.txt"
+check "moves table: no row for an allocator without the counters" \
+  test "$(sed -n '/where a moving/,$p' "$RUN/summary.txt" | grep -c '^system ')" -eq 0
+
 # ---- a preloaded baseline says which library served (normal builds only) ----
 if [ "${HL_SANITIZED:-0}" != 1 ] && "$HL_BIN/hlreplay" --list | grep -q '^jemalloc'; then
   sed 's/^allocators = .*/allocators = system jemalloc/; s/^repeats = .*/repeats = 1/' \
