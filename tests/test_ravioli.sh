@@ -3,6 +3,7 @@
 # list, tree, graph) and on pipeline (explicit sends), at page sizes 1K, 4K
 # (default), 64K and 2M, with the invariant walk on (checked=1) for small
 # ones; bad page sizes and options refused; its stats columns filled; and
+# whole-structure messages and free requests with every invariant walked;
 # ravioli8 and ravioli16 (64- and 128-byte ravioli) verified, and the C test
 # built again against each.
 source tests/lib.sh
@@ -113,6 +114,30 @@ for mode in --threads-as-traced --serial; do
   expect_ok "remote free $mode" $R --alloc ravioli --verify --options checked=1 $mode "$HL_TMP/remote.hlt"
   if grep -Eq '^handover_sends +1$' "$HL_TMP/out" && grep -Eq '^alloc_transfers +1$' "$HL_TMP/out"; then pass
   else fail "remote free $mode: expected one inserted send and one transfer: $(grep -E '^(handover_sends|alloc_transfers)' "$HL_TMP/out" | tr '\n' ' ')"; fi
+done
+
+# messages as the design means them: whole linked structures sent as one
+# message (their pages handed over in place when they are the sender's top),
+# and remote frees posted to the owner as free requests; every invariant
+# walked after every operation, the contents verified
+gen "$HL_TMP/pw.hlt" pipeline --threads 3 --whole 1 --messages 100 --nodes 200 --seed 11
+gen "$HL_TMP/tp.hlt" treepass --threads 4 --trees 30 --nodes 255 --seed 12
+for a in ravioli ravioli16; do
+  for t in pw tp; do
+    expect_ok "$a whole messages $t" $R --alloc $a --verify --options checked=1 "$HL_TMP/$t.hlt"
+    m=$(awk '$1 == "alloc_messages" {print $2}' "$HL_TMP/out")
+    h=$(awk '$1 == "alloc_pages_handed" {print $2}' "$HL_TMP/out")
+    if [ "${m:-0}" -gt 0 ] && [ "${h:-0}" -gt 0 ]; then pass
+    else fail "$a $t: $m messages, $h pages handed over in place"; fi
+  done
+  for t in larson xm; do
+    expect_ok "$a free requests $t" $R --alloc $a --verify --options checked=1 --remote-free request \
+      "$HL_TMP/$t.hlt"
+    q=$(awk '$1 == "alloc_free_requests" {print $2}' "$HL_TMP/out")
+    h=$(awk '$1 == "handover_sends" {print $2}' "$HL_TMP/out")
+    if [ "${q:-0}" -gt 0 ] && grep -Eq '^remote_free +request$' "$HL_TMP/out"; then pass
+    else fail "$a $t: $q free requests, $h hand-overs"; fi
+  done
 done
 
 # 64- and 128-byte ravioli: registered as ravioli8 and ravioli16 (the same
