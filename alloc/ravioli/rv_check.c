@@ -26,8 +26,8 @@ RV_SHARED _Noreturn void rv_die(const char *fmt, ...) {
 
 /* Is p a cell of t's heap pages (below the top)? */
 static bool rv_in_heap(const rv_thread_t *t, uintptr_t p) {
-  const rv_cell_t *hd = rv_page_hdr(t, (const void *)p);
-  if (hd->w[0] != ((uintptr_t)t | RV_K_PAGE)) return false;
+  const rv_hdr_t *hd = rv_page_hdr(t, (const void *)p);
+  if (hd->owner != ((uintptr_t)t | RV_K_PAGE)) return false;
   uint64_t i = (p - (uintptr_t)hd) / RV_CELL;
   return i >= 1 && i < ((char *)hd == t->top ? t->topi : t->cpp);
 }
@@ -37,7 +37,7 @@ static bool rv_cell_is_valid(const rv_thread_t *t, const rv_cell_t *c, char *why
   uintptr_t me = (uintptr_t)c;
   if (k != RV_K_LEAF && k != RV_K_NODE && k != RV_K_REV)
     return RV_FAIL("cell %p: kind %u inside the heap (a gap)", (void *)c, k);
-  uintptr_t parents[2] = {c->w[1], k == RV_K_REV ? c->w[3] : 0};
+  uintptr_t parents[2] = {c->w[1], k == RV_K_REV ? c->w[RV_REV_PARENT2] : 0};
   for (int i = 0; i < (k == RV_K_REV ? 2 : 1); i++) {
     uintptr_t p = parents[i];
     if (p == 0) return RV_FAIL("cell %p: no parent", (void *)c);
@@ -53,17 +53,18 @@ static bool rv_cell_is_valid(const rv_thread_t *t, const rv_cell_t *c, char *why
     const rv_cell_t *pc = rv_cell_of(p);
     unsigned pk = rv_kind(pc), j = (unsigned)((p - (uintptr_t)&pc->w[2]) / 8);
     bool root = k == RV_K_REV || (c->w[0] & RV_ROOT);
-    if (root && !(pk == RV_K_REV && j == 0) && !(pk == RV_K_LEAF && (rv_pmask(pc->w[0]) >> j & 1)))
+    if (root && !(pk == RV_K_REV && 2 + j == RV_REV_TARGET) &&
+        !(pk == RV_K_LEAF && (rv_pmask(pc->w[0]) >> j & 1)))
       return RV_FAIL("cell %p: an object's parent must be a reverse raviolo or link", (void *)c);
     if (pk == RV_K_LEAF && k != RV_K_REV)
       return RV_FAIL("cell %p: a link field points at a non-reverse raviolo", (void *)c);
     if (!root && pk != RV_K_NODE) return RV_FAIL("cell %p: inner cell under a non-node", (void *)c);
   }
   if (k == RV_K_REV) {
-    const rv_cell_t *x = (const rv_cell_t *)c->w[2];
-    uintptr_t cell = (uintptr_t)&c->w[2];
+    const rv_cell_t *x = (const rv_cell_t *)c->w[RV_REV_TARGET];
+    uintptr_t cell = (uintptr_t)&c->w[RV_REV_TARGET];
     if (x == NULL || !rv_in_heap(t, (uintptr_t)x) ||
-        !(x->w[1] == cell || (rv_kind(x) == RV_K_REV && x->w[3] == cell)))
+        !(x->w[1] == cell || (rv_kind(x) == RV_K_REV && x->w[RV_REV_PARENT2] == cell)))
       return RV_FAIL("reverse raviolo %p: target does not point back", (void *)c);
     if (rv_kind(x) != RV_K_REV && !(x->w[0] & RV_ROOT))
       return RV_FAIL("reverse raviolo %p: target is not an object", (void *)c);
@@ -78,7 +79,7 @@ static bool rv_cell_is_valid(const rv_thread_t *t, const rv_cell_t *c, char *why
       const rv_cell_t *x = (const rv_cell_t *)c->w[2 + j];
       uintptr_t cell = (uintptr_t)&c->w[2 + j];
       if (!rv_in_heap(t, (uintptr_t)x) ||
-          !(x->w[1] == cell || (rv_kind(x) == RV_K_REV && x->w[3] == cell)))
+          !(x->w[1] == cell || (rv_kind(x) == RV_K_REV && x->w[RV_REV_PARENT2] == cell)))
         return RV_FAIL("cell %p: child %u does not point back", (void *)c, j);
     }
   }
@@ -87,14 +88,14 @@ static bool rv_cell_is_valid(const rv_thread_t *t, const rv_cell_t *c, char *why
 
 static bool rv_thread_valid(const rv_thread_t *t, char *why, size_t len) {
   uint64_t pages = 0, cells = 0;
-  for (const char *p = t->top; p; p = (const char *)((const rv_cell_t *)p)->w[2]) {
-    const rv_cell_t *hd = (const rv_cell_t *)p;
+  for (const char *p = t->top; p; p = (const char *)rv_hdr(p)->below) {
+    const rv_hdr_t *hd = rv_hdr(p);
     if ((uintptr_t)p & ~t->pmask) return RV_FAIL("page %p not aligned", (const void *)p);
-    if (hd->w[0] != ((uintptr_t)t | RV_K_PAGE))
+    if (hd->owner != ((uintptr_t)t | RV_K_PAGE))
       return RV_FAIL("page %p: bad header", (const void *)p);
-    if (hd->w[3] != t->npages - 1 - pages)
+    if (hd->seq != t->npages - 1 - pages)
       return RV_FAIL("page %p: sequence %llu, expected %llu", (const void *)p,
-                     (unsigned long long)hd->w[3], (unsigned long long)(t->npages - 1 - pages));
+                     (unsigned long long)hd->seq, (unsigned long long)(t->npages - 1 - pages));
     if (++pages > t->npages) return RV_FAIL("page list longer than npages");
     uint32_t used = p == t->top ? t->topi : t->cpp;
     if (used < 2 && (p != t->top || t->spare || !t->heap->hysteresis))
@@ -142,14 +143,14 @@ bool rv_heap_is_valid(const hl_heap_t *heap, char *why, size_t len) {
     pool_counted += t->pool_net;
     inflight += t->inflight_net;
     if (!rv_thread_valid(t, why, len)) ok = false;
-    for (const char *p = t->top; ok && p; p = (const char *)((const rv_cell_t *)p)->w[2])
+    for (const char *p = t->top; ok && p; p = (const char *)rv_hdr(p)->below)
       if (n < total) all[n++] = (uintptr_t)p;
     if (t->spare && n < total) all[n++] = (uintptr_t)t->spare;
     if (atomic_load(&t->inbox)) ok = RV_FAIL("thread %u has unread messages", t->id);
   }
   int64_t pool = 0;
   for (uintptr_t p = atomic_load(&h->pool) & ~rv_tagmask(h); ok && p;
-       p = __atomic_load_n(&((rv_cell_t *)p)->w[1], __ATOMIC_RELAXED)) {
+       p = __atomic_load_n(&rv_hdr((const void *)p)->link, __ATOMIC_RELAXED)) {
     if (n < total) all[n++] = p;
     pool++;
   }

@@ -10,10 +10,10 @@
 
 /* Make p (an empty page) the new top page. */
 RV_SHARED void rv_top_push_page(rv_thread_t *t, char *p) {
-  rv_cell_t *hd = (rv_cell_t *)p;
-  hd->w[0] = (uintptr_t)t | RV_K_PAGE;
-  hd->w[2] = (uintptr_t)t->top;
-  hd->w[3] = t->top ? ((rv_cell_t *)t->top)->w[3] + 1 : 0;
+  rv_hdr_t *hd = rv_hdr(p);
+  hd->owner = (uintptr_t)t | RV_K_PAGE;
+  hd->below = (uintptr_t)t->top;
+  hd->seq = t->top ? rv_hdr(t->top)->seq + 1 : 0;
   t->top = p;
   t->topi = 1;
   t->npages++;
@@ -27,7 +27,7 @@ RV_SHARED __attribute__((noinline)) rv_cell_t *rv_cell_new_slow(rv_thread_t *t) 
 
 RV_SHARED __attribute__((noinline)) void rv_top_drop_page(rv_thread_t *t) {
   char *p = t->top;
-  t->top = (char *)((rv_cell_t *)p)->w[2];
+  t->top = (char *)rv_hdr(p)->below;
   t->topi = t->cpp; /* the page below is full (or there is none) */
   t->npages--;
   rv_page_put(t, p);
@@ -39,8 +39,9 @@ RV_SHARED void rv_move(rv_thread_t *t, rv_cell_t *a, rv_cell_t *b) {
   unsigned k = (unsigned)(ty & RV_KIND_MASK), fix = 1;
   rv_set_cell(b->w[1], (uintptr_t)b);
   if (k == RV_K_REV) {
-    rv_set_cell(b->w[3], (uintptr_t)b);
-    rv_rebind((rv_cell_t *)b->w[2], (uintptr_t)&a->w[2], (uintptr_t)&b->w[2]);
+    rv_set_cell(b->w[RV_REV_PARENT2], (uintptr_t)b);
+    rv_rebind((rv_cell_t *)b->w[RV_REV_TARGET], (uintptr_t)&a->w[RV_REV_TARGET],
+              (uintptr_t)&b->w[RV_REV_TARGET]);
     fix += 2;
   } else {
     unsigned m = k == RV_K_NODE ? RV_ALL_SLOTS : rv_pmask(ty);
@@ -56,15 +57,15 @@ RV_SHARED void rv_move(rv_thread_t *t, rv_cell_t *a, rv_cell_t *b) {
 
 /* ---- moving a set of cells at once, in order ----
    Cells src[i] -> dst[i] (disjoint sets). Each vacated cell keeps a
-   forwarding mark (kind FWD, w[1] its new place) until the fix-up pass, so
-   a pointer from one moved cell to another is translated in place, and only
-   pointers to cells that stay are rebound at the far end (as rv_move does).
-   Moving a run of cells in ascending order keeps it a run: an object whose
-   cells were contiguous stays contiguous. */
+   forwarding mark (kind FWD, w[RV_FWD_TO] its new place) until the fix-up
+   pass, so a pointer from one moved cell to another is translated in place,
+   and only pointers to cells that stay are rebound at the far end (as
+   rv_move does). Moving a run of cells in ascending order keeps it a run:
+   an object whose cells were contiguous stays contiguous. */
 
 static inline uintptr_t rv_forwarded(uintptr_t p) {
   rv_cell_t *c = rv_cell_of(p);
-  return rv_kind(c) == RV_K_FWD ? c->w[1] + (p - (uintptr_t)c) : 0;
+  return rv_kind(c) == RV_K_FWD ? c->w[RV_FWD_TO] + (p - (uintptr_t)c) : 0;
 }
 
 /* Parent word value q of moved cell b (was at a): the far end now names b. */
@@ -91,7 +92,7 @@ static void rv_move_set(rv_thread_t *t, rv_cell_t *const *src, rv_cell_t *const 
   for (size_t i = 0; i < n; i++) {
     *dst[i] = *src[i];
     src[i]->w[0] = RV_K_FWD;
-    src[i]->w[1] = (uintptr_t)dst[i];
+    src[i]->w[RV_FWD_TO] = (uintptr_t)dst[i];
   }
   uint64_t fix = 0;
   for (size_t i = 0; i < n; i++) {
@@ -100,8 +101,9 @@ static void rv_move_set(rv_thread_t *t, rv_cell_t *const *src, rv_cell_t *const 
     unsigned k = (unsigned)(ty & RV_KIND_MASK);
     b->w[1] = rv_fix_parent(b->w[1], b, &fix);
     if (k == RV_K_REV) {
-      b->w[3] = rv_fix_parent(b->w[3], b, &fix);
-      b->w[2] = rv_fix_child(b->w[2], (uintptr_t)&a->w[2], (uintptr_t)&b->w[2], &fix);
+      b->w[RV_REV_PARENT2] = rv_fix_parent(b->w[RV_REV_PARENT2], b, &fix);
+      b->w[RV_REV_TARGET] = rv_fix_child(b->w[RV_REV_TARGET], (uintptr_t)&a->w[RV_REV_TARGET],
+                                         (uintptr_t)&b->w[RV_REV_TARGET], &fix);
     } else {
       unsigned m = k == RV_K_NODE ? RV_ALL_SLOTS : rv_pmask(ty);
       for (unsigned j = 0; m; j++, m >>= 1)
@@ -133,7 +135,7 @@ RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
   rv_cell_t *hic = NULL;
   size_t n = 0;
   for (rv_cell_t *c = hs->head, *next; c; c = next) {
-    next = (rv_cell_t *)c->w[1];
+    next = (rv_cell_t *)c->w[RV_HOLE_NEXT];
     uint64_t pos = rv_pos(t, c);
     if (pos >= keep) continue;
     rv_push(t, &n, pos), rv_push(t, &n, (uintptr_t)c);
@@ -151,7 +153,7 @@ RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
       for (uint64_t pos = hi + 1; pos-- > lo;) {
         rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
         if (rv_kind(c) == RV_K_FREE) t->scratch[n++] = (uintptr_t)c;
-        if (--i == 0) p = (char *)((rv_cell_t *)p)->w[2], i = t->cpp - 1;
+        if (--i == 0) p = (char *)rv_hdr(p)->below, i = t->cpp - 1;
       }
       for (size_t a = 0, b = low - 1; a < b; a++, b--) {
         uintptr_t x = t->scratch[a];
@@ -166,7 +168,7 @@ RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
     char *p = t->top;
     uint32_t i = t->topi;
     while (n < 2 * low) { /* the live cells above the final top, from the top down */
-      if (--i == 0) p = (char *)((rv_cell_t *)p)->w[2], i = t->cpp - 1;
+      if (--i == 0) p = (char *)rv_hdr(p)->below, i = t->cpp - 1;
       rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
       if (rv_kind(c) != RV_K_FREE) rv_push(t, &n, (uintptr_t)c);
     }

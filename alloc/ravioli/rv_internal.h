@@ -5,7 +5,10 @@
 
   A raviolo ("cell") is RV_W words, aligned to its size: w[0] type word,
   w[1] parent word, w[2..] slots. Pages are page_size-aligned, so a cell's
-  page header is found by masking; cell 0 of each page is the header.
+  page header is found by masking; cell 0 of each page is the header, read
+  and written through its named view (rv_hdr_t, rv_hdr). The words whose
+  meaning depends on the kind of an ordinary cell have names too
+  (RV_REV_*, RV_FWD_TO, RV_HOLE_NEXT).
 ---------------------------------------------------------------------------- */
 #ifndef HL_RV_INTERNAL_H
 #define HL_RV_INTERNAL_H
@@ -13,6 +16,7 @@
 #include "alloc/ravioli/ravioli.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #define RV_W          RV_RAVIOLO_WORDS
@@ -37,15 +41,18 @@ enum {
   RV_K_FREE = 0, /* a hole awaiting compaction (never left in a heap) */
   RV_K_LEAF = 1, /* payload: RV_LEAF_BYTES of object bytes */
   RV_K_NODE = 2, /* interior tree node: RV_SLOTS child pointers */
-  RV_K_REV = 3,  /* reverse raviolo: w[1], w[3] parents, w[2] target */
-  RV_K_PAGE = 4, /* header of a heap page: w[0] owner|kind, w[1] pool/inbox link,
-                    w[2] previous page, w[3] page sequence number */
-  RV_K_XFER = 5, /* header of a transfer page: w[1] inbox link, w[2] next page of
-                    the chain, w[3] next free cell index */
-  RV_K_FWD = 6,  /* a cell vacated by rv_move_set: w[1] its new place (only
-                    during one compaction) */
-  RV_K_REQ = 7,  /* header of a page of free requests: w[1] inbox link,
-                    w[3] entries (slot addresses from cell 1 on) */
+  RV_K_REV = 3,  /* reverse raviolo: words RV_REV_PARENT1 and RV_REV_PARENT2
+                    its parents, RV_REV_TARGET its target */
+  RV_K_PAGE = 4, /* header of a heap page (rv_hdr_t): owner|kind, pool link,
+                    below (the page under it), seq (page sequence number) */
+  RV_K_XFER = 5, /* header of a transfer page (rv_hdr_t): owner|kind, inbox link,
+                    next (next page of the chain), used (cells used, header
+                    included: the next free cell index) */
+  RV_K_FWD = 6,  /* a cell vacated by rv_move_set: w[RV_FWD_TO] its new place
+                    (only during one compaction) */
+  RV_K_REQ = 7,  /* header of a page of free requests (rv_hdr_t): owner|kind,
+                    inbox link, next (0: one page), nreq entries (slot
+                    addresses from cell 1 on) */
 };
 #define RV_KIND_MASK   7u
 #define RV_ROOT        8u
@@ -56,6 +63,54 @@ enum {
 #define RV_SIZE_SHIFT  24
 #define RV_MAX_SIZE    ((uint64_t)1 << 40)
 #define RV_EXT         1u /* parent word tag: the parent is an external slot */
+
+/* ---- words whose meaning depends on the cell's kind ----
+   A reverse raviolo: its parent word (as every cell's) is its first parent;
+   it has a second parent and a target (the object, or the next reverse
+   raviolo towards it). A free hole links to the next hole, a forwarded
+   cell names its new place, both in the parent word. */
+#define RV_REV_PARENT1 1 /* reverse raviolo: first parent (the parent word) */
+#define RV_REV_TARGET  2 /* reverse raviolo: target */
+#define RV_REV_PARENT2 3 /* reverse raviolo: second parent */
+#define RV_FWD_TO      1 /* RV_K_FWD: the cell's new place */
+#define RV_HOLE_NEXT   1 /* RV_K_FREE: the next hole of the batch */
+
+/* ---- page headers: cell 0 of every page, kinds RV_K_PAGE (heap page),
+   RV_K_XFER (transfer page of a message chain), RV_K_REQ (page of free
+   requests). A view of the cell's first four words; every member is a
+   64-bit word like rv_cell_t's, so the two views alias. ---- */
+typedef struct rv_hdr_s {
+  uintptr_t owner;   /* w[0]: owner thread | kind */
+  uintptr_t link;    /* w[1]: pool stack or inbox link, accessed atomically (a
+                        stale pool pop may read it while the page is in use) */
+  union {            /* w[2] */
+    uintptr_t below; /* heap page: the page below it in the thread's list (0: none) */
+    uintptr_t next;  /* transfer or request page: the next page of the chain */
+  };
+  union {          /* w[3] */
+    uint64_t seq;  /* heap page: sequence number from the bottom page (0) */
+    uint64_t used; /* transfer page: cells used, header included */
+    uint64_t nreq; /* request page: number of entries */
+  };
+} rv_hdr_t;
+_Static_assert(sizeof(rv_hdr_t) <= sizeof(rv_cell_t), "a page header fits in a cell");
+_Static_assert(offsetof(rv_hdr_t, owner) == 0 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, link) == 1 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, below) == 2 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, next) == 2 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, seq) == 3 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, used) == 3 * sizeof(uintptr_t) &&
+                   offsetof(rv_hdr_t, nreq) == 3 * sizeof(uintptr_t),
+               "page header members are words 0 to 3 of the cell");
+_Static_assert(sizeof(uint64_t) == sizeof(uintptr_t), "header words are cell words");
+
+/* The header of the page that starts at `page`. */
+static inline rv_hdr_t *rv_hdr(const void *page) {
+  return (rv_hdr_t *)(uintptr_t)page;
+}
+static inline unsigned rv_hdr_kind(const rv_hdr_t *h) {
+  return (unsigned)(h->owner & RV_KIND_MASK);
+}
 
 static inline unsigned rv_kind(const rv_cell_t *c) {
   return (unsigned)(c->w[0] & RV_KIND_MASK);
@@ -76,7 +131,7 @@ static inline rv_cell_t *rv_cell_of(uintptr_t addr) {
 typedef struct rv_heap_s rv_heap_t;
 
 /* One logical thread's heap. The pages form a list through their headers'
-   w[2] (previous page), the top page last; every page but the top is full
+   `below` (rv_hdr_t), the top page last; every page but the top is full
    (no gaps). Plain fields: only the owner touches them, or, once the owner
    has called thread_done, whoever holds orphan_lock. */
 typedef struct rv_thread_s {
@@ -133,8 +188,8 @@ struct rv_heap_s {
   rv_thread_t *threads;
 };
 
-static inline rv_cell_t *rv_page_hdr(const rv_thread_t *t, const void *c) {
-  return (rv_cell_t *)((uintptr_t)c & t->pmask);
+static inline rv_hdr_t *rv_page_hdr(const rv_thread_t *t, const void *c) {
+  return (rv_hdr_t *)((uintptr_t)c & t->pmask);
 }
 
 #define RV_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -241,16 +296,16 @@ static inline void rv_set_cell(uintptr_t p, uintptr_t v) {
 
 /* The back-reference of x that names cell `oldc` now names `newc`. */
 static inline void rv_rebind(rv_cell_t *x, uintptr_t oldc, uintptr_t newc) {
-  if (rv_kind(x) == RV_K_REV && x->w[3] == oldc)
-    x->w[3] = newc;
+  if (rv_kind(x) == RV_K_REV && x->w[RV_REV_PARENT2] == oldc)
+    x->w[RV_REV_PARENT2] = newc;
   else
     x->w[1] = newc;
 }
 
 /* The heap order of a cell: page sequence number, then index. */
 static inline uint64_t rv_pos(const rv_thread_t *t, const rv_cell_t *c) {
-  const rv_cell_t *hd = rv_page_hdr(t, c);
-  return hd->w[3] * (t->cpp - 1) + ((uintptr_t)c - (uintptr_t)hd) / RV_CELL - 1;
+  const rv_hdr_t *hd = rv_page_hdr(t, c);
+  return hd->seq * (t->cpp - 1) + ((uintptr_t)c - (uintptr_t)hd) / RV_CELL - 1;
 }
 
 /* The next cell at the heap top. Never moves anything. */
@@ -287,7 +342,7 @@ static inline void rv_cell_free(rv_thread_t *t, rv_cell_t *h) {
 
 static inline void rv_hole_add(rv_holes_t *hs, rv_cell_t *c) {
   c->w[0] = RV_K_FREE;
-  c->w[1] = (uintptr_t)hs->head;
+  c->w[RV_HOLE_NEXT] = (uintptr_t)hs->head;
   hs->head = c;
   hs->n++;
 }
@@ -296,7 +351,7 @@ static inline void rv_hole_add(rv_holes_t *hs, rv_cell_t *c) {
 
 static inline rv_cell_t *rv_resolve(uintptr_t ref) {
   rv_cell_t *c = (rv_cell_t *)ref;
-  while (rv_kind(c) == RV_K_REV) c = (rv_cell_t *)c->w[2];
+  while (rv_kind(c) == RV_K_REV) c = (rv_cell_t *)c->w[RV_REV_TARGET];
   return c;
 }
 
@@ -307,11 +362,11 @@ static inline uint64_t rv_leaves(uint64_t size) {
 /* Is the parent cell p a reverse raviolo's target word? */
 static inline bool rv_is_rev_target(uintptr_t p) {
   rv_cell_t *r = rv_cell_of(p);
-  return rv_kind(r) == RV_K_REV && p == (uintptr_t)&r->w[2];
+  return rv_kind(r) == RV_K_REV && p == (uintptr_t)&r->w[RV_REV_TARGET];
 }
 
 static inline rv_thread_t *rv_owner(const rv_thread_t *t, const rv_cell_t *c) {
-  return (rv_thread_t *)(rv_page_hdr(t, c)->w[0] & ~(uintptr_t)RV_KIND_MASK);
+  return (rv_thread_t *)(rv_page_hdr(t, c)->owner & ~(uintptr_t)RV_KIND_MASK);
 }
 
 /* Start an operation of ctx on *slot's object (or, slot NULL, on ctx's own

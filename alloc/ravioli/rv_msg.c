@@ -59,37 +59,37 @@ static void rv_adopt_push(rv_thread_t *t, char *p, uint32_t m) {
 static void rv_adopt_chain(rv_thread_t *t, char *chain) {
   char *full = NULL, **full_end = &full, *part = NULL, **part_end = &part;
   for (char *p = chain, *next; p; p = next) {
-    rv_cell_t *hd = (rv_cell_t *)p;
-    next = (char *)hd->w[2];
-    hd->w[2] = 0;
+    rv_hdr_t *hd = rv_hdr(p);
+    next = (char *)hd->next;
+    hd->next = 0;
     t->inflight_net--;
-    if (hd->w[3] == t->cpp)
-      *full_end = p, full_end = (char **)&hd->w[2];
+    if (hd->used == t->cpp)
+      *full_end = p, full_end = (char **)&hd->next;
     else
-      *part_end = p, part_end = (char **)&hd->w[2];
+      *part_end = p, part_end = (char **)&hd->next;
   }
   while (t->top && t->topi < t->cpp && (part || full)) {
     char **from = part ? &part : &full, *p = *from;
-    rv_cell_t *hd = (rv_cell_t *)p;
-    *from = (char *)hd->w[2];
+    rv_hdr_t *hd = rv_hdr(p);
+    *from = (char *)hd->next;
     if (*from == NULL) (from == &part ? (part_end = &part) : (full_end = &full));
-    hd->w[3] = rv_adopt_drain(t, p, (uint32_t)hd->w[3]);
-    if (hd->w[3] > 1) { /* the top is full now; p waits with the partial pages */
-      hd->w[2] = (uintptr_t)part;
-      if (part == NULL) part_end = (char **)&hd->w[2];
+    hd->used = rv_adopt_drain(t, p, (uint32_t)hd->used);
+    if (hd->used > 1) { /* the top is full now; p waits with the partial pages */
+      hd->next = (uintptr_t)part;
+      if (part == NULL) part_end = (char **)&hd->next;
       part = p;
     } else {
       rv_page_put(t, p);
     }
   }
   for (char *p = full, *next; p; p = next) {
-    next = (char *)((rv_cell_t *)p)->w[2];
+    next = (char *)rv_hdr(p)->next;
     rv_adopt_push(t, p, t->cpp);
   }
   for (char *p = part, *next; p; p = next) {
-    rv_cell_t *hd = (rv_cell_t *)p;
-    next = (char *)hd->w[2];
-    uint32_t m = rv_adopt_drain(t, p, (uint32_t)hd->w[3]);
+    rv_hdr_t *hd = rv_hdr(p);
+    next = (char *)hd->next;
+    uint32_t m = rv_adopt_drain(t, p, (uint32_t)hd->used);
     if (m > 1)
       rv_adopt_push(t, p, m);
     else
@@ -100,7 +100,7 @@ static void rv_adopt_chain(rv_thread_t *t, char *chain) {
 /* Free requests: each entry is the slot of an object t owns. */
 static void rv_adopt_requests(rv_thread_t *t, char *p) {
   const uintptr_t *e = (const uintptr_t *)(p + RV_CELL);
-  for (uintptr_t i = 0, n = ((rv_cell_t *)p)->w[3]; i < n; i++) {
+  for (uintptr_t i = 0, n = rv_hdr(p)->nreq; i < n; i++) {
     void **slot = (void **)e[i];
     rv_cell_t *c = rv_resolve((uintptr_t)*slot);
     if (rv_owner(t, c) != t)
@@ -120,9 +120,9 @@ RV_SHARED void rv_adopt(rv_thread_t *t) {
   char *reqs = NULL;
   while (chains) {
     char *first = (char *)chains;
-    chains = __atomic_load_n(&((rv_cell_t *)first)->w[1], __ATOMIC_RELAXED);
-    if (rv_kind((rv_cell_t *)first) == RV_K_REQ) {
-      ((rv_cell_t *)first)->w[1] = (uintptr_t)reqs;
+    chains = __atomic_load_n(&rv_hdr(first)->link, __ATOMIC_RELAXED);
+    if (rv_hdr_kind(rv_hdr(first)) == RV_K_REQ) {
+      rv_hdr(first)->link = (uintptr_t)reqs;
       reqs = first;
     } else {
       rv_adopt_chain(t, first);
@@ -130,7 +130,7 @@ RV_SHARED void rv_adopt(rv_thread_t *t) {
   }
   while (reqs) {
     char *p = reqs;
-    reqs = (char *)((rv_cell_t *)p)->w[1];
+    reqs = (char *)rv_hdr(p)->link;
     rv_adopt_requests(t, p);
   }
 }
@@ -149,11 +149,11 @@ static char *rv_pack_top_pages(rv_thread_t *t, size_t k) {
      when the message starts at its first cell */
   char *chain = NULL;
   while (t->top) {
-    rv_cell_t *hd = (rv_cell_t *)t->top;
+    rv_hdr_t *hd = rv_hdr(t->top);
     uint32_t used = t->topi;
-    if (hd->w[3] * (t->cpp - 1) < keep) break; /* this page holds cells that stay */
-    char *p = t->top, *below = (char *)hd->w[2];
-    hd->w[0] = RV_K_XFER, hd->w[2] = (uintptr_t)chain, hd->w[3] = used;
+    if (hd->seq * (t->cpp - 1) < keep) break; /* this page holds cells that stay */
+    char *p = t->top, *below = (char *)hd->below;
+    hd->owner = RV_K_XFER, hd->next = (uintptr_t)chain, hd->used = used;
     chain = p;
     t->top = below, t->topi = t->cpp;
     t->npages--, t->ncells -= used - 1;
@@ -161,8 +161,8 @@ static char *rv_pack_top_pages(rv_thread_t *t, size_t k) {
   }
   if (chain == NULL) return NULL;
   for (size_t i = 0; i < k; i++) {
-    rv_cell_t *c = (rv_cell_t *)t->scratch[i], *hd = rv_page_hdr(t, c);
-    if (rv_kind(hd) == RV_K_XFER) t->scratch[i] = (uintptr_t)hd;
+    rv_hdr_t *hd = rv_page_hdr(t, (rv_cell_t *)t->scratch[i]);
+    if (rv_hdr_kind(hd) == RV_K_XFER) t->scratch[i] = (uintptr_t)hd;
   }
   /* the heap's top is now the page that holds position keep - 1, full
      (topi = cpp), or none: the message cells left on it are copied */
@@ -181,8 +181,8 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
     for (size_t s = 0; s < k; s++) { /* breadth-first over the referrer tree */
       uintptr_t p = t->scratch[s];
       if (!(p & RV_EXT) && rv_is_rev_target(p)) {
-        rv_push(t, &k, rv_cell_of(p)->w[1]);
-        rv_push(t, &k, rv_cell_of(p)->w[3]);
+        rv_push(t, &k, rv_cell_of(p)->w[RV_REV_PARENT1]);
+        rv_push(t, &k, rv_cell_of(p)->w[RV_REV_PARENT2]);
       }
     }
     m = 0; /* keep the field cells only, before anything changes */
@@ -218,7 +218,7 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
     for (; s < k; s++) {
       rv_cell_t *r = (rv_cell_t *)t->scratch[s];
       for (int e = 0; e < 2; e++) {
-        uintptr_t q = e ? r->w[3] : r->w[1];
+        uintptr_t q = e ? r->w[RV_REV_PARENT2] : r->w[RV_REV_PARENT1];
         if (!(q & RV_EXT) && rv_is_rev_target(q)) rv_push(t, &k, (uintptr_t)rv_cell_of(q));
       }
     }
@@ -232,10 +232,10 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
     if (rv_kind((rv_cell_t *)t->scratch[i]) == RV_K_XFER) continue; /* handed over in place */
     if (ci == t->cpp) {
       char *pg = rv_page_get(t);
-      rv_cell_t *hd = (rv_cell_t *)pg;
-      hd->w[0] = RV_K_XFER, hd->w[2] = 0, hd->w[3] = 1;
+      rv_hdr_t *hd = rv_hdr(pg);
+      hd->owner = RV_K_XFER, hd->next = 0, hd->used = 1;
       if (cur)
-        ((rv_cell_t *)cur)->w[2] = (uintptr_t)pg;
+        rv_hdr(cur)->next = (uintptr_t)pg;
       else
         first = pg;
       cur = pg, ci = 1;
@@ -247,10 +247,10 @@ RV_SHARED char *rv_pack_thread(rv_thread_t *t, void **const *slots, size_t n, si
     t->moves--; /* counted as transfer bytes, not as compaction moves */
     t->transfer_bytes += RV_CELL;
     rv_hole_add(&hs, src);
-    ((rv_cell_t *)cur)->w[3] = ++ci;
+    rv_hdr(cur)->used = ++ci;
   }
   if (cur)
-    ((rv_cell_t *)cur)->w[2] = (uintptr_t)handed;
+    rv_hdr(cur)->next = (uintptr_t)handed;
   else
     first = handed;
   for (size_t i = 0; i < n; i++) rv_resolve((uintptr_t)*slots[i])->w[0] &= ~(uintptr_t)RV_MSG;
@@ -284,8 +284,8 @@ int rv_pack(hl_ctx_t *ctx, void **const *slots, size_t n, rv_msg_t **out) {
 
 void rv_unpack(hl_ctx_t *ctx, rv_msg_t *msg) {
   rv_thread_t *t = rv_enter(ctx, NULL, NULL);
-  for (char *p = (char *)msg; p; p = (char *)((rv_cell_t *)p)->w[2])
-    for (uint32_t i = 1; i < ((rv_cell_t *)p)->w[3]; i++) {
+  for (char *p = (char *)msg; p; p = (char *)rv_hdr(p)->next)
+    for (uint32_t i = 1; i < rv_hdr(p)->used; i++) {
       rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
       if (c->w[0] & RV_ROOT) t->bytes_live += (int64_t)rv_size(c->w[0]);
     }
@@ -296,12 +296,13 @@ void rv_unpack(hl_ctx_t *ctx, rv_msg_t *msg) {
 void rv_msg_discard(hl_ctx_t *ctx, rv_msg_t *msg) {
   rv_thread_t *t = rv_enter(ctx, NULL, NULL);
   for (char *p = (char *)msg, *next; p; p = next) {
-    rv_cell_t *hd = (rv_cell_t *)p;
-    next = (char *)hd->w[2];
-    for (uint32_t i = 1; i < hd->w[3]; i++) {
+    rv_hdr_t *hd = rv_hdr(p);
+    next = (char *)hd->next;
+    for (uint32_t i = 1; i < hd->used; i++) {
       rv_cell_t *c = (rv_cell_t *)(p + (size_t)i * RV_CELL);
       if (c->w[1] & RV_EXT) rv_set_cell(c->w[1], 0);
-      if (rv_kind(c) == RV_K_REV && (c->w[3] & RV_EXT)) rv_set_cell(c->w[3], 0);
+      if (rv_kind(c) == RV_K_REV && (c->w[RV_REV_PARENT2] & RV_EXT))
+        rv_set_cell(c->w[RV_REV_PARENT2], 0);
     }
     t->inflight_net--;
     rv_page_put(t, p);
@@ -311,19 +312,18 @@ void rv_msg_discard(hl_ctx_t *ctx, rv_msg_t *msg) {
 
 size_t rv_msg_cells(const rv_msg_t *msg) {
   size_t n = 0;
-  for (const char *p = (const char *)msg; p; p = (const char *)((const rv_cell_t *)p)->w[2])
-    n += ((const rv_cell_t *)p)->w[3] - 1;
+  for (const char *p = (const char *)msg; p; p = (const char *)rv_hdr(p)->next)
+    n += rv_hdr(p)->used - 1;
   return n;
 }
 
 /* Push a chain of pages (a message, kind XFER, or one page of free
    requests, kind REQ) on to's inbox. */
 RV_SHARED void rv_post(rv_thread_t *to, char *chain, unsigned kind) {
-  for (char *p = chain; p; p = (char *)((rv_cell_t *)p)->w[2])
-    ((rv_cell_t *)p)->w[0] = (uintptr_t)to | kind;
+  for (char *p = chain; p; p = (char *)rv_hdr(p)->next) rv_hdr(p)->owner = (uintptr_t)to | kind;
   uintptr_t old = atomic_load_explicit(&to->inbox, memory_order_relaxed);
   do {
-    __atomic_store_n(&((rv_cell_t *)chain)->w[1], old, __ATOMIC_RELAXED);
+    __atomic_store_n(&rv_hdr(chain)->link, old, __ATOMIC_RELAXED);
   } while (!atomic_compare_exchange_weak_explicit(&to->inbox, &old, (uintptr_t)chain,
                                                   memory_order_seq_cst, memory_order_relaxed));
 }
@@ -343,7 +343,7 @@ RV_SHARED void rv_req_flush(rv_thread_t *f) {
   rv_thread_t *to = f->req_to;
   if (p == NULL) return;
   f->req_page = NULL, f->req_to = NULL;
-  ((rv_cell_t *)p)->w[2] = 0;
+  rv_hdr(p)->next = 0;
   rv_post(to, p, RV_K_REQ);
   if (atomic_load_explicit(&to->done, memory_order_seq_cst)) {
     pthread_mutex_lock(&to->orphan_lock);
@@ -362,16 +362,16 @@ RV_SHARED void rv_free_post(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t
     rv_free(from, slot, size);
     return;
   }
-  if (f->req_page && (f->req_to != o || ((rv_cell_t *)f->req_page)->w[3] == rv_req_cap(f)))
+  if (f->req_page && (f->req_to != o || rv_hdr(f->req_page)->nreq == rv_req_cap(f)))
     rv_req_flush(f);
   if (f->req_page == NULL) {
     f->req_page = rv_page_get(f);
     f->req_to = o;
-    ((rv_cell_t *)f->req_page)->w[3] = 0;
+    rv_hdr(f->req_page)->nreq = 0;
     f->inflight_net++;
   }
-  rv_cell_t *hd = (rv_cell_t *)f->req_page;
-  ((uintptr_t *)(f->req_page + RV_CELL))[hd->w[3]++] = (uintptr_t)slot;
+  rv_hdr_t *hd = rv_hdr(f->req_page);
+  ((uintptr_t *)(f->req_page + RV_CELL))[hd->nreq++] = (uintptr_t)slot;
   f->free_requests++;
 }
 

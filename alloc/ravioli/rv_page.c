@@ -11,15 +11,15 @@
 
 /* ==== the pool of empty pages: the only point where threads coordinate ==== */
 
-/* Push first..last (already linked through w[1]) in one CAS; thread t
-   counts them (statistics per thread: no shared counter on this path). */
+/* Push first..last (already linked through their headers' link) in one CAS;
+   thread t counts them (statistics per thread: no shared counter on this
+   path). */
 static void rv_pool_push(rv_thread_t *t, char *first, char *last, int64_t n) {
   rv_heap_t *h = t->heap;
-  rv_cell_t *l = (rv_cell_t *)last;
   uintptr_t tm = rv_tagmask(h);
   uintptr_t old = atomic_load_explicit(&h->pool, memory_order_relaxed), nw;
   do {
-    __atomic_store_n(&l->w[1], old & ~tm, __ATOMIC_RELAXED);
+    __atomic_store_n(&rv_hdr(last)->link, old & ~tm, __ATOMIC_RELAXED);
     nw = (uintptr_t)first | ((old + 1) & tm);
   } while (!atomic_compare_exchange_weak_explicit(&h->pool, &old, nw, memory_order_release,
                                                   memory_order_relaxed));
@@ -35,7 +35,7 @@ static char *rv_pool_pop(rv_thread_t *t) {
     if (p == NULL) return NULL;
     /* p may be popped and reused meanwhile: its link word is only ever
        accessed atomically, and pages are never unmapped before heap_done */
-    uintptr_t next = __atomic_load_n(&((rv_cell_t *)p)->w[1], __ATOMIC_RELAXED);
+    uintptr_t next = __atomic_load_n(&rv_hdr(p)->link, __ATOMIC_RELAXED);
     if (atomic_compare_exchange_weak_explicit(&h->pool, &old, next | ((old + 1) & tm),
                                               memory_order_acquire, memory_order_acquire)) {
       t->pool_net--;
@@ -68,7 +68,7 @@ static char *rv_pool_refill(rv_thread_t *t) {
   atomic_fetch_add_explicit(&h->mapped, len, memory_order_relaxed);
   if (n > 1) {
     for (size_t i = 1; i + 1 < n; i++)
-      __atomic_store_n(&((rv_cell_t *)(base + i * ps))->w[1], (uintptr_t)(base + (i + 1) * ps),
+      __atomic_store_n(&rv_hdr(base + i * ps)->link, (uintptr_t)(base + (i + 1) * ps),
                        __ATOMIC_RELAXED);
     rv_pool_push(t, base + ps, base + (n - 1) * ps, (int64_t)n - 1);
   }
@@ -99,9 +99,9 @@ RV_SHARED char *rv_page_get(rv_thread_t *t) {
    returned when hysteresis is off. */
 RV_SHARED void rv_page_put(rv_thread_t *t, char *p) {
   hl_alloc_dead(p, t->heap->page_size); /* before the header words below are written */
-  rv_cell_t *hd = (rv_cell_t *)p;
-  hd->w[0] = (uintptr_t)t | RV_K_PAGE;
-  hd->w[2] = hd->w[3] = 0;
+  rv_hdr_t *hd = rv_hdr(p);
+  hd->owner = (uintptr_t)t | RV_K_PAGE;
+  hd->below = hd->seq = 0;
   if (t->heap->hysteresis && t->spare == NULL && !(t->top && t->topi == 1 && t->top != p)) {
     t->spare = p;
     return;

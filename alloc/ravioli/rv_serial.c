@@ -65,12 +65,12 @@ static int rv_pageix_cmp(const void *a, const void *b) {
 
 static int rv_chain_pages(const rv_msg_t *msg, rv_pageix_t **out) {
   size_t n = 0;
-  for (const char *p = (const char *)msg; p; p = (const char *)((const rv_cell_t *)p)->w[2]) n++;
+  for (const char *p = (const char *)msg; p; p = (const char *)rv_hdr(p)->next) n++;
   rv_pageix_t *ix = malloc((n ? n : 1) * sizeof *ix);
   if (ix == NULL) return -1;
   n = 0;
-  for (const char *p = (const char *)msg; p; p = (const char *)((const rv_cell_t *)p)->w[2], n++)
-    ix[n] = (rv_pageix_t){(uintptr_t)p, (uint32_t)n, (uint32_t)((const rv_cell_t *)p)->w[3]};
+  for (const char *p = (const char *)msg; p; p = (const char *)rv_hdr(p)->next, n++)
+    ix[n] = (rv_pageix_t){(uintptr_t)p, (uint32_t)n, (uint32_t)rv_hdr(p)->used};
   qsort(ix, n, sizeof *ix, rv_pageix_cmp);
   *out = ix;
   return (int)n;
@@ -112,8 +112,8 @@ size_t rv_serialize(const hl_heap_t *heap, const rv_msg_t *msg, int flags, uint8
     if (e_ == UINT64_MAX) ok = false;                                                              \
     RV_PUT(e_);                                                                                    \
   } while (0)
-  for (const char *p = (const char *)msg; p && ok; p = (const char *)((const rv_cell_t *)p)->w[2]) {
-    uint32_t used = (uint32_t)((const rv_cell_t *)p)->w[3];
+  for (const char *p = (const char *)msg; p && ok; p = (const char *)rv_hdr(p)->next) {
+    uint32_t used = (uint32_t)rv_hdr(p)->used;
     RV_PUT(used);
     for (uint32_t i = 1; i < used; i++) {
       const rv_cell_t *c = (const rv_cell_t *)(p + (size_t)i * RV_CELL);
@@ -122,11 +122,11 @@ size_t rv_serialize(const hl_heap_t *heap, const rv_msg_t *msg, int flags, uint8
       RV_PTR(c->w[1], true);
       for (unsigned j = 0; j < RV_SLOTS; j++) {
         bool ptr = k == RV_K_NODE || (k == RV_K_LEAF && (rv_pmask(c->w[0]) >> j & 1)) ||
-                   (k == RV_K_REV && j < 2);
+                   (k == RV_K_REV && (2 + j == RV_REV_TARGET || 2 + j == RV_REV_PARENT2));
         if (!ptr)
           rv_out_u64(&o, c->w[2 + j]);
         else
-          RV_PTR(c->w[2 + j], k == RV_K_REV && j == 1);
+          RV_PTR(c->w[2 + j], k == RV_K_REV && 2 + j == RV_REV_PARENT2);
       }
     }
   }
@@ -206,19 +206,20 @@ static bool rv_chain_ok(const rv_rd_t *r) {
       unsigned k = rv_kind(c);
       if (k != RV_K_LEAF && k != RV_K_NODE && k != RV_K_REV) return false;
       for (int e = 0; e < (k == RV_K_REV ? 2 : 1); e++) {
-        uintptr_t p = e ? c->w[3] : c->w[1];
+        uintptr_t p = e ? c->w[RV_REV_PARENT2] : c->w[RV_REV_PARENT1];
         if (p == 0) return false;
         if (p & RV_EXT) continue; /* the slot is set after the checks */
         if ((p & 7) || !rv_in_chain(r, p) || *(const uintptr_t *)p != (uintptr_t)c) return false;
       }
       for (unsigned j = 0; j < RV_SLOTS; j++) {
         bool ptr = k == RV_K_NODE || (k == RV_K_LEAF && (rv_pmask(c->w[0]) >> j & 1)) ||
-                   (k == RV_K_REV && j == 0);
+                   (k == RV_K_REV && 2 + j == RV_REV_TARGET);
         uintptr_t x = c->w[2 + j], cell = (uintptr_t)&c->w[2 + j];
         if (!ptr || (x == 0 && k == RV_K_NODE && j > 0)) continue;
         if (x == 0 || (x & (RV_CELL - 1)) || !rv_in_chain(r, x)) return false;
         const rv_cell_t *xc = (const rv_cell_t *)x;
-        if (!(xc->w[1] == cell || (rv_kind(xc) == RV_K_REV && xc->w[3] == cell))) return false;
+        if (!(xc->w[1] == cell || (rv_kind(xc) == RV_K_REV && xc->w[RV_REV_PARENT2] == cell)))
+          return false;
       }
     }
   /* second pass, every pointer now known to be sound */
@@ -288,10 +289,10 @@ int rv_deserialize(hl_ctx_t *ctx, const uint8_t *buf, size_t len, void **const *
     uint64_t used = RV_GET();
     if (used < 1 || used > h->cpp) goto out;
     r.used[pi] = (uint32_t)used;
-    rv_cell_t *hd = (rv_cell_t *)r.pages[pi];
-    hd->w[0] = RV_K_XFER;
-    hd->w[2] = pi + 1 < npages ? (uintptr_t)r.pages[pi + 1] : 0;
-    hd->w[3] = used;
+    rv_hdr_t *hd = rv_hdr(r.pages[pi]);
+    hd->owner = RV_K_XFER;
+    hd->next = pi + 1 < npages ? (uintptr_t)r.pages[pi + 1] : 0;
+    hd->used = used;
     for (uint32_t i = 1; i < used && !in.bad && !bad; i++) {
       rv_cell_t *c = (rv_cell_t *)(r.pages[pi] + (size_t)i * RV_CELL);
       c->w[0] = RV_GET();
@@ -299,8 +300,9 @@ int rv_deserialize(hl_ctx_t *ctx, const uint8_t *buf, size_t len, void **const *
       c->w[1] = rv_decode_ptr(&r, RV_GET(), (uintptr_t)c, true, &bad);
       for (unsigned j = 0; j < RV_SLOTS; j++) {
         bool ptr = k == RV_K_NODE || (k == RV_K_LEAF && (rv_pmask(c->w[0]) >> j & 1)) ||
-                   (k == RV_K_REV && j < 2);
-        c->w[2 + j] = ptr ? rv_decode_ptr(&r, RV_GET(), (uintptr_t)c, k == RV_K_REV && j == 1, &bad)
+                   (k == RV_K_REV && (2 + j == RV_REV_TARGET || 2 + j == RV_REV_PARENT2));
+        c->w[2 + j] = ptr ? rv_decode_ptr(&r, RV_GET(), (uintptr_t)c,
+                                          k == RV_K_REV && 2 + j == RV_REV_PARENT2, &bad)
                           : rv_in_u64(&in);
       }
     }
