@@ -161,7 +161,16 @@ RV_SHARED void rv_holes_compact(rv_thread_t *t, rv_holes_t *hs) {
       }
     } else {
       rv_posaddr_t *pa = (rv_posaddr_t *)t->scratch;
-      qsort(pa, low, sizeof *pa, rv_posaddr_cmp);
+      if (low <= 32) { /* a freed object's few runs: insertion sort beats qsort's calls */
+        for (size_t i = 1; i < low; i++) {
+          rv_posaddr_t x = pa[i];
+          size_t j = i;
+          for (; j > 0 && pa[j - 1].pos > x.pos; j--) pa[j] = pa[j - 1];
+          pa[j] = x;
+        }
+      } else {
+        qsort(pa, low, sizeof *pa, rv_posaddr_cmp);
+      }
       for (size_t i = 0; i < low; i++) t->scratch[i] = pa[i].addr; /* pa[i / 2] is used up */
     }
     n = low; /* scratch[0, low): the holes ascending; next the sources */

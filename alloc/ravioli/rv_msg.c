@@ -57,36 +57,36 @@ static void rv_adopt_push(rv_thread_t *t, char *p, uint32_t m) {
    other. At most about two pages' worth of cells move, however long the
    message. */
 static void rv_adopt_chain(rv_thread_t *t, char *chain) {
-  char *full = NULL, **full_end = &full, *part = NULL, **part_end = &part;
+  /* two lists in chain order, linked through `next` */
+  uintptr_t full = 0, *full_end = &full, part = 0, *part_end = &part;
   for (char *p = chain, *next; p; p = next) {
     rv_hdr_t *hd = rv_hdr(p);
     next = (char *)hd->next;
     hd->next = 0;
     t->inflight_net--;
     if (hd->used == t->cpp)
-      *full_end = p, full_end = (char **)&hd->next;
+      *full_end = (uintptr_t)p, full_end = &hd->next;
     else
-      *part_end = p, part_end = (char **)&hd->next;
+      *part_end = (uintptr_t)p, part_end = &hd->next;
   }
   while (t->top && t->topi < t->cpp && (part || full)) {
-    char **from = part ? &part : &full, *p = *from;
+    uintptr_t *from = part ? &part : &full;
+    char *p = (char *)*from;
     rv_hdr_t *hd = rv_hdr(p);
-    *from = (char *)hd->next;
-    if (*from == NULL) (from == &part ? (part_end = &part) : (full_end = &full));
+    *from = hd->next;
     hd->used = rv_adopt_drain(t, p, (uint32_t)hd->used);
     if (hd->used > 1) { /* the top is full now; p waits with the partial pages */
-      hd->next = (uintptr_t)part;
-      if (part == NULL) part_end = (char **)&hd->next;
-      part = p;
+      hd->next = part;
+      part = (uintptr_t)p;
     } else {
       rv_page_put(t, p);
     }
   }
-  for (char *p = full, *next; p; p = next) {
+  for (char *p = (char *)full, *next; p; p = next) {
     next = (char *)rv_hdr(p)->next;
     rv_adopt_push(t, p, t->cpp);
   }
-  for (char *p = part, *next; p; p = next) {
+  for (char *p = (char *)part, *next; p; p = next) {
     rv_hdr_t *hd = rv_hdr(p);
     next = (char *)hd->next;
     uint32_t m = rv_adopt_drain(t, p, (uint32_t)hd->used);
@@ -122,7 +122,7 @@ RV_SHARED void rv_adopt(rv_thread_t *t) {
     char *first = (char *)chains;
     chains = __atomic_load_n(&rv_hdr(first)->link, __ATOMIC_RELAXED);
     if (rv_hdr_kind(rv_hdr(first)) == RV_K_REQ) {
-      rv_hdr(first)->link = (uintptr_t)reqs;
+      __atomic_store_n(&rv_hdr(first)->link, (uintptr_t)reqs, __ATOMIC_RELAXED);
       reqs = first;
     } else {
       rv_adopt_chain(t, first);
@@ -130,7 +130,7 @@ RV_SHARED void rv_adopt(rv_thread_t *t) {
   }
   while (reqs) {
     char *p = reqs;
-    reqs = (char *)rv_hdr(p)->link;
+    reqs = (char *)__atomic_load_n(&rv_hdr(p)->link, __ATOMIC_RELAXED);
     rv_adopt_requests(t, p);
   }
 }
