@@ -59,6 +59,9 @@ double hl_bench_now(void);
 void hl_bench_fmt_num(char *buf, size_t size, double x);
 /* Parse a metric cell: NaN for NULL, "", "NA" or anything not numeric. */
 double hl_bench_parse_num(const char *s);
+/* Parse a decimal count (digits only) in [lo, hi]: config values and the
+   harness commands' options. */
+bool hl_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* ---- the config (bench_config.c) ---- */
 

@@ -147,16 +147,6 @@ static bool hl_bench_alloc_entry_ok(const char *s) {
   return true;
 }
 
-static bool hl_bench_parse_u64(const char *s, uint64_t *out) {
-  if (!isdigit((unsigned char)*s)) return false;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end) return false;
-  *out = v;
-  return true;
-}
-
 static bool hl_bench_reserved(const char *arg, const char *const *list, size_t n) {
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(list[i]);
@@ -272,7 +262,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
     cfg->threads = hl_bench_xmalloc(words.n * sizeof *cfg->threads);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
       uint64_t v = 0;
-      if (!hl_bench_parse_u64(words.v[i], &v) || v < 1 || v > HL_TRACE_MAX_THREADS) {
+      if (!hl_bench_parse_u64(words.v[i], 0, UINT64_MAX, &v) || v < 1 || v > HL_TRACE_MAX_THREADS) {
         rc = hl_bench_perr(ps, "expected a thread count from 1 to %d, got '%s'",
                            HL_TRACE_MAX_THREADS, words.v[i]);
         break;
@@ -301,7 +291,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
   } else if (strcmp(key, "repeats") == 0 || strcmp(key, "seed") == 0) {
     uint64_t v = 0;
     bool is_repeats = key[0] == 'r';
-    if (words.n != 1 || !hl_bench_parse_u64(words.v[0], &v) ||
+    if (words.n != 1 || !hl_bench_parse_u64(words.v[0], 0, UINT64_MAX, &v) ||
         (is_repeats && (v < 1 || v > HL_BENCH_MAX_REPEATS)))
       rc = hl_bench_perr(ps,
                          is_repeats ? "expected one count of repeats from 1 to 10000, got '%s'"

@@ -4,6 +4,7 @@
 ---------------------------------------------------------------------------- */
 #include "harness/bench.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -173,6 +174,16 @@ void hl_bench_fmt_num(char *buf, size_t size, double x) {
     snprintf(buf, size, "%.4f", x);
   else
     snprintf(buf, size, "%.3g", x);
+}
+
+bool hl_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+  if (!isdigit((unsigned char)*s)) return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
 }
 
 double hl_bench_parse_num(const char *s) {

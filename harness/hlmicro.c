@@ -17,6 +17,7 @@
   shows the cost of the interface itself.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
+#include "harness/bench.h"
 #include "harness/preload.h"
 #include <errno.h>
 #include <getopt.h>
@@ -225,15 +226,6 @@ static int mb_bad(const char *what, const char *arg) {
   return 2;
 }
 
-static bool mb_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || *s == '-' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
 /* Split a comma list in place. */
 static unsigned mb_split(char *s, const char **out, unsigned max) {
   unsigned n = 0;
@@ -268,11 +260,12 @@ int main(int argc, char **argv) {
         size_list = optarg;
         break;
       case 'p':
-        if (!mb_parse_u64(optarg, 1, UINT64_MAX / 4, &v)) return mb_bad("bad --pairs", optarg);
+        if (!hl_bench_parse_u64(optarg, 1, UINT64_MAX / 4, &v))
+          return mb_bad("bad --pairs", optarg);
         o.pairs = v;
         break;
       case 'r':
-        if (!mb_parse_u64(optarg, 1, MB_MAX_ROUNDS, &v) || v % 2 == 0)
+        if (!hl_bench_parse_u64(optarg, 1, MB_MAX_ROUNDS, &v) || v % 2 == 0)
           return mb_bad("bad --rounds (odd, 1..101)", optarg);
         o.rounds = (unsigned)v;
         break;
@@ -302,7 +295,7 @@ int main(int argc, char **argv) {
   o.nsizes = mb_split(size_list ? size_list : default_sizes, sizes, MB_MAX_SIZES);
   if (o.nsizes == 0 || o.nsizes > MB_MAX_SIZES) return mb_bad("bad --sizes", "(1 to 8 sizes)");
   for (unsigned s = 0; s < o.nsizes; s++) {
-    if (!mb_parse_u64(sizes[s], 1, 1 << 20, &v)) return mb_bad("bad --sizes", sizes[s]);
+    if (!hl_bench_parse_u64(sizes[s], 1, 1 << 20, &v)) return mb_bad("bad --sizes", sizes[s]);
     o.sizes[s] = (size_t)v;
   }
   if (child) {

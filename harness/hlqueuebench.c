@@ -24,6 +24,7 @@
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
 #include "alloc/unit/unit.h"
+#include "harness/bench.h"
 #include "harness/preload.h"
 #include <errno.h>
 #include <getopt.h>
@@ -404,15 +405,6 @@ static int bad_usage(const char *what, const char *arg) {
   return 2;
 }
 
-static bool qb_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || *s == '-' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
 int main(int argc, char **argv) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   qb_opts_t o = {.pairs = cpus > 0 ? (unsigned)cpus : 1,
@@ -438,25 +430,27 @@ int main(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "qh", longs, NULL)) != -1) {
     switch (c) {
       case 'p':
-        if (!qb_parse_u64(optarg, 1, QB_MAX_PAIRS, &v)) return bad_usage("bad --pairs", optarg);
+        if (!hl_bench_parse_u64(optarg, 1, QB_MAX_PAIRS, &v))
+          return bad_usage("bad --pairs", optarg);
         o.pairs = (unsigned)v;
         break;
       case 'm':
-        if (!qb_parse_u64(optarg, 1, UINT64_MAX / 1024, &v))
+        if (!hl_bench_parse_u64(optarg, 1, UINT64_MAX / 1024, &v))
           return bad_usage("bad --messages", optarg);
         o.messages = v;
         break;
       case 'r':
-        if (!qb_parse_u64(optarg, 1, 1000, &v)) return bad_usage("bad --repeats", optarg);
+        if (!hl_bench_parse_u64(optarg, 1, 1000, &v)) return bad_usage("bad --repeats", optarg);
         o.repeats = (unsigned)v;
         break;
       case 's':
-        if (!qb_parse_u64(optarg, sizeof(qb_msg_t), 1 << 20, &v) || v % 8)
+        if (!hl_bench_parse_u64(optarg, sizeof(qb_msg_t), 1 << 20, &v) || v % 8)
           return bad_usage("bad --size (>= 24, multiple of 8)", optarg);
         o.size = (size_t)v;
         break;
       case 'i':
-        if (!qb_parse_u64(optarg, 1, 1u << 30, &v)) return bad_usage("bad --inflight", optarg);
+        if (!hl_bench_parse_u64(optarg, 1, 1u << 30, &v))
+          return bad_usage("bad --inflight", optarg);
         o.inflight = (size_t)v;
         break;
       case 'P':
@@ -472,7 +466,7 @@ int main(int argc, char **argv) {
         o.child = optarg;
         break;
       case 'S':
-        if (!qb_parse_u64(optarg, 1, UINT64_MAX / 2, &v))
+        if (!hl_bench_parse_u64(optarg, 1, UINT64_MAX / 2, &v))
           return bad_usage("bad --debug-skip", optarg);
         o.skip = v;
         break;

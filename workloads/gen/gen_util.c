@@ -404,6 +404,20 @@ void gen_meta_add(gen_meta_t *m, const char *fmt, ...) {
   m->buf[m->len] = '\0';
 }
 
+/* Remove the meta line LINE (without its newline). gen_meta_init writes a
+   line per parameter; a parameter added later is left out at its default so
+   that the traces made before it existed stay byte-identical. */
+void gen_meta_drop(gen_meta_t *m, const char *line) {
+  size_t n = strlen(line);
+  for (char *p = m->buf; (p = strstr(p, line)) != NULL; p++) {
+    if ((p == m->buf || p[-1] == '\n') && p[n] == '\n') {
+      memmove(p, p + n + 1, m->len - (size_t)(p - m->buf) - n); /* with the NUL */
+      m->len -= n + 1;
+      return;
+    }
+  }
+}
+
 void gen_meta_init(gen_meta_t *m, const gen_spec_t *spec, const gen_opts_t *o) {
   m->len = 0;
   m->overflow = false;

@@ -187,6 +187,9 @@ typedef struct gen_meta_s {
 void gen_meta_init(gen_meta_t *m, const gen_spec_t *spec, const gen_opts_t *o);
 /* Append one "key=value" line (format without the newline). */
 void gen_meta_add(gen_meta_t *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Remove the meta line LINE (without its newline): a parameter added to a model
+   later is left out at its default, so older traces stay byte-identical. */
+void gen_meta_drop(gen_meta_t *m, const char *line);
 
 /* ---- emitting ---- */
 typedef struct gen_emit_s {

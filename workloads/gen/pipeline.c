@@ -180,20 +180,6 @@ static gen_step_t pl_step(void *model, uint32_t t) {
   }
 }
 
-/* Remove the meta line LINE (without its newline). gen_meta_init writes a
-   line per parameter; a parameter added later is left out at its default so
-   that the traces made before it existed stay byte-identical. */
-static void pl_meta_drop(gen_meta_t *m, const char *line) {
-  size_t n = strlen(line);
-  for (char *p = m->buf; (p = strstr(p, line)) != NULL; p++) {
-    if ((p == m->buf || p[-1] == '\n') && p[n] == '\n') {
-      memmove(p, p + n + 1, m->len - (size_t)(p - m->buf) - n); /* with the NUL */
-      m->len -= n + 1;
-      return;
-    }
-  }
-}
-
 static int pl_main(int argc, char **argv) {
   gen_opts_t o;
   int rc = gen_opts_parse(&pl_spec, argc, argv, &o);
@@ -219,7 +205,7 @@ static int pl_main(int argc, char **argv) {
 
   gen_meta_t meta;
   gen_meta_init(&meta, &pl_spec, &o);
-  if (!m.whole) pl_meta_drop(&meta, "param.whole=0");
+  if (!m.whole) gen_meta_drop(&meta, "param.whole=0");
   uint64_t reads = nodes * (t > 1 ? t - 1 : 1);
   gen_meta_add(&meta, "expect.allocs=%llu", (unsigned long long)nodes);
   gen_meta_add(&meta, "expect.frees=%llu", (unsigned long long)nodes);

@@ -230,20 +230,6 @@ static gen_step_t xm_step(void *model, uint32_t t) {
   }
 }
 
-/* Remove the meta line LINE (without its newline). gen_meta_init writes a
-   line per parameter; a parameter added later is left out at its default so
-   that the traces made before it existed stay byte-identical. */
-static void xm_meta_drop(gen_meta_t *m, const char *line) {
-  size_t n = strlen(line);
-  for (char *p = m->buf; (p = strstr(p, line)) != NULL; p++) {
-    if ((p == m->buf || p[-1] == '\n') && p[n] == '\n') {
-      memmove(p, p + n + 1, m->len - (size_t)(p - m->buf) - n); /* with the NUL */
-      m->len -= n + 1;
-      return;
-    }
-  }
-}
-
 static int xm_main(int argc, char **argv) {
   gen_opts_t o;
   int rc = gen_opts_parse(&xm_spec, argc, argv, &o);
@@ -263,7 +249,7 @@ static int xm_main(int argc, char **argv) {
 
   gen_meta_t meta;
   gen_meta_init(&meta, &xm_spec, &o);
-  if (!o.v[XM_MESSAGE]) xm_meta_drop(&meta, "param.message=0");
+  if (!o.v[XM_MESSAGE]) gen_meta_drop(&meta, "param.message=0");
   gen_meta_add(&meta, "expect.producers=%u", producers);
   gen_meta_add(&meta, "expect.consumers=%u", o.threads == 1 ? 1 : o.threads - producers);
   gen_meta_add(&meta, "expect.batches=%llu", (unsigned long long)m.nbatches);
