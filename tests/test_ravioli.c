@@ -649,6 +649,32 @@ static void test_hysteresis(void) {
         (unsigned long long)without);
   printf("hysteresis: 1000 alloc/free at a page edge return %llu pages with, %llu without\n",
          (unsigned long long)with, (unsigned long long)without);
+  /* keep=N: a heap grown to 20 pages and emptied keeps N of them, returns
+     the rest; the next growth takes the kept ones before the pool */
+  for (unsigned keep = 0; keep <= 32; keep = keep ? keep * 4 : 1) {
+    char opts[64];
+    snprintf(opts, sizeof opts, "checked=1,keep=%u", keep);
+    env_t e;
+    CHECK(env_open(&e, 1024, opts, 1) == 0, "open %s", opts);
+    hl_ctx_t *c = &e.ctx[0];
+    size_t n = 20 * (1024 / (RV_RAVIOLO_WORDS * 8) - 1);
+    void **v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) A->alloc(c, &v[i], 8, HL_KIND_MALLOC, 0);
+    uint64_t pool0 = stats(&e).pool_pages;
+    for (size_t i = n; i-- > 0;) A->free(c, &v[i], 8);
+    hl_alloc_stats_t s = stats(&e);
+    unsigned kept = keep < 20 ? keep : 20;
+    CHECK(s.pages == kept && s.pages_returned == 20 - kept,
+          "%s: emptied 20 pages: %llu kept (want %u), %llu returned", opts,
+          (unsigned long long)s.pages, kept, (unsigned long long)s.pages_returned);
+    for (size_t i = 0; i < n; i++) A->alloc(c, &v[i], 8, HL_KIND_MALLOC, 0);
+    CHECK(stats(&e).pool_pages == pool0, "%s: the kept pages were used first, the pool as before",
+          opts);
+    heap_ok(&e, opts);
+    for (size_t i = 0; i < n; i++) A->free(c, &v[i], 8);
+    free(v);
+    env_close(&e);
+  }
 }
 
 /* ---- configuration ---- */

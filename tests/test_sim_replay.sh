@@ -174,7 +174,8 @@ fi
 # thread (--serial), the baselines interleaved the threads' objects: 17k to
 # 52k transfers on this trace. Ravioli is held to its own bound: its pages
 # pass between threads through the shared pool (21863, issue 17), and the
-# misses that move them are allocator reuse.
+# misses that move them are allocator reuse; with keep=N a thread keeps its
+# emptied pages and ravioli is within the common bound.
 gen "$T/tt4.hlt" threadtest --threads 4 --objects 20000 --iterations 4 --seed 3
 for a in $ALL; do
   expect_ok "tt4 $a" "$R" "$T/tt4.hlt" --alloc $a --sim "$CONF" --format csv -q
@@ -186,6 +187,14 @@ for a in $ALL; do
     reuse=$(col "$HL_TMP/out" sim_alloc_reuse) true=$(col "$HL_TMP/out" sim_true_sharing)
     [ "$reuse" -gt $((10 * true)) ] && pass ||
       fail "tt4 ravioli: allocator reuse $reuse not 10x its true sharing $true"
+    # and the shared pool is where they come from: a thread that keeps its
+    # emptied pages (keep=N instead of the seed's two-page rule) stays within
+    # the baselines' bound, with no allocator reuse left
+    expect_ok "tt4 ravioli keep" "$R" "$T/tt4.hlt" --alloc ravioli --options keep=4096 --sim "$CONF" \
+      --format csv -q
+    n=$(col "$HL_TMP/out" sim_transfers) reuse=$(col "$HL_TMP/out" sim_alloc_reuse)
+    [ "$n" -le 8000 ] && [ "$reuse" -eq 0 ] && pass ||
+      fail "tt4 ravioli keep=4096: $n transfers (bound 8000), $reuse allocator reuse"
   else
     [ "$n" -le 8000 ] && pass || fail "tt4 $a: $n transfers > 8000 (10% of the 80000 allocations)"
   fi

@@ -28,7 +28,9 @@ static int rv_parse_options(rv_heap_t *h, const char *opts) {
     if (end == s || (*end && *end != ',')) return EINVAL;
     s = *end ? end + 1 : end;
     if (strcmp(key, "hysteresis") == 0 && v <= 1)
-      h->hysteresis = v;
+      h->keep = (uint32_t)v;
+    else if (strcmp(key, "keep") == 0 && v <= 65536)
+      h->keep = (uint32_t)v;
     else if (strcmp(key, "checked") == 0 && v <= 1)
       h->checked = v;
     else if (strcmp(key, "batch") == 0 && v >= 1 && v <= 65536)
@@ -47,7 +49,7 @@ static int rv_heap_init(hl_heap_t *heap) {
   h->page_size = ps;
   h->shift = (unsigned)__builtin_ctzll(ps);
   h->cpp = (uint32_t)(ps / RV_CELL);
-  h->hysteresis = true;
+  h->keep = 1;
   h->checked = RV_DEBUG != 0;
   h->batch_pages = ps >= ((size_t)1 << 20) / 4 ? 4 : ((size_t)1 << 20) / ps;
   int rc = rv_parse_options(h, heap->config.options);
@@ -367,7 +369,7 @@ static void rv_stats(const hl_heap_t *heap, hl_alloc_stats_t *out) {
     live += t->bytes_live;
     pool += t->pool_net;
     out->objects_live += t->ncells;
-    out->pages += t->npages + (t->spare != NULL);
+    out->pages += t->npages + t->nspare;
     out->pages_returned += t->pages_returned;
     out->moves += t->moves;
     out->fixups += t->fixups;

@@ -98,7 +98,7 @@ static bool rv_thread_valid(const rv_thread_t *t, char *why, size_t len) {
                      (unsigned long long)hd->seq, (unsigned long long)(t->npages - 1 - pages));
     if (++pages > t->npages) return RV_FAIL("page list longer than npages");
     uint32_t used = p == t->top ? t->topi : t->cpp;
-    if (used < 2 && (p != t->top || t->spare || !t->heap->hysteresis))
+    if (used < 2 && (p != t->top || t->nspare >= t->heap->keep))
       return RV_FAIL("empty page %p left in the heap", (const void *)p);
     for (uint32_t i = 1; i < used; i++)
       if (!rv_cell_is_valid(t, (const rv_cell_t *)(p + (size_t)i * RV_CELL), why, len))
@@ -112,8 +112,17 @@ static bool rv_thread_valid(const rv_thread_t *t, char *why, size_t len) {
     return RV_FAIL("%llu cells, ncells %llu", (unsigned long long)cells,
                    (unsigned long long)t->ncells);
   if (t->top == NULL && t->topi != t->cpp) return RV_FAIL("no top page but topi %u", t->topi);
-  if (t->spare && !t->heap->hysteresis) return RV_FAIL("a spare page without hysteresis");
-  if (t->spare && t->spare == t->top) return RV_FAIL("the spare page is in the heap");
+  uint32_t spares = 0;
+  for (const char *p = t->spares; p; p = (const char *)rv_hdr(p)->next, spares++) {
+    if (p == t->top) return RV_FAIL("kept empty page %p is in the heap", (const void *)p);
+    if (rv_hdr(p)->owner != ((uintptr_t)t | RV_K_PAGE))
+      return RV_FAIL("kept empty page %p: bad header", (const void *)p);
+    if (spares > t->nspare) break;
+  }
+  if (spares != t->nspare)
+    return RV_FAIL("%u kept empty pages listed, nspare %u", spares, t->nspare);
+  if (t->nspare > t->heap->keep)
+    return RV_FAIL("%u kept empty pages, more than keep=%u", t->nspare, t->heap->keep);
   return true;
 }
 
@@ -145,7 +154,8 @@ bool rv_heap_is_valid(const hl_heap_t *heap, char *why, size_t len) {
     if (!rv_thread_valid(t, why, len)) ok = false;
     for (const char *p = t->top; ok && p; p = (const char *)rv_hdr(p)->below)
       if (n < total) all[n++] = (uintptr_t)p;
-    if (t->spare && n < total) all[n++] = (uintptr_t)t->spare;
+    for (const char *p = t->spares; ok && p; p = (const char *)rv_hdr(p)->next)
+      if (n < total) all[n++] = (uintptr_t)p;
     if (atomic_load(&t->inbox)) ok = RV_FAIL("thread %u has unread messages", t->id);
   }
   int64_t pool = 0;

@@ -140,7 +140,8 @@ typedef struct rv_thread_s {
   uint32_t cpp;    /* cells per page, header included */
   uintptr_t pmask; /* ~(page_size - 1) */
   rv_heap_t *heap;
-  char *spare; /* an empty page kept (hysteresis), or NULL */
+  char *spares;    /* empty pages kept (hysteresis), linked through their headers' `next` */
+  uint32_t nspare; /* how many; with an empty top page, at most heap->keep in all */
   uint64_t npages, ncells;
   _Atomic int done; /* thread_done called: the heap is orphaned */
   pthread_mutex_t orphan_lock;
@@ -179,7 +180,10 @@ struct rv_heap_s {
   size_t page_size;
   unsigned shift;
   uint32_t cpp;
-  bool hysteresis, checked;
+  uint32_t keep; /* empty pages a thread keeps before it returns one to the pool: the seed's
+                    two-empty-pages rule is 1 (option hysteresis=1, the default); 0
+                    returns every page at once; more keeps a thread's pages its own */
+  bool checked;
   size_t batch_pages;
   _Atomic uintptr_t pool; /* Treiber stack: page address | ABA tag in the low bits */
   _Atomic uint64_t mapped;
@@ -330,7 +334,7 @@ static inline rv_cell_t *rv_top_cell(rv_thread_t *t) {
 static inline void rv_pop_top(rv_thread_t *t) {
   hl_alloc_dead(t->top + (size_t)(t->topi - 1) * RV_CELL, RV_CELL); /* moved away or freed */
   t->ncells--;
-  if (--t->topi == 1 && (t->spare || !t->heap->hysteresis)) rv_top_drop_page(t);
+  if (--t->topi == 1 && t->nspare >= t->heap->keep) rv_top_drop_page(t);
 }
 
 /* Free one detached cell: the top cell moves into the hole. */

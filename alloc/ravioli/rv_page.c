@@ -75,12 +75,13 @@ static char *rv_pool_refill(rv_thread_t *t) {
   return base;
 }
 
-/* A page for thread t: its spare first, else the pool, else a new batch;
-   NULL when the OS refuses the batch. */
+/* A page for thread t: a kept empty page first, else the pool, else a new
+   batch; NULL when the OS refuses the batch. */
 RV_SHARED char *rv_page_try(rv_thread_t *t) {
-  char *p = t->spare;
+  char *p = t->spares;
   if (p) {
-    t->spare = NULL;
+    t->spares = (char *)rv_hdr(p)->next;
+    t->nspare--;
     return p;
   }
   if ((p = rv_pool_pop(t)) == NULL) p = rv_pool_refill(t);
@@ -94,16 +95,19 @@ RV_SHARED char *rv_page_get(rv_thread_t *t) {
   return p;
 }
 
-/* An empty page leaves t's hands: kept as the spare unless one is held
-   already (two empty pages: return one, keep the other), or always
-   returned when hysteresis is off. */
+/* An empty page leaves t's hands: kept while t holds fewer than `keep`
+   empty pages (an empty top page counts; the seed's rule, keep = 1: with two
+   empty pages, return one and keep the other), else returned to the pool. */
 RV_SHARED void rv_page_put(rv_thread_t *t, char *p) {
   hl_alloc_dead(p, t->heap->page_size); /* before the header words below are written */
   rv_hdr_t *hd = rv_hdr(p);
   hd->owner = (uintptr_t)t | RV_K_PAGE;
   hd->below = hd->seq = 0;
-  if (t->heap->hysteresis && t->spare == NULL && !(t->top && t->topi == 1 && t->top != p)) {
-    t->spare = p;
+  uint32_t held = t->nspare + (t->top && t->topi == 1 && t->top != p);
+  if (held < t->heap->keep) {
+    hd->next = (uintptr_t)t->spares;
+    t->spares = p;
+    t->nspare++;
     return;
   }
   rv_pool_push(t, p, p, 1);
