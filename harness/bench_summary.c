@@ -86,7 +86,7 @@ static const hl_bench_count_col_t hl_bench_move_cols[] = {
 };
 static const hl_bench_counts_t hl_bench_move_counts = {
     hl_bench_move_cols, sizeof hl_bench_move_cols / sizeof hl_bench_move_cols[0], false,
-    "alloc_moves"};
+    "alloc_fixups"}; /* arena and unit report moves (none), only movers fix pointers */
 
 /* A line of a table: a block title (title != NULL) or a row of cells. */
 typedef struct hl_bench_line_s {
