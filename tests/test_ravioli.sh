@@ -122,7 +122,12 @@ done
 # walked after every operation, the contents verified
 gen "$HL_TMP/pw.hlt" pipeline --threads 3 --whole 1 --messages 100 --nodes 200 --seed 11
 gen "$HL_TMP/tp.hlt" treepass --threads 4 --trees 30 --nodes 255 --seed 12
+gen "$HL_TMP/xmm.hlt" xmalloc --threads 4 --objects 4000 --batch 100 --message 1 --seed 13
+gen "$HL_TMP/sv.hlt" survivors --threads 2 --objects 600 --passes 3 --churn 30 --seed 14
 for a in ravioli ravioli16; do
+  for t in xmm sv; do
+    expect_ok "$a verify $t" $R --alloc $a --verify --options checked=1 "$HL_TMP/$t.hlt"
+  done
   for t in pw tp; do
     expect_ok "$a whole messages $t" $R --alloc $a --verify --options checked=1 "$HL_TMP/$t.hlt"
     m=$(awk '$1 == "alloc_messages" {print $2}' "$HL_TMP/out")
