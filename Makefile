@@ -6,7 +6,8 @@
 #                   and a short fuzz run of the trace reader
 #   make capture-baselines  jemalloc, mimalloc and tcmalloc rebuilt from Debian's sources
 #                   with the capture instrumentation, for `hlreplay --sim` (bench and test need it)
-#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf);
+#   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf),
+#                   then the unit-queue and fast-path benchmarks (hlqueuebench, hlmicro);
 #                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
 #   make paper      paper/paper.pdf from the reference run results/paper (PAPER_RUN=DIR)
