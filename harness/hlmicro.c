@@ -328,20 +328,24 @@ int main(int argc, char **argv) {
   }
   self[len] = 0;
   unsigned total = o.rounds * o.nsizes * o.nallocs, done = 0;
+  bool tty = isatty(STDERR_FILENO);
   for (unsigned r = 0; r < o.rounds; r++)
     for (unsigned s = 0; s < o.nsizes; s++)
       for (unsigned a = 0; a < o.nallocs; a++) {
         mb_cell_t *cell = &cells[s * o.nallocs + a];
-        if (!o.quiet)
-          fprintf(stderr, "\rhlmicro: round %u of %u, %zu bytes, %-12s (%u of %u)", r + 1, o.rounds,
-                  o.sizes[s], o.allocs[a], ++done, total);
+        /* progress: one line rewritten on a terminal, a line per round in a log */
+        if (!o.quiet && (tty || (s == 0 && a == 0)))
+          fprintf(stderr, "%shlmicro: round %u of %u, %zu bytes, %-12s (%u of %u)%s",
+                  tty ? "\r" : "", r + 1, o.rounds, o.sizes[s], o.allocs[a], done + 1, total,
+                  tty ? "" : "\n");
+        done++;
         if (mb_run_child(self, o.allocs[a], o.sizes[s], o.pairs, &cell->live1[r],
                          &cell->live1000[r], cell->served, sizeof cell->served) != 0) {
           free(cells);
           return 1;
         }
       }
-  if (!o.quiet) fprintf(stderr, "\n");
+  if (!o.quiet && tty) fprintf(stderr, "\n");
   mb_print(&o, cells);
   free(cells);
   return 0;
