@@ -119,11 +119,14 @@ done
 # messages as the design means them: whole linked structures sent as one
 # message (their pages handed over in place when they are the sender's top),
 # and remote frees posted to the owner as free requests; every invariant
-# walked after every operation, the contents verified
-gen "$HL_TMP/pw.hlt" pipeline --threads 3 --whole 1 --messages 100 --nodes 200 --seed 11
-gen "$HL_TMP/tp.hlt" treepass --threads 4 --trees 30 --nodes 255 --seed 12
-gen "$HL_TMP/xmm.hlt" xmalloc --threads 4 --objects 4000 --batch 100 --message 1 --seed 13
-gen "$HL_TMP/sv.hlt" survivors --threads 2 --objects 600 --passes 3 --churn 30 --seed 14
+# walked after every operation (a walk of the whole heap: small traces), the
+# contents verified
+gen "$HL_TMP/pw.hlt" pipeline --threads 3 --whole 1 --messages 30 --nodes 150 --seed 11
+gen "$HL_TMP/tp.hlt" treepass --threads 4 --trees 12 --nodes 127 --seed 12
+gen "$HL_TMP/xmm.hlt" xmalloc --threads 4 --objects 1200 --batch 60 --message 1 --seed 13
+gen "$HL_TMP/sv.hlt" survivors --threads 2 --objects 300 --passes 3 --churn 30 --seed 14
+gen "$HL_TMP/larson-s.hlt" larson --threads 3 --slots 60 --rounds 4 --generations 3 --seed 15
+gen "$HL_TMP/xm-s.hlt" xmalloc --threads 3 --objects 900 --batch 30 --seed 16
 for a in ravioli ravioli16; do
   for t in xmm sv; do
     expect_ok "$a verify $t" $R --alloc $a --verify --options checked=1 "$HL_TMP/$t.hlt"
@@ -135,7 +138,7 @@ for a in ravioli ravioli16; do
     if [ "${m:-0}" -gt 0 ] && [ "${h:-0}" -gt 0 ]; then pass
     else fail "$a $t: $m messages, $h pages handed over in place"; fi
   done
-  for t in larson xm; do
+  for t in larson-s xm-s; do
     expect_ok "$a free requests $t" $R --alloc $a --verify --options checked=1 --remote-free request \
       "$HL_TMP/$t.hlt"
     q=$(awk '$1 == "alloc_free_requests" {print $2}' "$HL_TMP/out")
@@ -150,7 +153,8 @@ done
 # replays, and the same C test built here against each (plain build only:
 # the sanitizer runs already cover the code paths with 32-byte ravioli)
 for w in 8 16; do
-  for t in tt4 list pipe; do
+  expect_ok "ravioli$w verify tt4" $R --alloc ravioli$w --verify "$HL_TMP/tt4.hlt"
+  for t in list pipe; do
     expect_ok "ravioli$w verify $t" $R --alloc ravioli$w --verify --options checked=1 "$HL_TMP/$t.hlt"
   done
   expect_ok "ravioli$w identify" $R --alloc ravioli$w "$HL_TMP/list.hlt"
