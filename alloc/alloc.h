@@ -164,8 +164,9 @@ typedef struct hl_allocator_s {
      another thread by posting a free request to the owner, who frees it at
      its next operation (or at its thread_done). The caller must not use the
      slot again; the owner sets it to NULL when it frees. NULL: the
-     allocator has no such mechanism (the harness hands the object over
-     with send and frees it in the freeing thread). */
+     allocator has no such mechanism (hlreplay --remote-free request
+     refuses it; the default, send, hands the object over with send and
+     frees it in the freeing thread). */
   void (*free_post)(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size);
 
   void (*stats)(const hl_heap_t *heap, hl_alloc_stats_t *out);
