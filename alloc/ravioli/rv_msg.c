@@ -335,9 +335,11 @@ static inline uintptr_t rv_req_cap(const rv_thread_t *t) {
   return (t->heap->page_size - RV_CELL) / sizeof(uintptr_t);
 }
 
-/* Post f's open request page. An owner that finished meanwhile may have
-   taken its inbox for the last time (rv_thread_done sets done, then takes
-   it): then nobody would, so the poster takes it under the orphan lock. */
+/* Post f's open request page. An owner that has finished since takes it no
+   more: like a message to a finished thread, it waits for whoever uses that
+   (orphaned) heap next, under its lock. The poster does not take it itself:
+   it would move cells of a heap that another thread may be reading a slot
+   of before that thread takes the lock (TSan saw exactly that). */
 RV_SHARED void rv_req_flush(rv_thread_t *f) {
   char *p = f->req_page;
   rv_thread_t *to = f->req_to;
@@ -345,11 +347,6 @@ RV_SHARED void rv_req_flush(rv_thread_t *f) {
   f->req_page = NULL, f->req_to = NULL;
   rv_hdr(p)->next = 0;
   rv_post(to, p, RV_K_REQ);
-  if (atomic_load_explicit(&to->done, memory_order_seq_cst)) {
-    pthread_mutex_lock(&to->orphan_lock);
-    if (atomic_load_explicit(&to->inbox, memory_order_relaxed)) rv_adopt(to);
-    pthread_mutex_unlock(&to->orphan_lock);
-  }
 }
 
 RV_SHARED void rv_free_post(hl_ctx_t *from, hl_ctx_t *owner, void **slot, size_t size) {
