@@ -62,6 +62,9 @@ double hl_bench_parse_num(const char *s);
 /* Parse a decimal count (digits only) in [lo, hi]: config values and the
    harness commands' options. */
 bool hl_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* out = {median, min, max} of v[0..n), n >= 1 (v is sorted in place): the
+   repeated measurements of hlqueuebench and hlmicro. */
+void hl_bench_median_min_max(double *v, unsigned n, double out[3]);
 
 /* ---- the config (bench_config.c) ---- */
 

@@ -186,6 +186,18 @@ bool hl_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) 
   return true;
 }
 
+static int hl_bench_cmp_num(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+void hl_bench_median_min_max(double *v, unsigned n, double out[3]) {
+  qsort(v, n, sizeof *v, hl_bench_cmp_num);
+  out[0] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  out[1] = v[0];
+  out[2] = v[n - 1];
+}
+
 double hl_bench_parse_num(const char *s) {
   if (!s || !*s) return NAN;
   char *end;

@@ -143,19 +143,6 @@ static int mb_run_child(const char *self, const char *name, size_t size, uint64_
   return 0;
 }
 
-static int mb_cmp(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return a < b ? -1 : a > b;
-}
-
-/* median, min, max of v[0..n) (sorted in place) */
-static void mb_summary(double *v, unsigned n, double out[3]) {
-  qsort(v, n, sizeof *v, mb_cmp);
-  out[0] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  out[1] = v[0];
-  out[2] = v[n - 1];
-}
-
 static void mb_print(const mb_opts_t *o, mb_cell_t *cells) {
   if (o->csv)
     printf("allocator,served_by,size_bytes,pairs,rounds,reference,live1_ns,live1_min_ns,"
@@ -166,8 +153,8 @@ static void mb_print(const mb_opts_t *o, mb_cell_t *cells) {
     for (unsigned a = 0; a < o->nallocs; a++)
       if (strcmp(o->allocs[a], o->reference) == 0) {
         mb_cell_t *c = &cells[s * o->nallocs + a];
-        mb_summary(c->live1, o->rounds, ref[0]);
-        mb_summary(c->live1000, o->rounds, ref[1]);
+        hl_bench_median_min_max(c->live1, o->rounds, ref[0]);
+        hl_bench_median_min_max(c->live1000, o->rounds, ref[1]);
       }
     if (!o->csv)
       printf("\n%zu-byte objects, ns per alloc+free pair (median of %u rounds, min..max), "
@@ -177,8 +164,8 @@ static void mb_print(const mb_opts_t *o, mb_cell_t *cells) {
     for (unsigned a = 0; a < o->nallocs; a++) {
       mb_cell_t *c = &cells[s * o->nallocs + a];
       double l1[3], lk[3];
-      mb_summary(c->live1, o->rounds, l1);
-      mb_summary(c->live1000, o->rounds, lk);
+      hl_bench_median_min_max(c->live1, o->rounds, l1);
+      hl_bench_median_min_max(c->live1000, o->rounds, lk);
       double r1 = l1[0] / ref[0][0], rk = lk[0] / ref[1][0];
       if (o->csv) {
         printf("%s,\"%s\",%zu,%llu,%u,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", o->allocs[a],

@@ -254,18 +254,6 @@ typedef struct qb_row_s {
   double unit[3], mall[3]; /* median, min, max messages/s */
 } qb_row_t;
 
-static int qb_cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void qb_summarize(double *v, unsigned n, double out[3]) {
-  qsort(v, n, sizeof *v, qb_cmp);
-  out[0] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  out[1] = v[0];
-  out[2] = v[n - 1];
-}
-
 /* Both modes for every pair count, in this process; rows appended. */
 static int qb_measure(const qb_opts_t *o, const char *lib, const char *served, qb_row_t *rows,
                       unsigned *nrows) {
@@ -288,8 +276,8 @@ static int qb_measure(const qb_opts_t *o, const char *lib, const char *served, q
     row->pairs = p;
     snprintf(row->lib, sizeof row->lib, "%s", lib);
     snprintf(row->served, sizeof row->served, "%s", served);
-    qb_summarize(u, o->repeats, row->unit);
-    qb_summarize(m, o->repeats, row->mall);
+    hl_bench_median_min_max(u, o->repeats, row->unit);
+    hl_bench_median_min_max(m, o->repeats, row->mall);
   }
   free(u);
   free(m);
