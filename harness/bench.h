@@ -97,9 +97,17 @@ typedef struct hl_bench_config_s {
                         others run once per cell, at their default (page size 0) */
   unsigned repeats;
   uint64_t seed;
+  bool vary_seed; /* `vary_seed = yes`: repeat r replays traces made with seed + r - 1,
+                     and the simulated pass runs every repeat */
+  bool native;    /* `native = no`: only the simulated pass (default yes) */
   double timeout_s;
   hl_bench_strv_t replay_args; /* extra hlreplay options for every run */
   char *sim;                   /* `sim = PRESET`: absolute path; NULL = no simulated runs */
+  unsigned *sim_threads;       /* thread counts of the simulated pass (default: threads) */
+  size_t n_sim_threads;
+  uint64_t *sim_pages; /* simulated MMU page sizes in bytes for the swept workloads'
+                          simulated runs (4K, 2M or 1G); none = the preset's */
+  size_t n_sim_pages;
   hl_bench_strv_t sweep_workloads, sim_workloads; /* empty: every workload */
   int sweep_workloads_line, sim_workloads_line;
   hl_bench_workload_t *workloads;
@@ -185,8 +193,10 @@ typedef struct hl_bench_run_s {
   uint64_t page_size; /* 0 = allocator default */
   char *alloc;
   unsigned repeat; /* 1-based */
+  uint64_t seed;   /* GEN: the seed its trace was generated with */
   char *trace;     /* as given to hlreplay: relative to the run folder, or absolute */
   bool sim;        /* replayed through the simulator (hlreplay --sim cfg->sim) */
+  uint64_t sim_page; /* sim: the simulated MMU page size in bytes; 0 = the preset's */
   /* the outcome */
   bool done, ok;
   double elapsed_s;           /* whole hlreplay process */
@@ -204,12 +214,17 @@ typedef struct hl_bench_plan_s {
 } hl_bench_plan_t;
 
 /* Build the interleaved plan: repeat 1 of every cell, then repeat 2, ...;
-   cells in config order (workload, threads, page size, allocator). Trace
+   cells in config order (workload, threads, page size, allocator); then the
+   simulated pass (repeat 1 only, or every repeat with vary_seed). Trace
    paths of GEN workloads come from hl_bench_trace_path(). */
 void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg);
 void hl_bench_plan_free(hl_bench_plan_t *plan);
-/* "traces/NAME-tT.hlt", relative to the run folder. */
-char *hl_bench_trace_path(const char *workload, unsigned threads);
+/* "traces/NAME-tT.hlt" (or "traces/NAME-tT-sSEED.hlt" with vary_seed),
+   relative to the run folder. */
+char *hl_bench_trace_path(const hl_bench_config_t *cfg, const char *workload, unsigned threads,
+                          uint64_t seed);
+/* "4K", "2M", "1G": a simulated page size as hlreplay --sim-page-size takes it. */
+const char *hl_bench_sim_page_name(uint64_t bytes);
 
 /* The hlreplay command line of run r, NULL-terminated, into argv (freed
    with hl_bench_strv_free):

@@ -23,21 +23,22 @@
 #define HL_BENCH_MAX_REPEATS 10000
 
 static const char *const hl_bench_config_keys[] = {
-    "allocators", "threads",     "repeats", "page_sizes",      "seed",
-    "timeout",    "replay_args", "sim",     "sweep_workloads", "sim_workloads",
+    "allocators",  "threads",       "repeats",   "page_sizes", "seed",
+    "timeout",     "replay_args",   "sim",       "sweep_workloads", "sim_workloads",
+    "sim_threads", "sim_page_sizes", "vary_seed", "native",
 };
 #define HL_BENCH_KEY_COUNT (sizeof hl_bench_config_keys / sizeof hl_bench_config_keys[0])
 #define HL_BENCH_KEYS_TEXT                                                                         \
-  "allocators, threads, repeats, page_sizes, seed, timeout, replay_args, sim, sweep_workloads, "   \
-  "sim_workloads or 'workload NAME'"
+  "allocators, threads, repeats, page_sizes, seed, vary_seed, timeout, replay_args, sim, "       \
+  "sim_workloads, sim_threads, sim_page_sizes, sweep_workloads, native or 'workload NAME'"
 
 /* Options hlbench passes itself; a config that set them would silently
    disagree with the plan (and with bench.csv). */
 static const char *const hl_bench_gen_reserved[] = {"--threads", "--seed", "-o", "--output",
                                                     "--help"};
-static const char *const hl_bench_replay_reserved[] = {"--alloc",  "--format", "--page-size",
-                                                       "--list",   "--help",   "-o",
-                                                       "--output", "--sim",    "--options"};
+static const char *const hl_bench_replay_reserved[] = {
+    "--alloc", "--format", "--page-size", "--list",    "--help",
+    "-o",      "--output", "--sim",       "--options", "--sim-page-size"};
 
 typedef struct hl_bench_parse_s {
   const char *file;
@@ -223,10 +224,16 @@ static int hl_bench_parse_workload(hl_bench_parse_t *ps, hl_bench_config_t *cfg,
   return 0;
 }
 
-static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, const char *key,
-                              char *value) {
+/* The index of `key` in hl_bench_config_keys, HL_BENCH_KEY_COUNT if none. */
+static size_t hl_bench_key_index(const char *key) {
   size_t k = 0;
   while (k < HL_BENCH_KEY_COUNT && strcmp(key, hl_bench_config_keys[k]) != 0) k++;
+  return k;
+}
+
+static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, const char *key,
+                              char *value) {
+  size_t k = hl_bench_key_index(key);
   if (k == HL_BENCH_KEY_COUNT)
     return hl_bench_perr(ps, "expected a key (" HL_BENCH_KEYS_TEXT "), got '%s'", key);
   if (ps->key_line[k])
@@ -258,8 +265,11 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
         hl_bench_strv_push(&cfg->allocs, words.v[i]);
       }
     }
-  } else if (strcmp(key, "threads") == 0) {
-    cfg->threads = hl_bench_xmalloc(words.n * sizeof *cfg->threads);
+  } else if (strcmp(key, "threads") == 0 || strcmp(key, "sim_threads") == 0) {
+    bool sim = key[1] == 'i';
+    unsigned **list = sim ? &cfg->sim_threads : &cfg->threads;
+    size_t *n = sim ? &cfg->n_sim_threads : &cfg->n_threads;
+    *list = hl_bench_xmalloc(words.n * sizeof **list);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
       uint64_t v = 0;
       if (!hl_bench_parse_u64(words.v[i], 0, UINT64_MAX, &v) || v < 1 || v > HL_TRACE_MAX_THREADS) {
@@ -267,11 +277,33 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
                            HL_TRACE_MAX_THREADS, words.v[i]);
         break;
       }
-      for (size_t j = 0; j < cfg->n_threads; j++)
-        if (cfg->threads[j] == v)
+      for (size_t j = 0; j < *n; j++)
+        if ((*list)[j] == v)
           rc = hl_bench_perr(ps, "expected each thread count once, got %s twice", words.v[i]);
-      cfg->threads[cfg->n_threads++] = (unsigned)v;
+      (*list)[(*n)++] = (unsigned)v;
     }
+  } else if (strcmp(key, "sim_page_sizes") == 0) {
+    cfg->sim_pages = hl_bench_xmalloc(words.n * sizeof *cfg->sim_pages);
+    for (size_t i = 0; i < words.n && rc == 0; i++) {
+      uint64_t v = 0;
+      if (sim_page_parse(words.v[i]) < 0 || !sim_size_parse(words.v[i], &v)) {
+        rc = hl_bench_perr(ps, "expected simulated page sizes 4K, 2M or 1G, got '%s'",
+                           words.v[i]);
+        break;
+      }
+      for (size_t j = 0; j < cfg->n_sim_pages; j++)
+        if (cfg->sim_pages[j] == v)
+          rc = hl_bench_perr(ps, "expected each page size once, got %s twice", words.v[i]);
+      cfg->sim_pages[cfg->n_sim_pages++] = v;
+    }
+  } else if (strcmp(key, "vary_seed") == 0 || strcmp(key, "native") == 0) {
+    bool yes = words.n == 1 && strcmp(words.v[0], "yes") == 0;
+    if (!yes && !(words.n == 1 && strcmp(words.v[0], "no") == 0))
+      rc = hl_bench_perr(ps, "expected '%s = yes' or '%s = no', got '%s'", key, key, value);
+    else if (key[0] == 'v')
+      cfg->vary_seed = yes;
+    else
+      cfg->native = yes;
   } else if (strcmp(key, "page_sizes") == 0) {
     cfg->page_sizes = hl_bench_xmalloc(words.n * sizeof *cfg->page_sizes);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
@@ -389,6 +421,7 @@ int hl_bench_config_load(const char *path, hl_bench_config_t *cfg, FILE *err) {
   cfg->path = hl_bench_xstrdup(path);
   cfg->repeats = 3;
   cfg->seed = 1;
+  cfg->native = true;
   cfg->timeout_s = 600;
   size_t len = 0;
   cfg->text = hl_bench_read_file(path, &len);
@@ -429,6 +462,21 @@ int hl_bench_config_load(const char *path, hl_bench_config_t *cfg, FILE *err) {
   if (rc == 0 && cfg->n_threads == 0) {
     cfg->threads = hl_bench_xmalloc(sizeof *cfg->threads);
     cfg->threads[cfg->n_threads++] = 1;
+  }
+  if (rc == 0 && cfg->n_sim_threads == 0) {
+    cfg->sim_threads = hl_bench_xmalloc(cfg->n_threads * sizeof *cfg->sim_threads);
+    memcpy(cfg->sim_threads, cfg->threads, cfg->n_threads * sizeof *cfg->sim_threads);
+    cfg->n_sim_threads = cfg->n_threads;
+  }
+  /* Keys that only mean something with a simulated pass. */
+  static const char *const sim_only[] = {"sim_threads", "sim_page_sizes", "native"};
+  for (size_t k = 0; k < sizeof sim_only / sizeof *sim_only && rc == 0 && !cfg->sim; k++) {
+    int line = ps.key_line[hl_bench_key_index(sim_only[k])];
+    if (line && (k < 2 || !cfg->native)) {
+      ps.line = line;
+      rc = hl_bench_perr(&ps, "expected a 'sim = PRESET' line: %s needs the simulated pass",
+                         k < 2 ? sim_only[k] : "native = no");
+    }
   }
   if (rc == 0 && cfg->n_page_sizes == 0) {
     cfg->page_sizes = hl_bench_xmalloc(sizeof *cfg->page_sizes);
@@ -522,6 +570,8 @@ void hl_bench_config_free(hl_bench_config_t *cfg) {
   hl_bench_strv_free(&cfg->allocs);
   free(cfg->alloc_lines);
   free(cfg->threads);
+  free(cfg->sim_threads);
+  free(cfg->sim_pages);
   free(cfg->page_sizes);
   free(cfg->alloc_paged);
   free(cfg->sim);

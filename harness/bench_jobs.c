@@ -19,7 +19,10 @@
 
 #define HL_BENCH_MANIFEST "jobs.tsv"
 #define HL_BENCH_MANIFEST_HEAD                                                                     \
-  "index\tworkload\tsource\tthreads\tpage_size\tallocator\trepeat\ttimeout_s\ttrace\tmode"
+  "index\tworkload\tsource\tthreads\tpage_size\tallocator\trepeat\ttimeout_s\ttrace\tmode\tseed\t" \
+  "sim_page"
+
+#define HL_BENCH_MANIFEST_FIELDS 12
 
 /* timeout(1) exits 124 when it stopped the command, 128+9 when it had to
    kill it after the grace period. */
@@ -77,10 +80,11 @@ int hl_bench_manifest_write(FILE *out, const hl_bench_plan_t *plan, double timeo
   fprintf(out, "%s\n", HL_BENCH_MANIFEST_HEAD);
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
-    fprintf(out, "%zu\t%s\t%s\t%u\t%llu\t%s\t%u\t%g\t%s\t%s\n", r->index + 1, r->workload,
-            r->source == HL_BENCH_GEN ? "gen" : "file", r->threads,
+    fprintf(out, "%zu\t%s\t%s\t%u\t%llu\t%s\t%u\t%g\t%s\t%s\t%llu\t%llu\n", r->index + 1,
+            r->workload, r->source == HL_BENCH_GEN ? "gen" : "file", r->threads,
             (unsigned long long)r->page_size, r->alloc, r->repeat, timeout_s, r->trace,
-            r->sim ? "sim" : "native");
+            r->sim ? "sim" : "native", (unsigned long long)r->seed,
+            (unsigned long long)r->sim_page);
   }
   return ferror(out) ? -1 : 0;
 }
@@ -122,11 +126,11 @@ int hl_bench_manifest_load(const char *run_dir, hl_bench_plan_t *plan, double *t
         rc = -1;
       }
     } else {
-      char *f[10];
+      char *f[HL_BENCH_MANIFEST_FIELDS];
       hl_bench_run_t r = {0};
       unsigned long long page = 0;
-      char *end1, *end2, *end3, *end4;
-      if (hl_bench_split_tabs(line, f, 10) != 10 ||
+      char *end1, *end2, *end3, *end4, *end5, *end6;
+      if (hl_bench_split_tabs(line, f, HL_BENCH_MANIFEST_FIELDS) != HL_BENCH_MANIFEST_FIELDS ||
           (strcmp(f[9], "sim") != 0 && strcmp(f[9], "native") != 0)) {
         rc = -1;
       } else {
@@ -135,13 +139,15 @@ int hl_bench_manifest_load(const char *run_dir, hl_bench_plan_t *plan, double *t
         page = strtoull(f[4], &end3, 10);
         r.repeat = (unsigned)strtoul(f[6], &end4, 10);
         *timeout_s = strtod(f[7], NULL);
-        if (*end1 || *end2 || *end3 || *end4 || r.index != plan->n ||
+        r.seed = strtoull(f[10], &end5, 10);
+        r.sim_page = strtoull(f[11], &end6, 10);
+        if (*end1 || *end2 || *end3 || *end4 || *end5 || *end6 || r.index != plan->n ||
             (strcmp(f[2], "gen") != 0 && strcmp(f[2], "file") != 0))
           rc = -1;
       }
       if (rc != 0) {
         fprintf(err, "%s:%d: expected %s\n", path, line_no,
-                "10 tab-separated fields as in the header, runs numbered from 1 in order");
+                "12 tab-separated fields as in the header, runs numbered from 1 in order");
       } else {
         plan->runs = hl_bench_xrealloc(plan->runs, (plan->n + 1) * sizeof *plan->runs);
         r.workload = hl_bench_xstrdup(f[1]);

@@ -15,7 +15,8 @@
 #include <string.h>
 
 /* The columns bench.csv puts before hlreplay's. */
-static const char *const hl_bench_own_cols[] = {"run_id", "workload", "repeat", "bench_mode"};
+static const char *const hl_bench_own_cols[] = {"run_id", "workload", "repeat", "bench_mode",
+                                                "seed"};
 #define HL_BENCH_OWN_COLS (sizeof hl_bench_own_cols / sizeof hl_bench_own_cols[0])
 
 /* ---- CSV reading (RFC 4180) ---- */
@@ -108,8 +109,15 @@ void hl_bench_csv_free(hl_bench_csv_t *csv) {
 
 /* ---- the plan ---- */
 
-char *hl_bench_trace_path(const char *workload, unsigned threads) {
-  return hl_bench_xasprintf("traces/%s-t%u.hlt", workload, threads);
+char *hl_bench_trace_path(const hl_bench_config_t *cfg, const char *workload, unsigned threads,
+                          uint64_t seed) {
+  if (!cfg->vary_seed) return hl_bench_xasprintf("traces/%s-t%u.hlt", workload, threads);
+  return hl_bench_xasprintf("traces/%s-t%u-s%llu.hlt", workload, threads,
+                            (unsigned long long)seed);
+}
+
+const char *hl_bench_sim_page_name(uint64_t bytes) {
+  return bytes == (UINT64_C(1) << 30) ? "1G" : bytes == (UINT64_C(1) << 21) ? "2M" : "4K";
 }
 
 /* One word of a run's command line, and whether it is one of hlbench's own
@@ -124,8 +132,9 @@ void hl_bench_replay_argv(hl_bench_strv_t *argv, bool **literal, const char *hlr
                           const hl_bench_run_t *r, const hl_bench_config_t *cfg) {
   memset(argv, 0, sizeof *argv);
   /* at most: hlreplay TRACE --alloc NAME --options OPTIONS --remote-free R
-     --format csv --page-size P --sim PRESET (14), replay_args, the NULL */
-  size_t most = 14 + cfg->replay_args.n + 1;
+     --format csv --page-size P --sim PRESET --sim-page-size S (16),
+     replay_args, the NULL */
+  size_t most = 16 + cfg->replay_args.n + 1;
   bool *lit = literal ? hl_bench_xmalloc(most * sizeof *lit) : NULL;
   if (literal) *literal = lit;
   hl_bench_argv_add(argv, lit, hlreplay, false);
@@ -155,38 +164,54 @@ void hl_bench_replay_argv(hl_bench_strv_t *argv, bool **literal, const char *hlr
     hl_bench_argv_add(argv, lit, "--sim", true);
     hl_bench_argv_add(argv, lit, cfg->sim, false);
   }
+  if (r->sim_page) {
+    hl_bench_argv_add(argv, lit, "--sim-page-size", true);
+    hl_bench_argv_add(argv, lit, hl_bench_sim_page_name(r->sim_page), true);
+  }
   for (size_t a = 0; a < cfg->replay_args.n; a++)
     hl_bench_argv_add(argv, lit, cfg->replay_args.v[a], false);
   hl_bench_argv_add(argv, lit, NULL, false);
 }
 
-/* The runs of one pass over the matrix: every cell once, as repeat `rep`. */
+/* The runs of one pass over the matrix: every cell once, as repeat `rep`;
+   in the simulated pass each swept workload's cell once per simulated page
+   size. */
 static void hl_bench_plan_pass(hl_bench_plan_t *plan, const hl_bench_config_t *cfg, unsigned rep,
                                bool sim) {
+  const unsigned *threads = sim ? cfg->sim_threads : cfg->threads;
+  size_t n_threads = sim ? cfg->n_sim_threads : cfg->n_threads;
   for (size_t w = 0; w < cfg->n_workloads; w++) {
     const hl_bench_workload_t *wl = &cfg->workloads[w];
     if (sim && !wl->simulated) continue;
-    size_t n_t = wl->source == HL_BENCH_GEN ? cfg->n_threads : 1;
+    /* A recorded trace is one trace whatever the seed: the simulator, which
+       is deterministic, replays it once. */
+    if (sim && rep > 1 && wl->source != HL_BENCH_GEN) continue;
+    size_t n_t = wl->source == HL_BENCH_GEN ? n_threads : 1;
+    size_t n_sp = sim && wl->swept && cfg->n_sim_pages ? cfg->n_sim_pages : 1;
     for (size_t t = 0; t < n_t; t++)
-      for (size_t p = 0; p < cfg->n_page_sizes; p++)
-        for (size_t a = 0; a < cfg->allocs.n; a++) {
-          /* page sizes beyond the first: only for allocators with the
-             tunable, only for the swept workloads */
-          bool paged = (!cfg->alloc_paged || cfg->alloc_paged[a]) && wl->swept;
-          if (!paged && p > 0) continue;
-          hl_bench_run_t *r = &plan->runs[plan->n];
-          memset(r, 0, sizeof *r);
-          r->index = plan->n++;
-          r->workload = hl_bench_xstrdup(wl->name);
-          r->source = wl->source;
-          r->threads = wl->source == HL_BENCH_GEN ? cfg->threads[t] : 0;
-          r->page_size = paged ? cfg->page_sizes[p] : 0;
-          r->alloc = hl_bench_xstrdup(cfg->allocs.v[a]);
-          r->repeat = rep;
-          r->sim = sim;
-          r->trace = wl->source == HL_BENCH_GEN ? hl_bench_trace_path(wl->name, r->threads)
-                                                : hl_bench_xstrdup(wl->path);
-        }
+      for (size_t sp = 0; sp < n_sp; sp++)
+        for (size_t p = 0; p < cfg->n_page_sizes; p++)
+          for (size_t a = 0; a < cfg->allocs.n; a++) {
+            /* page sizes beyond the first: only for allocators with the
+               tunable, only for the swept workloads */
+            bool paged = (!cfg->alloc_paged || cfg->alloc_paged[a]) && wl->swept;
+            if (!paged && p > 0) continue;
+            hl_bench_run_t *r = &plan->runs[plan->n];
+            memset(r, 0, sizeof *r);
+            r->index = plan->n++;
+            r->workload = hl_bench_xstrdup(wl->name);
+            r->source = wl->source;
+            r->threads = wl->source == HL_BENCH_GEN ? threads[t] : 0;
+            r->page_size = paged ? cfg->page_sizes[p] : 0;
+            r->alloc = hl_bench_xstrdup(cfg->allocs.v[a]);
+            r->repeat = rep;
+            r->seed = cfg->seed + (cfg->vary_seed ? rep - 1 : 0);
+            r->sim = sim;
+            r->sim_page = sim && wl->swept && cfg->n_sim_pages ? cfg->sim_pages[sp] : 0;
+            r->trace = wl->source == HL_BENCH_GEN
+                           ? hl_bench_trace_path(cfg, wl->name, r->threads, r->seed)
+                           : hl_bench_xstrdup(wl->path);
+          }
   }
 }
 
@@ -194,16 +219,21 @@ void hl_bench_plan_build(hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
   memset(plan, 0, sizeof *plan);
   plan->repeats = cfg->repeats;
   plan->page_sizes_swept = cfg->n_page_sizes > 1;
-  size_t cells = 0;
+  size_t cells = 0, n_t = cfg->n_threads > cfg->n_sim_threads ? cfg->n_threads : cfg->n_sim_threads;
   for (size_t w = 0; w < cfg->n_workloads; w++)
-    cells += (cfg->workloads[w].source == HL_BENCH_GEN ? cfg->n_threads : 1) * cfg->n_page_sizes *
+    cells += (cfg->workloads[w].source == HL_BENCH_GEN ? n_t : 1) * cfg->n_page_sizes *
+             (cfg->n_sim_pages ? cfg->n_sim_pages : 1) *
              cfg->allocs.n; /* an upper bound: allocators without the tunable run once */
-  plan->runs = hl_bench_xmalloc(cells * (cfg->repeats + (cfg->sim != NULL)) * sizeof *plan->runs);
+  plan->runs = hl_bench_xmalloc(cells * 2 * cfg->repeats * sizeof *plan->runs + 1);
   /* Repeats outermost: slow drift of the machine (thermal, other tenants)
      then spreads over every allocator instead of favouring the first. */
-  for (unsigned rep = 1; rep <= cfg->repeats; rep++) hl_bench_plan_pass(plan, cfg, rep, false);
-  /* The simulator is deterministic: one simulated pass is all there is. */
-  if (cfg->sim) hl_bench_plan_pass(plan, cfg, 1, true);
+  if (cfg->native)
+    for (unsigned rep = 1; rep <= cfg->repeats; rep++) hl_bench_plan_pass(plan, cfg, rep, false);
+  /* The simulator is deterministic: one simulated pass is all there is for
+     one trace; with vary_seed every repeat has its own traces. */
+  if (cfg->sim)
+    for (unsigned rep = 1; rep <= (cfg->vary_seed ? cfg->repeats : 1); rep++)
+      hl_bench_plan_pass(plan, cfg, rep, true);
 }
 
 static void hl_bench_run_clear(hl_bench_run_t *run) {
@@ -387,7 +417,11 @@ int hl_bench_write_csv(FILE *out, const hl_bench_plan_t *plan, const char *run_i
     hl_csv_write_field(out, run_id);
     fputc(',', out);
     hl_csv_write_field(out, r->workload);
-    fprintf(out, ",%u,%s", r->repeat, r->sim ? "sim" : "native");
+    fprintf(out, ",%u,%s,", r->repeat, r->sim ? "sim" : "native");
+    if (r->source == HL_BENCH_GEN)
+      fprintf(out, "%llu", (unsigned long long)r->seed);
+    else
+      fputs("NA", out); /* a recorded trace has no seed */
     for (size_t c = 0; c < cols.n; c++) {
       const char *v = hl_bench_run_value(r, cols.v[c]);
       fputc(',', out);

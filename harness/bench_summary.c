@@ -184,9 +184,9 @@ typedef struct hl_bench_cell_s {
    native blocks (sim false: simulated runs are timed by no real clock) or of
    the simulated pass's (sim true). */
 static bool hl_bench_in_group(const hl_bench_run_t *r, const char *w, unsigned t, uint64_t p,
-                              const char *a, bool sim) {
+                              uint64_t sim_page, const char *a, bool sim) {
   return r->done && r->sim == sim && strcmp(r->workload, w) == 0 && r->threads == t &&
-         r->page_size == p && (!a || strcmp(r->alloc, a) == 0);
+         r->page_size == p && r->sim_page == sim_page && (!a || strcmp(r->alloc, a) == 0);
 }
 
 static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t, uint64_t p,
@@ -198,7 +198,7 @@ static void hl_bench_cell(const hl_bench_plan_t *plan, const char *w, unsigned t
   size_t nw = 0, ne = 0, nr = 0;
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
-    if (!hl_bench_in_group(r, w, t, p, a, false)) continue;
+    if (!hl_bench_in_group(r, w, t, p, 0, a, false)) continue;
     c->total++;
     if (!r->ok) continue;
     c->ok++;
@@ -227,7 +227,7 @@ static char *hl_bench_traced_threads(const hl_bench_plan_t *plan, const char *w,
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
     const char *v =
-        hl_bench_in_group(r, w, 0, p, NULL, false) ? hl_bench_run_value(r, "threads") : NULL;
+        hl_bench_in_group(r, w, 0, p, 0, NULL, false) ? hl_bench_run_value(r, "threads") : NULL;
     if (v) return hl_bench_xstrdup(v);
   }
   return hl_bench_xstrdup("NA");
@@ -246,6 +246,11 @@ static void hl_bench_block_title(hl_bench_table_t *tab, const hl_bench_plan_t *p
     else
       snprintf(page, sizeof page, ", page size allocator default");
   }
+  if (first->sim_page) {
+    size_t len = strlen(page);
+    snprintf(page + len, sizeof page - len, ", simulated pages %s",
+             hl_bench_sim_page_name(first->sim_page));
+  }
   hl_bench_line_t *title = hl_bench_table_add(tab);
   if (first->source == HL_BENCH_GEN) {
     title->title = hl_bench_xasprintf("%s, threads %u%s", w, t, page);
@@ -261,6 +266,10 @@ static void hl_bench_block(hl_bench_table_t *tab, const hl_bench_plan_t *plan,
   const char *w = first->workload;
   unsigned t = first->threads;
   uint64_t p = first->page_size;
+  bool any = false; /* a cell of the simulated pass alone (native = no, sim_threads) has none */
+  for (size_t i = 0; i < plan->n && !any; i++)
+    any = hl_bench_in_group(&plan->runs[i], w, t, p, 0, NULL, false);
+  if (!any) return;
   hl_bench_block_title(tab, plan, first);
   hl_bench_line_t *head = hl_bench_table_add(tab);
   for (int c = 0; c < HL_BENCH_NCOLS; c++) head->cell[c] = hl_bench_xstrdup(hl_bench_headers[c]);
@@ -325,7 +334,7 @@ static bool hl_bench_counts_block(hl_bench_table_t *tab, const hl_bench_plan_t *
     for (size_t i = 0; i < plan->n && !run; i++) {
       const hl_bench_run_t *r = &plan->runs[i];
       if (r->ok && hl_bench_in_group(r, first->workload, first->threads, first->page_size,
-                                     allocs->v[a], spec->sim))
+                                     first->sim_page, allocs->v[a], spec->sim))
         run = r;
     }
     if (!run || (spec->needs && isnan(hl_bench_parse_num(hl_bench_run_value(run, spec->needs)))))
@@ -357,6 +366,13 @@ static bool hl_bench_counts_block(hl_bench_table_t *tab, const hl_bench_plan_t *
   return titled;
 }
 
+/* Whether the simulated pass ran more than one repeat (vary_seed). */
+static bool hl_bench_sim_repeats(const hl_bench_plan_t *plan) {
+  for (size_t i = 0; i < plan->n; i++)
+    if (plan->runs[i].sim && plan->runs[i].repeat > 1) return true;
+  return false;
+}
+
 size_t hl_bench_failed_count(const hl_bench_plan_t *plan) {
   size_t n = 0;
   for (size_t i = 0; i < plan->n; i++) n += plan->runs[i].done && !plan->runs[i].ok;
@@ -386,20 +402,25 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++)
       seen = strcmp(plan->runs[j].workload, r->workload) == 0 &&
-             plan->runs[j].threads == r->threads && plan->runs[j].page_size == r->page_size;
+             plan->runs[j].threads == r->threads && plan->runs[j].page_size == r->page_size &&
+             plan->runs[j].sim_page == r->sim_page;
     if (seen) continue;
     hl_bench_block(&tab, plan, &allocs, r);
     any_moves |= hl_bench_counts_block(&moves, plan, &allocs, r, &hl_bench_move_counts);
     any_sim |= hl_bench_counts_block(&sim, plan, &allocs, r, &hl_bench_sim_counts);
   }
-  hl_bench_table_print(out, &tab);
-  fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
+  if (tab.n) {
+    hl_bench_table_print(out, &tab);
+    fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
                "repeats, min..max its spread.\n"
                "Mevents/s: trace events replayed per second / 1e6. RSS growth: peak_rss_kib - "
                "rss_before_kib, in MiB.\n"
                "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
                "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
                "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
+  } else {
+    free(tab.lines);
+  }
   if (any_moves) {
     fprintf(out, "\n==== where a moving allocator's work goes (its own counters, first native "
                  "run per cell) ====\n\n");
@@ -414,7 +435,8 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
   }
   if (any_sim) {
     fprintf(out,
-            "\n==== simulated pass (hlreplay --sim; deterministic, one run per cell) ====\n\n");
+            "\n==== simulated pass (hlreplay --sim; deterministic, one run per cell%s) ====\n\n",
+            plan->repeats > 1 && hl_bench_sim_repeats(plan) ? ": repeat 1, the first seed" : "");
     hl_bench_table_print(out, &sim);
     fprintf(out, "\ncapture: full, the simulator saw the allocator's own loads and stores too; "
                  "placement, only the application's\naccesses at the addresses it chose (glibc's "

@@ -277,75 +277,81 @@ static void hl_bench_write_log(const char *dir, const char *file, const char *te
   free(path);
 }
 
-/* Generate each synthetic trace once per thread count, before any run, so
-   a bad generator option shows in seconds. A trace that cannot be made
-   fails its runs (recorded), not the bench. */
-static void hl_bench_generate(const hl_bench_config_t *cfg, const char *hltrace, const char *dir,
-                              hl_bench_strv_t *bad_traces, hl_bench_strv_t *bad_why) {
+/* Generate each synthetic trace the plan replays (one per workload, thread
+   count and seed) once, before any run, so a bad generator option shows in
+   seconds. A trace that cannot be made fails its runs (recorded), not the
+   bench. */
+static void hl_bench_generate(const hl_bench_config_t *cfg, const hl_bench_plan_t *plan,
+                              const char *hltrace, const char *dir, hl_bench_strv_t *bad_traces,
+                              hl_bench_strv_t *bad_why) {
   char *traces = hl_bench_xasprintf("%s/traces", dir);
   char *logs = hl_bench_xasprintf("%s/logs", dir);
   if (mkdir(traces, 0777) != 0) {
     fprintf(stderr, "hlbench: cannot create %s: %s\n", traces, strerror(errno));
     hl_bench_exit(2);
   }
-  for (size_t w = 0; w < cfg->n_workloads; w++) {
-    const hl_bench_workload_t *wl = &cfg->workloads[w];
-    if (wl->source != HL_BENCH_GEN) continue;
-    for (size_t t = 0; t < cfg->n_threads; t++) {
-      char *out = hl_bench_trace_path(wl->name, cfg->threads[t]);
-      hl_bench_strv_t argv = {0};
-      char num[32];
-      hl_bench_strv_push(&argv, hltrace);
-      hl_bench_strv_push(&argv, "gen");
-      hl_bench_strv_push(&argv, wl->gen_args.v[0]);
-      hl_bench_strv_push(&argv, "--threads");
-      snprintf(num, sizeof num, "%u", cfg->threads[t]);
-      hl_bench_strv_push(&argv, num);
-      hl_bench_strv_push(&argv, "--seed");
-      snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->seed);
-      hl_bench_strv_push(&argv, num);
-      for (size_t a = 1; a < wl->gen_args.n; a++) hl_bench_strv_push(&argv, wl->gen_args.v[a]);
-      hl_bench_strv_push(&argv, "-o");
-      hl_bench_strv_push(&argv, out);
-      hl_bench_strv_push(&argv, NULL);
+  hl_bench_strv_t made = {0};
+  for (size_t i = 0; i < plan->n; i++) {
+    const hl_bench_run_t *r = &plan->runs[i];
+    if (r->source != HL_BENCH_GEN || hl_bench_strv_find(&made, r->trace) >= 0) continue;
+    hl_bench_strv_push(&made, r->trace);
+    const hl_bench_workload_t *wl = cfg->workloads;
+    while (strcmp(wl->name, r->workload) != 0) wl++;
+    const char *out = r->trace;
+    hl_bench_strv_t argv = {0};
+    char num[32];
+    hl_bench_strv_push(&argv, hltrace);
+    hl_bench_strv_push(&argv, "gen");
+    hl_bench_strv_push(&argv, wl->gen_args.v[0]);
+    hl_bench_strv_push(&argv, "--threads");
+    snprintf(num, sizeof num, "%u", r->threads);
+    hl_bench_strv_push(&argv, num);
+    hl_bench_strv_push(&argv, "--seed");
+    snprintf(num, sizeof num, "%llu", (unsigned long long)r->seed);
+    hl_bench_strv_push(&argv, num);
+    for (size_t a = 1; a < wl->gen_args.n; a++) hl_bench_strv_push(&argv, wl->gen_args.v[a]);
+    hl_bench_strv_push(&argv, "-o");
+    hl_bench_strv_push(&argv, out);
+    hl_bench_strv_push(&argv, NULL);
 
-      fprintf(stderr, "hlbench: generating %s ...", out);
-      hl_bench_child_t res;
-      /* Generation is not measured: a tight per-run timeout must not kill
-         it, so it gets at least HL_BENCH_GEN_TIMEOUT_S. */
-      double limit =
-          cfg->timeout_s > HL_BENCH_GEN_TIMEOUT_S ? cfg->timeout_s : HL_BENCH_GEN_TIMEOUT_S;
-      if (hl_bench_child_run(argv.v, dir, limit, &hl_bench_stop, &res) != 0) {
-        fprintf(stderr, "\nhlbench: cannot run %s: %s\n", hltrace, strerror(errno));
-        hl_bench_exit(2);
-      }
-      hl_bench_check_stop();
-      char *path = hl_bench_xasprintf("%s/%s", dir, out);
-      struct stat st;
-      if (res.exit == HL_BENCH_EXITED && res.code == 0 && stat(path, &st) == 0) {
-        fprintf(stderr, " %.2f s, %.1f MiB\n", res.elapsed_s, (double)st.st_size / 1048576.0);
-      } else {
-        char *what = hl_bench_child_describe(&res);
-        char *last = hl_bench_last_line(res.err, res.err_len);
-        char *why = res.exit == HL_BENCH_EXITED && res.code == 0
-                        ? hl_bench_xasprintf("hltrace gen wrote no %s", out)
-                        : hl_bench_xstrdup(*last ? last : what);
-        fprintf(stderr, " FAILED (%s): %s\n", what, why);
-        hl_bench_strv_push(bad_traces, out);
-        hl_bench_strv_push_owned(bad_why, why);
-        mkdir(logs, 0777);
-        char *log = hl_bench_xasprintf("gen-%s-t%u.stderr", wl->name, cfg->threads[t]);
-        hl_bench_write_log(logs, log, res.err);
-        free(log);
-        free(what);
-        free(last);
-      }
-      free(path);
-      hl_bench_child_free(&res);
-      hl_bench_strv_free(&argv);
-      free(out);
+    fprintf(stderr, "hlbench: generating %s ...", out);
+    hl_bench_child_t res;
+    /* Generation is not measured: a tight per-run timeout must not kill
+       it, so it gets at least HL_BENCH_GEN_TIMEOUT_S. */
+    double limit =
+        cfg->timeout_s > HL_BENCH_GEN_TIMEOUT_S ? cfg->timeout_s : HL_BENCH_GEN_TIMEOUT_S;
+    if (hl_bench_child_run(argv.v, dir, limit, &hl_bench_stop, &res) != 0) {
+      fprintf(stderr, "\nhlbench: cannot run %s: %s\n", hltrace, strerror(errno));
+      hl_bench_exit(2);
     }
+    hl_bench_check_stop();
+    char *path = hl_bench_xasprintf("%s/%s", dir, out);
+    struct stat st;
+    if (res.exit == HL_BENCH_EXITED && res.code == 0 && stat(path, &st) == 0) {
+      fprintf(stderr, " %.2f s, %.1f MiB\n", res.elapsed_s, (double)st.st_size / 1048576.0);
+    } else {
+      char *what = hl_bench_child_describe(&res);
+      char *last = hl_bench_last_line(res.err, res.err_len);
+      char *why = res.exit == HL_BENCH_EXITED && res.code == 0
+                      ? hl_bench_xasprintf("hltrace gen wrote no %s", out)
+                      : hl_bench_xstrdup(*last ? last : what);
+      fprintf(stderr, " FAILED (%s): %s\n", what, why);
+      hl_bench_strv_push(bad_traces, out);
+      hl_bench_strv_push_owned(bad_why, why);
+      mkdir(logs, 0777);
+      /* traces/NAME.hlt -> logs/gen-NAME.stderr */
+      const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+      char *log = hl_bench_xasprintf("gen-%.*s.stderr", (int)(strlen(base) - 4), base);
+      hl_bench_write_log(logs, log, res.err);
+      free(log);
+      free(what);
+      free(last);
+    }
+    free(path);
+    hl_bench_child_free(&res);
+    hl_bench_strv_free(&argv);
   }
+  hl_bench_strv_free(&made);
   free(traces);
   free(logs);
 }
@@ -357,6 +363,8 @@ static void hl_bench_describe_run(char *buf, size_t size, const hl_bench_plan_t 
     n += snprintf(buf + n, size - (size_t)n, "t=%u ", r->threads);
   if (plan->page_sizes_swept && n >= 0 && (size_t)n < size)
     n += snprintf(buf + n, size - (size_t)n, "page=%llu ", (unsigned long long)r->page_size);
+  if (r->sim_page && n >= 0 && (size_t)n < size)
+    n += snprintf(buf + n, size - (size_t)n, "sim-page=%s ", hl_bench_sim_page_name(r->sim_page));
   if (n >= 0 && (size_t)n < size)
     snprintf(buf + n, size - (size_t)n, "%s %s%u/%u", r->alloc, r->sim ? "simulated, rep " : "rep ",
              r->repeat, plan->repeats);
@@ -580,11 +588,10 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "hlbench: %s -> %s\n", cfg.path, final_dir);
 
-  hl_bench_strv_t bad_traces = {0}, bad_why = {0};
-  hl_bench_generate(&cfg, hltrace, abs_tmp, &bad_traces, &bad_why);
-
   hl_bench_plan_t plan;
   hl_bench_plan_build(&plan, &cfg);
+  hl_bench_strv_t bad_traces = {0}, bad_why = {0};
+  hl_bench_generate(&cfg, &plan, hltrace, abs_tmp, &bad_traces, &bad_why);
   bool jobs = o.jobs_out != NULL;
   if (jobs && bad_traces.n) {
     fprintf(stderr, "hlbench: %zu traces could not be generated; no jobs written\n", bad_traces.n);

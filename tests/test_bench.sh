@@ -60,11 +60,11 @@ check "meta.json" test -f "$RUN/meta.json"
 check "summary.txt" test -f "$RUN/summary.txt"
 check "trace generated" test -s "$RUN/traces/tt-t1.hlt"
 check "2 allocators x 2 repeats = 4 rows" test "$(csv "$RUN/bench.csv" 'len(rows)')" = 4
-check "leading columns" test "$(csv "$RUN/bench.csv" '",".join(header[:4])')" = "run_id,workload,repeat,bench_mode"
+check "leading columns" test "$(csv "$RUN/bench.csv" '",".join(header[:5])')" = "run_id,workload,repeat,bench_mode,seed"
 # The rest of the header is hlreplay's own, in its order.
 "$HL_BIN/hlreplay" "$RUN/traces/tt-t1.hlt" --alloc null --format csv >"$D/one.csv" 2>/dev/null
 check "hlreplay's columns in hlreplay's order" \
-  test "$(csv "$RUN/bench.csv" '",".join(header[4:])')" = "$(head -n1 "$D/one.csv" | tr -d '\r')"
+  test "$(csv "$RUN/bench.csv" '",".join(header[5:])')" = "$(head -n1 "$D/one.csv" | tr -d '\r')"
 check "all ok" test "$(csv "$RUN/bench.csv" 'sorted(set(x["status"] for x in rows))')" = "['ok']"
 check "repeats interleaved" test "$(csv "$RUN/bench.csv" '[x["repeat"] for x in rows]')" = "['1', '1', '2', '2']"
 check "allocators in config order" \
@@ -125,6 +125,16 @@ bad reserved_opt "2: expected model options only" "allocators = system" \
 bad page_size "2: expected 0 \(allocator default\) or a power of two" "allocators = system" \
   "page_sizes = 0 3000" "workload tt = gen threadtest"
 bad no_workload "1: expected at least one 'workload" "allocators = system"
+bad sim_threads_alone "3: expected a 'sim = PRESET' line: sim_threads needs" "allocators = system" \
+  "workload tt = gen threadtest" "sim_threads = 4"
+bad native_no_alone "3: expected a 'sim = PRESET' line: native = no needs" "allocators = system" \
+  "workload tt = gen threadtest" "native = no"
+bad sim_page "2: expected simulated page sizes 4K, 2M or 1G, got '8K'" "allocators = system" \
+  "sim_page_sizes = 4K 8K" "workload tt = gen threadtest"
+bad vary_seed "2: expected 'vary_seed = yes' or 'vary_seed = no'" "allocators = system" \
+  "vary_seed = 1" "workload tt = gen threadtest"
+bad sim_page_arg "2: expected hlreplay options other than" "allocators = system" \
+  "replay_args = --sim-page-size 2M" "workload tt = gen threadtest"
 expect_fail "config: missing config file" "no-such\.conf:0: expected a readable config file" \
   "$B" --config "$D/no-such.conf" --bin "$HL_BIN" --results "$D/rbad"
 expect_fail "no --config" "expected exactly one of --config" "$B" --bin "$HL_BIN"
@@ -345,6 +355,61 @@ printf 'allocators = system\nsim = nowhere.conf\nworkload one = file one.hlt\n' 
 expect_fail "sim: missing preset" "expected a readable simulator config" "$B" --config "$D/nosim.conf" --bin "$P"
 printf 'allocators = system\nreplay_args = --sim x\nworkload one = file one.hlt\n' >"$D/simarg.conf"
 expect_fail "sim: not through replay_args" "got '--sim'" "$B" --config "$D/simarg.conf" --bin "$P"
+
+# ---- the simulated pass alone (native = no), at its own thread counts, each repeat on
+# traces of its own seed (vary_seed), the swept workload at every simulated page size ----
+cat >"$P/hltrace" <<'SH'
+#!/bin/bash
+out=; prev=
+for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done
+printf '%s\n' "$*" >"$out"
+SH
+cat >"$P/hlreplay" <<'SH'
+#!/bin/bash
+if [ "$1" = --list ]; then printf 'system\tstand-in\t-\n'; exit 0; fi
+page=preset; prev=
+for a in "$@"; do [ "$prev" = --sim-page-size ] && page=$a; prev=$a; done
+printf 'allocator,wall_s,sim_config,trace,status\nsystem,1,%s,%s,ok\n' "$page" "$1"
+SH
+chmod +x "$P/hltrace" "$P/hlreplay"
+cat >"$D/simonly.conf" <<'CONF'
+allocators = system
+threads = 1
+sim_threads = 2 4
+repeats = 2
+seed = 7
+vary_seed = yes
+native = no
+sim = machine.conf
+sim_page_sizes = 4K 2M
+sweep_workloads = sw
+workload sw = gen list
+workload ns = gen xmalloc
+CONF
+expect_ok "sim only" "$B" --config "$D/simonly.conf" --bin "$P" --results "$D/r15"
+RUN=$(run_dir "$D/r15")
+check "sim only: no native run, sim_threads, a seed per repeat, pages for the swept one" \
+  test "$(csv "$RUN/bench.csv" '" ".join("/".join(x[k] for k in ("bench_mode", "repeat", "seed", "trace", "sim_config")) for x in rows)')" = \
+  "$(printf '%s ' sim/1/7/traces/sw-t2-s7.hlt/4K sim/1/7/traces/sw-t2-s7.hlt/2M \
+     sim/1/7/traces/sw-t4-s7.hlt/4K sim/1/7/traces/sw-t4-s7.hlt/2M \
+     sim/1/7/traces/ns-t2-s7.hlt/preset sim/1/7/traces/ns-t4-s7.hlt/preset \
+     sim/2/8/traces/sw-t2-s8.hlt/4K sim/2/8/traces/sw-t2-s8.hlt/2M \
+     sim/2/8/traces/sw-t4-s8.hlt/4K sim/2/8/traces/sw-t4-s8.hlt/2M \
+     sim/2/8/traces/ns-t2-s8.hlt/preset sim/2/8/traces/ns-t4-s8.hlt/preset | sed 's/ $//')"
+check "sim only: each trace generated once with its seed and threads" \
+  test "$(ls "$RUN/traces" | tr '\n' ' ')$(cat "$RUN/traces/sw-t4-s8.hlt")" = \
+  "ns-t2-s7.hlt ns-t2-s8.hlt ns-t4-s7.hlt ns-t4-s8.hlt sw-t2-s7.hlt sw-t2-s8.hlt sw-t4-s7.hlt sw-t4-s8.hlt gen list --threads 4 --seed 8 -o traces/sw-t4-s8.hlt"
+check "sim only: no native table, simulated pages in the titles" \
+  test "$(grep -c '^wall_s' "$RUN/summary.txt")$(grep -c '^== sw, threads 4, simulated pages 2M ==' "$RUN/summary.txt")" = 01
+expect_ok "sim only: jobs" "$B" --config "$D/simonly.conf" --bin "$P" --results "$D/r16" \
+  --jobs-out "$D/simjobs.txt"
+check "sim only: jobs carry the simulated page" \
+  test "$(grep -c -- "--sim-page-size 2M" "$D/simjobs.txt")" -eq 4
+RUN=$(run_dir "$D/r16")
+while IFS= read -r job; do bash -c "$job" >/dev/null 2>&1; done <"$D/simjobs.txt"
+expect_ok "sim only: collect" "$B" --collect "$RUN"
+check "sim only: collected rows keep seed and page" \
+  test "$(csv "$RUN/bench.csv" '" ".join(x["seed"] + "/" + x["sim_config"] for x in rows[:2])')" = "7/4K 7/2M"
 
 # ---- a moving allocator's counters: a table of its own, rates per 1000 events and
 # quotients of columns, computed from the run's row; allocators without them left out ----
