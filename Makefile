@@ -11,7 +11,8 @@
 #                   without QUICK also the large Cachegrind comparison and the --sim speed
 #   make plots      figures from results/RUN (default: the newest run) into plots/out/RUN
 #   make paper      paper/paper.pdf from the reference run results/paper (PAPER_RUN=DIR)
-#   make reproduce  rerun the reference run's matrix here and check paper/claims.conf
+#   make paper-run  make a reference run of paper/runs/*.conf into PAPER_OUT (results/paper-new)
+#   make reproduce  rerun the reference run's matrix here on new seeds, check paper/claims.conf
 #   make bench-bundle  a self-contained tarball to run the scaling matrix elsewhere
 #   make clean      remove build/
 #
@@ -72,7 +73,7 @@ LIBS = $(BUILD)/libhlharness.a $(BUILD)/libhlsim.a $(BUILD)/libhltrace.a $(BUILD
 BUILD_INFO = -DHL_BUILD_CC='"$(shell $(CC) --version | head -n1)"' \
              -DHL_BUILD_CFLAGS='"$(CFLAGS) $(HL_CFLAGS)"'
 
-.PHONY: all deps paper-deps capture-baselines test fuzz fuzz-build bench bench-queue bench-micro bench-sim plots paper reproduce bench-bundle \
+.PHONY: all deps paper-deps capture-baselines test fuzz fuzz-build bench bench-queue bench-micro bench-sim plots paper paper-run reproduce bench-bundle \
         clean format help
 .DEFAULT_GOAL := all
 
@@ -355,12 +356,18 @@ BUNDLE ?= build/heaplab-bundle.tar.gz
 bench-bundle: deps
 	harness/bundle/make-bundle.sh $(BUNDLE)
 
-# ---- reproduction ----
-# Reruns the matrix stored in REF's meta.json into a new results run and checks
-# paper/claims.conf on both; exit 1 when a claim does not hold.
+# ---- the reference run and its reproduction ----
+# paper-run: every part of the paper's matrix (paper/runs/*.conf) into PAPER_OUT/PART
+# (about an hour on two cores; copy it to results/paper to make it the reference).
+# reproduce: reruns the matrix stored in each part of REF's meta.json on new seeds into
+# results/rerun-DATE (OUT=DIR to choose) and checks paper/claims.conf on both; exit 1
+# when a claim does not hold.
+PAPER_OUT ?= results/paper-new
+paper-run: deps all capture-baselines
+	/usr/bin/python3 paper/run.py --out $(PAPER_OUT) --bin $(BUILD)/bin
 REF ?= results/paper
 reproduce: deps all capture-baselines
-	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin --results results
+	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin $(if $(OUT),--out $(OUT))
 
 clean:
 	rm -rf build

@@ -3,16 +3,31 @@
 Shared by paper/make_numbers.py (which prints the claims and their values in the paper)
 and paper/reproduce.py (which checks them on a new run). The claims file format:
 
+    group NAME = WORKLOAD ...                a named list of workloads, for gm()
     ID: EXPRESSION OP BOUND tol TOLERANCE    # comment
 
-EXPRESSION is arithmetic (+ - * / and parentheses, numbers) over medians:
-    m(METRIC, WORKLOAD, ALLOCATOR[, THREADS[, PAGE_SIZE]])
-the median of METRIC over the ok rows of that cell; THREADS defaults to the largest
-thread count WORKLOAD ran with, PAGE_SIZE to 0 (the allocator's default). METRIC is a
-bench.csv column, or a derived one: rss_growth_kib (peak_rss_kib - rss_before_kib),
+EXPRESSION is arithmetic (+ - * / and parentheses, numbers) over these functions:
+    m(METRIC, WORKLOAD, ALLOCATOR[, THREADS[, PAGE_SIZE[, SIM_PAGE]]])
+        the median of METRIC over the ok rows of that cell
+    gm(METRIC, A, B, GROUP[, THREADS[, PAGE_SIZE]])
+        the geometric mean over the workloads of GROUP of the ratio median(A) /
+        median(B) (plots/bench_stats.py: runs paired by seed, +1 on simulator counts)
+    gm_lo(...), gm_hi(...)
+        the bounds of its 95% bootstrap confidence interval (same arguments)
+    r_lo(METRIC, WORKLOAD, A, B[, THREADS[, PAGE_SIZE]]), r_hi(...)
+        the bounds of the interval of one workload's ratio of medians
+THREADS defaults to the largest thread count WORKLOAD ran with in the mode METRIC comes
+from (the simulated pass for a sim_* column, native runs for the others), PAGE_SIZE to 0
+(the allocator's default), SIM_PAGE (the simulated MMU page in bytes) to 4096. METRIC
+is a bench.csv column, or a derived one: rss_growth_kib (peak_rss_kib - rss_before_kib),
 overhead_mapped (alloc_bytes_mapped / alloc_bytes_live), sim_per_event_X (column X per
 1000 trace events). A cell with no ok row, or a metric NA in all of them, makes the
-expression NA; so does division by zero. An NA claim never holds.
+expression NA; so does division by zero, and a group with a workload that has no value
+on either side. An NA claim never holds.
+
+A run is a results folder with a bench.csv, or a folder of such folders (the paper's
+reference run: results/paper/main, pagesize, scaling), read as one; a cell found in two
+of them is an error (it would count its runs twice).
 
 OP BOUND and the tolerance T (a fraction, or a percentage with %):
     < B, <= B   the value is below B, forgiving T of B:   value < B * (1 + T)
@@ -21,6 +36,8 @@ OP BOUND and the tolerance T (a fraction, or a percentage with %):
     side B      the value is on the same side of B as the reference run's value (a
                 direction: "faster than", "fewer than"); a value within T * B of B is
                 too close to call and does not hold unless the reference was too
+The last two depend on a reference run, so on the reference run itself they hold by
+construction: the paper's pre-registered claims use fixed bounds only.
 """
 import ast
 import math
@@ -32,7 +49,9 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plots"))
 from bench_plots import load_rows, number, page_size  # noqa: E402
+import bench_stats  # noqa: E402
 
+GROUP_RE = re.compile(r"^group\s+([A-Za-z0-9_.-]+)\s*=\s*(.+)$")
 CLAIM_RE = re.compile(r"^([A-Za-z0-9_.-]+)\s*:\s*(.+?)\s+(<=|>=|<|>|~|side)\s+(\S+)\s+"
                       r"tol\s+([0-9.]+)(%?)\s*$")
 
@@ -54,8 +73,14 @@ class Claim:
         return f"{self.op} {b}"
 
 
+# name -> (first argument index of GROUP or None, argument count range)
+FUNCTIONS = {"m": (None, 3, 6), "gm": (3, 4, 6), "gm_lo": (3, 4, 6), "gm_hi": (3, 4, 6),
+             "r_lo": (None, 4, 6), "r_hi": (None, 4, 6)}
+
+
 def parse(path):
-    claims, seen = [], set()
+    """The claims of a claims file; each claim's .groups holds the file's groups."""
+    claims, seen, groups = [], set(), {}
     try:
         lines = open(path).read().splitlines()
     except OSError as e:
@@ -63,6 +88,12 @@ def parse(path):
     for n, raw in enumerate(lines, 1):
         text = raw.split("#", 1)[0].strip()
         if not text:
+            continue
+        g = GROUP_RE.match(text)
+        if g:
+            if g.group(1) in groups:
+                raise ClaimError(f"{path}:{n}: group '{g.group(1)}' defined twice")
+            groups[g.group(1)] = g.group(2).split()
             continue
         m = CLAIM_RE.match(text)
         if not m:
@@ -79,7 +110,8 @@ def parse(path):
             claim = Claim(ident, expr, op, bound, float(tol) / (100 if pct else 1), n, text)
         except (ValueError, SyntaxError) as e:
             raise ClaimError(f"{path}:{n}: {e}")
-        check_tree(claim.tree, f"{path}:{n}")
+        check_tree(claim.tree, f"{path}:{n}", groups)
+        claim.groups = groups
         claims.append(claim)
     if not claims:
         raise ClaimError(f"{path}: no claims")
@@ -90,20 +122,27 @@ ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, a
            ast.USub, ast.UAdd, ast.Constant, ast.Call, ast.Name, ast.Load)
 
 
-def check_tree(tree, where):
-    """Only arithmetic and m(...) calls with constant arguments: a claims file is data."""
+def check_tree(tree, where, groups):
+    """Only arithmetic and the functions above with constant arguments: a claims file
+    is data."""
     for node in ast.walk(tree):
         if not isinstance(node, ALLOWED):
             raise ClaimError(f"{where}: '{type(node).__name__}' is not allowed in an expression")
-        if isinstance(node, ast.Name) and node.id != "m":
-            raise ClaimError(f"{where}: unknown name '{node.id}' (only m(...) is known)")
+        if isinstance(node, ast.Name) and node.id not in FUNCTIONS:
+            raise ClaimError(f"{where}: unknown name '{node.id}' (known: "
+                             f"{', '.join(FUNCTIONS)})")
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id != "m" or node.keywords:
-                raise ClaimError(f"{where}: only m(METRIC, WORKLOAD, ALLOCATOR[, THREADS"
-                                 f"[, PAGE_SIZE]]) may be called")
-            if not 3 <= len(node.args) <= 5 or not all(isinstance(a, ast.Constant)
-                                                       for a in node.args):
-                raise ClaimError(f"{where}: m() takes 3 to 5 constant arguments")
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS \
+                    or node.keywords:
+                raise ClaimError(f"{where}: only {', '.join(FUNCTIONS)} may be called")
+            group_at, lo, hi = FUNCTIONS[node.func.id]
+            if not lo <= len(node.args) <= hi or not all(isinstance(a, ast.Constant)
+                                                         for a in node.args):
+                raise ClaimError(f"{where}: {node.func.id}() takes {lo} to {hi} constant "
+                                 f"arguments")
+            if group_at is not None and node.args[group_at].value not in groups:
+                raise ClaimError(f"{where}: no group '{node.args[group_at].value}' "
+                                 f"(define it with 'group NAME = WORKLOAD ...' above)")
 
 
 def derived(row, metric):
@@ -123,41 +162,117 @@ def derived(row, metric):
     return number(row, metric)
 
 
+def sim_page(row):
+    """The simulated MMU page of a row of the simulated pass, in bytes (from its
+    sim_config, "..., 2M pages, ..."); 0 for a native row."""
+    if row.get("bench_mode") != "sim":
+        return 0
+    m = re.search(r"(\d+)([KMG]) pages", row.get("sim_config") or "")
+    return int(m.group(1)) << {"K": 10, "M": 20, "G": 30}[m.group(2)] if m else 4096
+
+
+def run_parts(path):
+    """The results folders of a run: itself, or its sub-folders with a bench.csv."""
+    if os.path.isfile(os.path.join(path, "bench.csv")):
+        return [path]
+    try:
+        parts = sorted(os.path.join(path, d) for d in os.listdir(path)
+                       if os.path.isfile(os.path.join(path, d, "bench.csv")))
+    except OSError as e:
+        raise ClaimError(f"{path}: {e.strerror}")
+    if not parts:
+        raise ClaimError(f"{path}: no bench.csv, nor a folder of runs with one")
+    return parts
+
+
 class Run:
-    """The ok rows of one results run, indexed by cell."""
+    """The ok rows of one results run (or of its parts), indexed by cell."""
 
     def __init__(self, path):
         self.path = path
-        rows, self.header = load_rows(path, quiet=True)
         self.cells = defaultdict(list)
         self.max_threads = {}
-        for r in rows:
-            t = int(r["threads"])
-            self.cells[(r["workload"], t, r["allocator"], page_size(r))].append(r)
-            self.max_threads[r["workload"]] = max(self.max_threads.get(r["workload"], 0), t)
+        owner = {}
+        for part in run_parts(path):
+            rows, self.header = load_rows(part, quiet=True)
+            for r in rows:
+                t, mode = int(r["threads"]), r.get("bench_mode") == "sim"
+                key = (r["workload"], t, r["allocator"], page_size(r), sim_page(r))
+                if owner.setdefault(key, part) != part:
+                    raise ClaimError(f"{path}: the cell {key} is in both {owner[key]} and "
+                                     f"{part}")
+                self.cells[key].append(r)
+                wm = (r["workload"], mode)
+                self.max_threads[wm] = max(self.max_threads.get(wm, 0), t)
 
-    def median(self, metric, workload, allocator, threads=None, page=0):
+    def _key(self, metric, workload, allocator, threads, page, spage):
+        sim = metric.startswith("sim_")
         if threads is None:
-            threads = self.max_threads.get(workload)
-        vals = [v for v in (derived(r, metric) for r in
-                            self.cells.get((workload, threads, allocator, int(page)), []))
-                if v is not None]
+            threads = self.max_threads.get((workload, sim))
+        if spage is None:
+            spage = 4096 if sim else 0
+        return (workload, threads, allocator, int(page), int(spage))
+
+    def values(self, metric, workload, allocator, threads=None, page=0, spage=None):
+        """{pairing key: value} of a cell: keyed by seed (by repeat without one)."""
+        out = {}
+        for r in self.cells.get(self._key(metric, workload, allocator, threads, page, spage),
+                                []):
+            v = derived(r, metric)
+            if v is not None:
+                seed = r.get("seed")
+                out[seed if seed not in (None, "", "NA") else "r" + r["repeat"]] = v
+        return out
+
+    def median(self, metric, workload, allocator, threads=None, page=0, spage=None):
+        vals = list(self.values(metric, workload, allocator, threads, page, spage).values())
         return statistics.median(vals) if vals else None
+
+    def pairs(self, metric, workloads, a, b, threads=None, page=0):
+        """[(a values, b values)] per workload, paired by seed; None if a workload has
+        no pair."""
+        out = []
+        for w in workloads:
+            va, vb = bench_stats.paired(self.values(metric, w, a, threads, page),
+                                        self.values(metric, w, b, threads, page))
+            if not va:
+                return None
+            out.append((va, vb))
+        return out
 
     def value(self, claim):
         """The claim's expression on this run, or None (NA)."""
-        return evaluate(claim.tree.body, self)
+        return evaluate(claim.tree.body, self, claim.groups)
 
 
-def evaluate(node, run):
+def call(name, args, run, groups):
+    if name == "m":
+        return run.median(*args)
+    count = bench_stats.is_count(args[0])
+    if name.startswith("gm"):
+        metric, a, b, group = args[:4]
+        pairs = run.pairs(metric, groups[group], a, b, *args[4:])
+        if pairs is None:
+            return None
+        point, lo, hi = bench_stats.geomean_ci(pairs, count)
+    else:
+        metric, w, a, b = args[:4]
+        pairs = run.pairs(metric, [w], a, b, *args[4:])
+        if pairs is None:
+            return None
+        point, lo, hi = bench_stats.ratio_ci(pairs[0][0], pairs[0][1], count)
+    return {"gm": point, "gm_lo": lo, "gm_hi": hi, "r_lo": lo, "r_hi": hi}[name]
+
+
+def evaluate(node, run, groups=None):
     if isinstance(node, ast.Constant):
         return float(node.value) if isinstance(node.value, (int, float)) else None
     if isinstance(node, ast.Call):
-        return run.median(*[a.value for a in node.args])
+        return call(node.func.id, [a.value for a in node.args], run, groups or {})
     if isinstance(node, ast.UnaryOp):
-        v = evaluate(node.operand, run)
+        v = evaluate(node.operand, run, groups)
         return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
-    a, b = evaluate(node.left, run), evaluate(node.right, run)
+    a, b = evaluate(node.left, run, groups), evaluate(node.right, run, groups)
     if a is None or b is None:
         return None
     if isinstance(node.op, ast.Add):

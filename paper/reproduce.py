@@ -1,21 +1,24 @@
 #!/usr/bin/python3
-"""paper/reproduce.py: rerun the reference run's benchmark matrix on this machine and
-check the paper's claims (paper/claims.conf) on the new run (`make reproduce`).
+"""paper/reproduce.py: rerun the reference run's benchmark matrix on this machine, on
+new traces, and check the paper's claims (paper/claims.conf) on the new run
+(`make reproduce`).
 
     /usr/bin/python3 paper/reproduce.py [--ref results/paper] [--bin build/bin]
-        [--results results] [--claims paper/claims.conf] [--new RUN_DIR]
+        [--out DIR] [--seed-offset 100] [--claims paper/claims.conf] [--new RUN_DIR]
         [--hlbench-arg ARG ...]
 
-1. Reads the configuration the reference run was made with (meta.json's `config`, the
-   whole config text hlbench stores) and writes it to build/reproduce/REF_ID.conf, with
-   each `workload NAME = file PATH` and the `sim = PATH` preset made absolute (hlbench
-   resolves PATH against the config file's folder, which was that of meta.json's
-   `config_file`).
-2. Runs `hlbench --config THAT --bin BIN --results RESULTS` (progress on stderr) into a
-   new results run. With --new RUN_DIR it runs nothing and checks that run instead.
+1. For each part of the reference run (results/paper/main, pagesize, scaling; or the
+   reference itself when it is one results run), reads the configuration it was made
+   with (meta.json's `config`: the whole config text hlbench stores) and its seed.
+2. Runs that matrix again with paper/run.py into OUT/PART (default
+   results/rerun-YYYYmmdd-HHMMSS), with each part's seed moved by --seed-offset, so
+   the rerun replays new traces drawn from the same generators: a claim is tested on
+   data it was not derived from. --seed-offset 0 replays the reference's own traces.
+   With --new RUN_DIR it runs nothing and checks that run instead.
 3. For each claim prints the reference value, the new value and HOLDS / DOES NOT HOLD
    (with the reason), or UNTESTED when the reference run itself has no value for it
-   (the paper does not make that claim: it prints n/a there).
+   (the paper prints n/a for it). A claim that does not hold on the reference run
+   itself is marked so.
 
 Exit status: 0 every tested claim holds (and at least one was tested); 1 a claim does
 not hold, or none could be tested, or some benchmark runs failed; 2 usage, config or
@@ -24,13 +27,13 @@ setup error.
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import claims as claimlib  # noqa: E402
+import run as paperrun  # noqa: E402
 
 
 def die(msg):
@@ -52,35 +55,12 @@ def stored_config(ref):
     return meta, text, cfg_path or ""
 
 
-# The config lines that name a file, relative to the config's folder: a recorded
-# trace workload and the simulator preset.
-PATH_LINES = (re.compile(r"^(\s*workload\s+\S+\s*=\s*file\s+)(\S+)(.*)$"),
-              re.compile(r"^(\s*sim\s*=\s*)(\S+)(.*)$"))
-
-
-def absolute_files(text, cfg_path):
-    """The config text with the paths it names (`file PATH` workloads, `sim = PATH`)
-    made absolute (see the banner)."""
-    base = os.path.dirname(cfg_path) if cfg_path else "."
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        for pattern in PATH_LINES:
-            m = pattern.match(line)
-            if m and not os.path.isabs(m.group(2)):
-                p = os.path.abspath(os.path.join(base, m.group(2)))
-                if not os.path.exists(p):
-                    die(f"the reference config's line {n} names {m.group(2)}, which is {p} "
-                        f"here and does not exist (run `make` to unpack the shipped traces)")
-                line = m.group(1) + p + m.group(3)
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def runs_in(results):
-    try:
-        return {d for d in os.listdir(results) if os.path.isfile(os.path.join(results, d, "bench.csv"))}
-    except FileNotFoundError:
-        return set()
+def config_seed(text):
+    for line in text.splitlines():
+        m = paperrun.SEED_LINE.match(line.split("#", 1)[0])
+        if m:
+            return int(m.group(2))
+    return 1  # hlbench's default
 
 
 def fmt(v):
@@ -91,47 +71,44 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ref", default="results/paper", help="the reference run")
     ap.add_argument("--bin", default="build/bin")
-    ap.add_argument("--results", default="results")
+    ap.add_argument("--out", help="where the new run goes (default "
+                    "results/rerun-YYYYmmdd-HHMMSS)")
+    ap.add_argument("--seed-offset", type=int, default=100,
+                    help="added to each part's seed (default 100: new traces)")
     ap.add_argument("--claims", default=os.path.join(HERE, "claims.conf"))
     ap.add_argument("--new", help="check this existing run instead of running the matrix")
     ap.add_argument("--hlbench-arg", action="append", default=[],
                     help="an extra hlbench option (repeatable), e.g. --hlbench-arg=--repeats=5")
     args = ap.parse_args()
 
-    if not os.path.isfile(os.path.join(args.ref, "bench.csv")):
-        die(f"{args.ref}/bench.csv: no such file (the reference run; REF=DIR to choose another)")
     try:
+        ref_parts = claimlib.run_parts(args.ref)
         claims = claimlib.parse(args.claims)
     except claimlib.ClaimError as e:
-        die(str(e))
+        die(f"{e} (the reference run; REF=DIR to choose another)")
     bench_failed = False
     if args.new:
         new = args.new
-        if not os.path.isfile(os.path.join(new, "bench.csv")):
-            die(f"{new}/bench.csv: no such file")
+        try:
+            claimlib.run_parts(new)
+        except claimlib.ClaimError as e:
+            die(str(e))
     else:
-        meta, text, cfg_path = stored_config(args.ref)
-        conf_dir = os.path.join("build", "reproduce")
-        os.makedirs(conf_dir, exist_ok=True)
-        conf = os.path.join(conf_dir, f"{meta.get('run_id', 'ref')}.conf")
-        with open(conf, "w") as f:
-            f.write(f"# written by paper/reproduce.py from {args.ref}/meta.json "
-                    f"(originally {cfg_path or 'unknown'})\n" + absolute_files(text, cfg_path))
-        hlbench = os.path.join(args.bin, "hlbench")
-        if not os.access(hlbench, os.X_OK):
-            die(f"{hlbench}: not found (run `make`)")
-        before = runs_in(args.results)
-        cmd = [hlbench, "--config", conf, "--bin", args.bin, "--results", args.results] + \
-            args.hlbench_arg
-        print("reproduce: " + " ".join(cmd), file=sys.stderr)
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
-        if rc not in (0, 1):
-            die(f"hlbench exited {rc}; no new run to check")
-        bench_failed = rc == 1
-        made = sorted(runs_in(args.results) - before)
-        if len(made) != 1:
-            die(f"expected one new run in {args.results}/, found {len(made)}")
-        new = os.path.join(args.results, made[0])
+        new = args.out or os.path.join("results", "rerun-" + time.strftime("%Y%m%d-%H%M%S"))
+        if os.path.exists(new):
+            die(f"{new} exists; choose another --out")
+        single = ref_parts == [args.ref]
+        for part in ref_parts:
+            meta, text, cfg_path = stored_config(part)
+            name = os.path.basename(os.path.normpath(part))
+            seed = config_seed(text) + args.seed_offset
+            try:
+                rc = paperrun.run_part(name, text, cfg_path, new if single else
+                                       os.path.join(new, name), args.bin, seed,
+                                       args.hlbench_arg)
+            except (paperrun.RunError, OSError) as e:
+                die(str(e))
+            bench_failed |= rc != 0
 
     ref_run, new_run = claimlib.Run(args.ref), claimlib.Run(new)
     print(f"reproduce: reference {args.ref}, new run {new}")
