@@ -34,7 +34,7 @@ static void usage(FILE *out) {
           "  --lines-csv FILE  also write every line's coherence counters as CSV to FILE\n"
           "  --top N           hottest lines to list (default 10; 0: none)\n"
           "  --pack OUT        write TRACE as a binary trace to OUT instead of simulating\n"
-          "                    (cores checked against --config if given, else 0..31)\n"
+          "                    (cores checked against --config if given, else 0..63)\n"
           "  --bench           time a built-in 4-core access mix and print accesses/s\n"
           "  --accesses N      accesses for --bench (default 50000000)\n"
           "  --mix typical|harsh  --bench's access mix (default typical; see sim/hlsim.c)\n"

@@ -284,8 +284,8 @@ static sim_hotline_t *sim_line_counts_of(sim_t *s, sim_line_t *d) {
 static inline void sim_life_fold(const sim_t *s, sim_line_t *d) {
   uint64_t w = d->written;
   if (w == 0) return;
-  for (uint32_t m = d->held & ~(UINT32_C(1) << d->owner); m != 0; m &= m - 1) {
-    uint32_t q = (uint32_t)__builtin_ctz(m);
+  for (sim_cores_t m = d->held & ~sim_core_bit(d->owner); m != 0; m &= m - 1) {
+    uint32_t q = sim_cores_lowest(m);
     SIM_LIVE(s, d, q) |= w;
     SIM_DEAD(s, d, q) &= ~w;
   }
@@ -295,7 +295,7 @@ static inline void sim_life_fold(const sim_t *s, sim_line_t *d) {
 }
 
 sim_class_t sim_life_class(const sim_t *s, const sim_line_t *d, uint32_t core) {
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   if (d->by_pf & bit) return SIM_CLASS_NONE;
   uint64_t touched = SIM_TOUCHED(d, core), live = SIM_LIVE(s, d, core), dead = SIM_DEAD(s, d, core);
   if (touched & live) return SIM_CLASS_TRUE;
@@ -330,7 +330,7 @@ static void sim_life_end(sim_t *s, sim_line_t *d, uint32_t core, bool invalidate
   sim_class_t k = sim_life_class(s, d, core);
   bool sharing = k == SIM_CLASS_TRUE || k == SIM_CLASS_FALSE || k == SIM_CLASS_REUSE;
   sim_class_add(&s->core[core].st, sharing ? sim_line_counts_of(s, d) : NULL, k);
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   SIM_LIVE(s, d, core) = SIM_DEAD(s, d, core) = 0;
   d->lost = invalidated ? d->lost | bit : d->lost & ~bit;
   d->by_pf &= ~bit;
@@ -340,7 +340,7 @@ static void sim_life_end(sim_t *s, sim_line_t *d, uint32_t core, bool invalidate
    or from a prefetch. */
 static void sim_life_begin(const sim_t *s, sim_line_t *d, uint32_t core, uint64_t bytes,
                            bool prefetch) {
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   SIM_TOUCHED(d, core) = bytes;
   if (d->held & bit) {
     d->first &= ~bit;
@@ -356,8 +356,8 @@ static void sim_life_begin(const sim_t *s, sim_line_t *d, uint32_t core, uint64_
 sim_hotline_t sim_line_counts_now(const sim_t *s, const sim_line_t *d) {
   sim_hotline_t lc = {.addr = d->vline << s->line_shift};
   if (d->counts != 0) lc = s->counts[d->counts - 1];
-  for (uint32_t m = d->sharers; m != 0; m &= m - 1)
-    sim_class_add(NULL, &lc, sim_life_class(s, d, (uint32_t)__builtin_ctz(m)));
+  for (sim_cores_t m = d->sharers; m != 0; m &= m - 1)
+    sim_class_add(NULL, &lc, sim_life_class(s, d, sim_cores_lowest(m)));
   return lc;
 }
 
@@ -373,8 +373,8 @@ void sim_freed(sim_t *s, uint64_t addr, uint64_t size) {
       sim_line_t *d = sim_dir_at(s, di);
       uint64_t bytes = (UINT64_MAX >> (64 - n)) << off; /* n is 1..64 */
       sim_life_fold(s, d); /* the owner's writes came before the free */
-      for (uint32_t m = d->held & ~d->sharers; m != 0; m &= m - 1) {
-        uint32_t q = (uint32_t)__builtin_ctz(m); /* a live copy's set is its lifetime's */
+      for (sim_cores_t m = d->held & ~d->sharers; m != 0; m &= m - 1) {
+        uint32_t q = sim_cores_lowest(m); /* a live copy's set is its lifetime's */
         SIM_DEAD(s, d, q) |= SIM_LIVE(s, d, q) & bytes;
         SIM_LIVE(s, d, q) &= ~bytes;
       }
@@ -507,12 +507,12 @@ static void sim_coherence_drop(sim_t *s, uint32_t o, sim_line_t *d) {
 }
 
 /* Invalidate every copy in `victims` (a core mask) on behalf of core `c`. */
-static void sim_coherence_invalidate(sim_t *s, sim_core_t *c, sim_line_t *d, uint32_t victims) {
+static void sim_coherence_invalidate(sim_t *s, sim_core_t *c, sim_line_t *d, sim_cores_t victims) {
   while (victims != 0) {
-    uint32_t o = (uint32_t)__builtin_ctz(victims);
+    uint32_t o = sim_cores_lowest(victims);
     victims &= victims - 1;
     sim_coherence_drop(s, o, d);
-    d->sharers &= ~(UINT32_C(1) << o);
+    d->sharers &= ~sim_core_bit(o);
     c->st.invalidations++;
     sim_line_counts_of(s, d)->invalidations++;
   }
@@ -529,13 +529,13 @@ static uint32_t sim_coherence_obtain(sim_t *s, uint32_t core, uint64_t line, uin
   sim_way_t *lw = sim_cache_probe(&s->llc, line);
   uint32_t di = lw != NULL ? lw->dir : sim_dir_get(s, line, vline);
   sim_line_t *d = sim_dir_at(s, di);
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   sim_assert_internal((d->sharers & bit) == 0); /* L2 missed, so the directory must not list us */
-  uint32_t others = d->sharers;
+  sim_cores_t others = d->sharers;
   if (others != 0 && d->excl) {
     if (!demand) return SIM_NO_DIR;
     /* the E/M owner forwards the line: its writes become others' news */
-    uint32_t o = (uint32_t)__builtin_ctz(others);
+    uint32_t o = sim_cores_lowest(others);
     sim_life_fold(s, d);
     sim_hotline_t *lc = sim_line_counts_of(s, d);
     if (d->dirty) {
@@ -593,7 +593,7 @@ static uint32_t sim_coherence_obtain(sim_t *s, uint32_t core, uint64_t line, uin
 static sim_way_t *sim_l2_install(sim_t *s, uint32_t core, uint64_t line, uint32_t di,
                                  sim_way_t *victim) {
   sim_core_t *c = &s->core[core];
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   sim_way_t ev;
   sim_way_t *w = sim_cache_fill(&c->l2, victim, line, &ev);
   w->dir = di;
@@ -630,7 +630,7 @@ static uint32_t sim_coherence_fill(sim_t *s, uint32_t core, uint64_t line, uint6
 /* A write to a line the core holds: E -> M silently, S -> M by invalidating
    the other sharers (an upgrade: no data moves, so no transfer). */
 static void sim_coherence_write(sim_t *s, sim_core_t *c, uint32_t core, sim_line_t *d) {
-  uint32_t bit = UINT32_C(1) << core;
+  sim_cores_t bit = sim_core_bit(core);
   sim_assert_internal((d->sharers & bit) != 0);
   if (!d->excl) sim_coherence_invalidate(s, c, d, d->sharers & ~bit);
   d->sharers = bit;
@@ -780,7 +780,7 @@ static inline void sim_line_access(sim_t *s, uint32_t core, uint64_t line, uint6
   }
   if (is_write && !d->dirty) sim_coherence_write(s, c, core, d);
   /* dirty implies we are the owner: a peer taking it would have dropped our copy */
-  sim_assert_internal(!is_write || (d->sharers == (UINT32_C(1) << core) && d->dirty));
+  sim_assert_internal(!is_write || (d->sharers == sim_core_bit(core) && d->dirty));
   d->mask[core] |= bytes;
   d->written |= is_write ? bytes : 0;
   if (missed && s->prefetch) sim_prefetch(s, core, line, vline); /* last: it may move `d` */
@@ -940,7 +940,7 @@ bool sim_coherence_is_valid(const sim_t *s) {
       const sim_way_t *w = &c->l2.way[k];
       if (w->tag == SIM_NO_TAG) continue;
       if (w->dir >= s->ndir || sim_dir_at(s, w->dir)->line != w->tag ||
-          !(sim_dir_at(s, w->dir)->sharers & (UINT32_C(1) << i)))
+          !(sim_dir_at(s, w->dir)->sharers & sim_core_bit(i)))
         ok = false;
       else
         copies[w->dir]++;
@@ -957,8 +957,8 @@ bool sim_coherence_is_valid(const sim_t *s) {
   }
   for (uint32_t i = 0; i < s->ndir && ok; i++) {
     const sim_line_t *d = sim_dir_at(s, i);
-    if ((uint32_t)__builtin_popcount(d->sharers) != copies[i]) ok = false;
-    if (d->excl && d->sharers != (UINT32_C(1) << d->owner)) ok = false;
+    if (sim_cores_count(d->sharers) != copies[i]) ok = false;
+    if (d->excl && d->sharers != sim_core_bit(d->owner)) ok = false;
     if (d->dirty && !d->excl) ok = false;
     if (d->written != 0 && !d->dirty) ok = false;
     if ((d->by_pf & ~d->sharers) != 0 || (d->first & ~d->held) != 0) ok = false;

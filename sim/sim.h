@@ -30,8 +30,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SIM_MAX_CORES 32 /* sharers are a 32-bit mask in the directory */
-#define SIM_MAX_LINE  64 /* per-core touched-byte masks are 64-bit */
+#define SIM_MAX_CORES                                                                              \
+  64                    /* core sets are 64-bit masks (sim_cores_t), and the binary trace          \
+                           head byte has 6 bits for the core */
+#define SIM_MAX_LINE 64 /* per-core touched-byte masks are 64-bit */
 
 typedef enum sim_policy_e { SIM_POLICY_LRU = 0, SIM_POLICY_PLRU = 1 } sim_policy_t;
 

@@ -12,7 +12,7 @@
   its current copy and the bytes other cores wrote since its last one (live
   or dead), from which a miss is classified when its copy's lifetime ends
   (sim_life_*). Lines are never dropped (their counters feed the
-  hottest-lines report), so memory grows with the footprint: 72 + 24 x
+  hottest-lines report), so memory grows with the footprint: 88 + 24 x
   cores bytes per line, plus 56 for a line with coherence events
   (a sim_hotline_t, allocated at its first).
 
@@ -195,14 +195,36 @@ static inline sim_way_t *sim_cache_lookup(sim_cache_t *c, uint64_t tag) {
    address and the counts the hottest-lines report prints), kept apart from
    its directory entry because most lines never have one. */
 
+/* A set of cores, bit c for core c: the directory's sharer mask and its
+   per-core facts about copies. One 64-bit word, so that a set is one load and
+   one AND or OR on the hot path; SIM_MAX_CORES is bounded by its width. Use
+   the helpers below rather than 32-bit constants or builtins, which would
+   silently drop cores 32..63. */
+typedef uint64_t sim_cores_t;
+_Static_assert(SIM_MAX_CORES <= 64, "a sim_cores_t holds one bit per core");
+_Static_assert(sizeof(sim_cores_t) == sizeof(unsigned long long), "the ...ll builtins fit it");
+
+static inline sim_cores_t sim_core_bit(uint32_t core) {
+  return (sim_cores_t)1 << core;
+}
+/* The lowest core of a nonempty set; the number of cores in a set. */
+static inline uint32_t sim_cores_lowest(sim_cores_t m) {
+  return (uint32_t)__builtin_ctzll(m);
+}
+static inline uint32_t sim_cores_count(sim_cores_t m) {
+  return (uint32_t)__builtin_popcountll(m);
+}
+
 typedef struct sim_line_s {
-  uint64_t line;    /* physical line number (address >> line shift): the caches' tag */
-  uint64_t vline;   /* virtual line number, for reports (= line without phys mapping) */
-  uint32_t sharers; /* bit c: core c's L2 holds the line (M, E or S) */
-  uint8_t excl;     /* the single sharer holds it E or M */
-  uint8_t dirty;    /* ... M */
-  uint8_t owner;    /* the E/M holder, whose writes `written` collects */
+  uint64_t line;       /* physical line number (address >> line shift): the caches' tag */
+  uint64_t vline;      /* virtual line number, for reports (= line without phys mapping) */
+  sim_cores_t sharers; /* bit c: core c's L2 holds the line (M, E or S) */
+  uint8_t excl;        /* the single sharer holds it E or M */
+  uint8_t dirty;       /* ... M */
+  uint8_t owner;       /* the E/M holder, whose writes `written` collects */
   uint8_t pad;
+  uint32_t counts;  /* index + 1 of its counters (sim_t.counts), 0 = none yet; here, beside
+                       the bytes above, so that the 64-bit sets below leave no hole */
   uint64_t written; /* bytes the E/M owner wrote since it got the line exclusively, not yet
                        added to the other cores' sets (sim_life_fold): so a write on the fast
                        path costs one OR */
@@ -211,12 +233,10 @@ typedef struct sim_line_s {
                                     them, so that a line only one core uses costs no per-core
                                     updates */
   /* per core (bit c) facts about its copies, for the classification */
-  uint32_t first;  /* the current (or last) copy is the core's first of the line */
-  uint32_t held;   /* the core has held the line */
-  uint32_t lost;   /* its last ended copy was invalidated by a peer (else evicted) */
-  uint32_t by_pf;  /* its current copy came from a prefetch: no miss to classify */
-  uint32_t counts; /* index + 1 of its counters (sim_t.counts), 0 = none yet */
-  uint32_t pad2;
+  sim_cores_t first; /* the current (or last) copy is the core's first of the line */
+  sim_cores_t held;  /* the core has held the line */
+  sim_cores_t lost;  /* its last ended copy was invalidated by a peer (else evicted) */
+  sim_cores_t by_pf; /* its current copy came from a prefetch: no miss to classify */
   /* 3 x cores words: [c] the bytes core c touched in its current (or last)
      copy; [cores + c] the bytes other cores wrote since c's last copy ended,
      live; [2 cores + c] those of them freed since (dead). The last two are

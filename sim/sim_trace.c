@@ -20,6 +20,9 @@
 #include <stdlib.h>
 
 #define SIM_TRACE_MAX_SIZE (UINT64_C(1) << 30) /* one access: 1 GiB at most */
+/* A version 2 head byte is core << 2 | op: 6 bits of core, cores 0..63. A
+   larger SIM_MAX_CORES needs a new version, not a silently wrapped core. */
+_Static_assert(SIM_MAX_CORES <= 64, "the binary trace's head byte holds cores 0..63");
 
 static long long sim_trace_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
@@ -179,7 +182,7 @@ static void sim_trace_put_varint(FILE *out, uint64_t v) {
 
 void sim_trace_write(FILE *out, uint64_t *prev, unsigned core, uint64_t addr, uint64_t size,
                      sim_op_t op) {
-  assert(core < 64 && size > 0 && op <= SIM_OP_FREE);
+  assert(core < SIM_MAX_CORES && size > 0 && op <= SIM_OP_FREE); /* 6 bits: see above */
   uint64_t d = addr - *prev; /* wrapping difference, zigzagged so small moves stay small */
   putc((int)(core << 2 | (unsigned)op), out);
   sim_trace_put_varint(out, (d << 1) ^ (0 - (d >> 63)));

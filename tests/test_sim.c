@@ -263,6 +263,76 @@ static void test_mesi(void) {
 
 /* ---- miss classes (sim/README.md, "Miss classes") ---- */
 
+/* Cores past 31 in the directory's 64-bit core sets (sim_cores_t): line X
+   shared by cores 0, 33 and 63 on a 64-core config (a 32-bit mask would
+   wrap 33 onto 1 and drop 63). Worked out by hand:
+     1. c0  R X[0..8)    miss everywhere, alone: c0 E (LLC miss 1)
+     2. c33 R X[8..16)   c0 owns it E: a clean forward; c0 S, c33 S
+     3. c63 R X[16..24)  only S copies: the LLC supplies it (hit); S joins S
+     4. c63 W X[16..24)  upgrade: c0 and c33 invalidated (2, charged to c63),
+                         no transfer; their copies end cold (no one had written)
+     5. c33 R X[8..16)   c63 owns it M: transfer 1 (received by c33), c63
+                         writes back; c63 S, c33 S. c33 lost its copy to a
+                         write of bytes it does not use: false sharing
+     6. c0  W X[0..8)    S copies only: the LLC supplies it, c33 and c63
+                         invalidated (2, charged to c0). c63's copy ends cold
+                         (its own write is no news to it); c0's new copy is
+                         false sharing, as c33's
+   5 L2 misses: 3 cold, 2 false; 4 invalidations, 1 transfer, 1 clean
+   forward, 1 writeback, 3 LLC accesses, 1 LLC miss. */
+static void test_cores_64(void) {
+  const char *kv[] = {"cores", "64", NULL};
+  sim_t *s = make(kv);
+  const uint64_t x = 0x400000;
+  sim_access(s, 0, x, 8, false);
+  sim_access(s, 33, x + 8, 8, false);
+  CHECK(stats(s, 33).clean_forwards == 1 && stats(s, -1).transfers == 0, "step 2");
+  sim_access(s, 63, x + 16, 8, false);
+  sim_access(s, 63, x + 16, 8, true);
+  sim_stats_t st = stats(s, 63);
+  CHECK(st.invalidations == 2 && st.transfers == 0 && st.l2_misses == 1, "step 4: c63 inv %llu",
+        (unsigned long long)st.invalidations);
+  CHECK(sim_is_valid(s), "valid after step 4");
+  sim_access(s, 33, x + 8, 8, false);
+  CHECK(stats(s, 33).transfers == 1 && stats(s, 63).writebacks == 1, "step 5: transfers %llu",
+        (unsigned long long)stats(s, 33).transfers);
+  sim_access(s, 0, x, 8, true);
+  CHECK(stats(s, 0).invalidations == 2, "step 6: c0 inv %llu",
+        (unsigned long long)stats(s, 0).invalidations);
+  st = stats(s, -1);
+  CHECK(st.l2_misses == 5 && st.cold == 3 && st.false_sharing == 2 && st.true_sharing == 0,
+        "classes: l2 %llu cold %llu false %llu", (unsigned long long)st.l2_misses,
+        (unsigned long long)st.cold, (unsigned long long)st.false_sharing);
+  CHECK(st.invalidations == 4 && st.transfers == 1 && st.clean_forwards == 1 &&
+            st.writebacks == 1 && st.llc_accesses == 3 && st.llc_misses == 1,
+        "totals: inv %llu transfers %llu llc %llu", (unsigned long long)st.invalidations,
+        (unsigned long long)st.transfers, (unsigned long long)st.llc_accesses);
+  CHECK(stats(s, 1).l2_misses == 0 && stats(s, 31).l2_misses == 0 && stats(s, 32).l2_misses == 0,
+        "no other core touched");
+  sim_hotline_t hot[2];
+  size_t n = sim_hot_lines(s, hot, 2);
+  CHECK(n == 1 && hot[0].addr == x && hot[0].transfers == 1 && hot[0].clean_forwards == 1 &&
+            hot[0].invalidations == 4 && hot[0].false_sharing == 2,
+        "hot lines: %zu", n);
+  CHECK(sim_is_valid(s), "valid");
+  sim_destroy(s);
+
+  /* 64 is the limit: the config check and sim_create refuse 65 by name */
+  sim_config_t cfg;
+  sim_config_default(&cfg);
+  char err[256] = "";
+  CHECK(sim_config_set(&cfg, "cores", "64", err, sizeof(err)) == 0 &&
+            sim_config_check(&cfg, err, sizeof(err)) == 0,
+        "64 cores: %s", err);
+  CHECK(sim_config_set(&cfg, "cores", "65", err, sizeof(err)) == 0, "cores 65 parses: %s", err);
+  err[0] = '\0';
+  CHECK(sim_config_check(&cfg, err, sizeof(err)) != 0 && strstr(err, "cores: 65 is not in 1..64"),
+        "65 cores: '%s'", err);
+  err[0] = '\0';
+  CHECK(sim_create(&cfg, err, sizeof(err)) == NULL && strstr(err, "cores: 65 is not in 1..64"),
+        "sim_create, 65 cores: '%s'", err);
+}
+
 /* Four cores read the same 64 lines, one core after the other: core 1 gets
    each line from core 0's E copy (a clean forward), cores 2 and 3 from the
    LLC. Nothing was written: 256 cold misses, no sharing, no transfers. */
@@ -592,10 +662,11 @@ static void test_binary_trace(void) {
   uint64_t x = 777;
   for (size_t i = 0; i < 1000; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    in.r[i] = (rec_t){(unsigned)(x % 32), i % 7 == 0 ? x : x % 100000, 1 + x % 4096,
+    in.r[i] = (rec_t){(unsigned)(x % SIM_MAX_CORES), i % 7 == 0 ? x : x % 100000, 1 + x % 4096,
                       (sim_op_t)((x >> 9) % 3)};
   }
   in.r[999].addr = UINT64_MAX - in.r[999].size; /* as high as an access can go */
+  in.r[998].core = SIM_MAX_CORES - 1;           /* the head byte's 6 core bits, all set */
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -606,7 +677,7 @@ static void test_binary_trace(void) {
   fclose(f);
   char err[256];
   f = fmemopen(buf, len, "rb");
-  long long n = sim_trace_read(f, "mem", 32, collect, &out, err, sizeof(err));
+  long long n = sim_trace_read(f, "mem", SIM_MAX_CORES, collect, &out, err, sizeof(err));
   fclose(f);
   CHECK(n == 1000 && out.n == 1000, "read %lld: %s", n, n < 0 ? err : "");
   size_t same = 0;
@@ -618,7 +689,7 @@ static void test_binary_trace(void) {
   CHECK(len < 1000 * 8, "compact: %zu bytes", len);
   f = fmemopen(buf, len - 1, "rb");
   out.n = 0;
-  n = sim_trace_read(f, "mem", 32, collect, &out, err, sizeof(err));
+  n = sim_trace_read(f, "mem", SIM_MAX_CORES, collect, &out, err, sizeof(err));
   fclose(f);
   CHECK(n < 0 && strstr(err, "mem: byte ") != NULL && strstr(err, "access 999") != NULL,
         "truncated: %s", err);
@@ -825,6 +896,7 @@ int main(void) {
   test_pingpong();
   test_directory_growth();
   test_mesi();
+  test_cores_64();
   test_class_read_only();
   test_class_first_reads();
   test_class_read_shared_field();
