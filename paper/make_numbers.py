@@ -1,46 +1,62 @@
 #!/usr/bin/python3
 """paper/make_numbers.py: every number, table and data-dependent sentence of the paper,
-generated from one results run (bench.csv + meta.json) into paper/gen/.
+generated from the reference run (results/paper: its parts main, ablation, pagesize,
+scaling, each a results folder with bench.csv and meta.json) and the independent rerun
+(results/paper-rerun) into paper/gen/.
 
-    /usr/bin/python3 paper/make_numbers.py RUN_DIR [--figures DIR] [--out paper/gen] [--strict]
+    /usr/bin/python3 paper/make_numbers.py RUN [--rerun DIR] [--figures DIR]
+        [--out paper/gen] [--claims paper/claims.conf] [--strict]
 
 Writes:
-  numbers.tex     macros: the run's provenance (machine, commit, packages), the matrix,
-                  per-allocator time and memory relative to glibc, the ravioli headline
-                  ratios with generated words ("faster"/"slower", "fewer"/"more"), the
-                  page-size sweep, the conclusions as sentences
-  allocators.tex  table rows: allocator, what it is, the library that served it
-  workloads.tex   table rows: workload, how its trace was made (from the run's config)
-  timetable.tex   table rows: median wall time / glibc's per workload and allocator
-  claims.tex      table rows: paper/claims.conf evaluated on this run
-  figures.tex     \\Figure{NAME}{CAPTION}: the figure from DIR (plots/out/RUN) when
-                  bench_plots.py drew it, else a red box with the reason it gave
+  numbers.tex     macros: the runs' provenance (machine, commits, packages, when the
+                  claims were committed), the matrix (seeds, threads, page sizes, from
+                  the runs' stored configs), the simulator presets, the statistics used,
+                  the headline ratios with their intervals and words
+  summary.tex     table rows: per metric, ravioli against each other allocator: the
+                  geometric mean of per-workload ratios [95% interval] and the ratio of
+                  sums of per-1000-event rates [interval]
+  ablation.tex    table rows: each ravioli variant against plain ravioli
+  floor.tex       table rows: the harness floor (null) per workload, natively
+  allocators.tex  table rows: allocator, what it is, served by, how each side was seen
+  workloads.tex   table rows: workload, parts, threads, events, how its trace was made
+  claims.tex      table rows: paper/claims.conf on the reference run and on the rerun
+  figures.tex     one macro per figure of paper/figures.py: the figure, or a red box
+                  with the reason it was not drawn
 
-A value the run lacks becomes \\nodata{why} (red "n/a (not in run)" in the PDF), never
-a made-up or zero number; every one is listed on stderr. A *headline* value (the ones
-the abstract and conclusions state) that is missing is counted in \\MissingHeadlines,
-shown in a red box on the first page; with --strict (make paper STRICT=1) any missing
-headline makes this script exit 1 instead.
+Statistics: plots/bench_stats.py (runs paired by seed, +1 on simulator counts, 95%
+percentile bootstrap over seeds). A value the run lacks becomes \\nodata{why} (a red
+"n/a (not in run)" in the PDF), never a made-up or zero number; every one is listed on
+stderr. A *headline* value (abstract and conclusions) that is missing is counted in
+\\MissingHeadlines and shown in a red box on the first page; --strict (make paper
+STRICT=1) makes this script exit 1 instead.
 """
 import argparse
 import json
-import math
 import os
 import re
 import statistics
+import subprocess
 import sys
-from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "plots"))
 sys.path.insert(0, HERE)
-from bench_plots import ALLOCATOR_ORDER, label, number  # noqa: E402
+import bench_stats  # noqa: E402
 import claims as claimlib  # noqa: E402
+import run as paperrun  # noqa: E402
 
-BASELINES = ["system", "jemalloc", "mimalloc", "tcmalloc"]
-OURS = ["ravioli", "arena", "stable", "unit"]
-NO_OK_RUN = r"\nodata{no ok run}"
-REFERENCE = "jemalloc"  # the baseline the ravioli headline numbers compare with
+DESIGN = "ravioli"
+OTHERS = ["arena", "jemalloc", "mimalloc", "tcmalloc", "system"]
+LABEL = {"system": "glibc", "null": "null"}
+# metric -> (row label, unit note)
+SIM_METRICS = [("sim_transfers", "cross-core transfers"),
+               ("sim_false_sharing", "false-sharing misses"),
+               ("sim_l1d_misses", "L1D misses"),
+               ("sim_llc_misses", "LLC misses"),
+               ("sim_dtlb_misses", "dTLB misses"),
+               ("sim_alloc_accesses", "allocator accesses")]
+NATIVE_METRICS = [("wall_s", "wall time"), ("rss_growth_kib", "peak RSS growth")]
+NO_DATA = r"\nodata{no ok run}"
 
 
 def tex_escape(s):
@@ -51,21 +67,50 @@ def tex_escape(s):
     return "".join(repl.get(c, c) for c in s)
 
 
+DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
+
+
 def macro_name(*parts):
-    """CamelCase letters only: ('ravioli', 'vs', 'jemalloc') -> RavioliVsJemalloc."""
+    """CamelCase letters only, digits spelled (TeX names have no digits):
+    ('sim_transfers', 'ravioli16') -> SimTransfersRavioliOneSix."""
     out = ""
     for p in parts:
-        for w in re.split(r"[^A-Za-z]+", str(p)):
+        text = re.sub(r"\d", lambda m: " " + DIGITS[int(m.group())] + " ", str(p))
+        for w in re.split(r"[^A-Za-z]+", text):
             out += w[:1].upper() + w[1:]
     return out
 
 
+def label(a):
+    return LABEL.get(a, a)
+
+
 def fmt_ratio(v):
-    return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+    if v is None:
+        return None
+    return f"{v:.2f}" if v < 10 else (f"{v:.1f}" if v < 100 else f"{v:,.0f}".replace(",", "{,}"))
 
 
-def fmt_int(v):
-    return f"{int(round(v)):,}".replace(",", "{,}")
+def fmt_ci(point, lo, hi):
+    """"2.31 [1.90, 2.80]"; the interval left out when there is none (one seed)."""
+    if point is None:
+        return None
+    if lo is None or hi is None:
+        return f"{fmt_ratio(point)} [one seed]"
+    return f"{fmt_ratio(point)} [{fmt_ratio(lo)}, {fmt_ratio(hi)}]"
+
+
+def word(point, lo, hi, less, more):
+    """The direction a ratio's interval supports: `less`, `more`, or no clear
+    difference when the interval holds 1 (or there is none)."""
+    if point is None:
+        return None
+    if lo is not None and hi is not None:
+        if hi < 1:
+            return less
+        if lo > 1:
+            return more
+    return "no clear difference"
 
 
 def fmt_bytes(b):
@@ -73,6 +118,13 @@ def fmt_bytes(b):
         if b >= n and b % n == 0:
             return f"{b // n}~{unit}"
     return f"{b}~bytes"
+
+
+def listing(items):
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class Out:
@@ -91,11 +143,11 @@ class Out:
         self.set(name, rf"\nodata{{{tex_escape(why)}}}")
         self.missing.append((name, why, headline))
 
-    def value(self, name, v, fmt, why, headline=False):
+    def value(self, name, v, why, headline=False):
         if v is None:
             self.na(name, why, headline)
         else:
-            self.set(name, fmt(v))
+            self.set(name, v)
 
     def write(self, path):
         with open(path, "w") as f:
@@ -104,474 +156,439 @@ class Out:
                 f.write(f"\\newcommand{{\\{k}}}{{{v}}}\n")
 
 
-def load_meta(run):
-    path = os.path.join(run, "meta.json")
+# ---- the runs ----
+
+class Part:
+    """One part of a run (a results folder): its meta.json and its config's keys."""
+
+    def __init__(self, path):
+        self.path, self.name = path, os.path.basename(os.path.normpath(path))
+        mp = os.path.join(path, "meta.json")
+        try:
+            self.meta = json.load(open(mp))
+        except OSError as e:
+            sys.exit(f"numbers: {mp}: {e.strerror}")
+        except ValueError as e:
+            sys.exit(f"numbers: {mp}: not JSON: {e}")
+        self.keys, self.workloads = {}, []
+        for line in (self.meta.get("config") or "").splitlines():
+            line = re.sub(r"(^|\s)#.*", "", line).strip()
+            m = re.match(r"workload\s+(\S+)\s*=\s*(.+)$", line)
+            if m:
+                self.workloads.append((m.group(1), m.group(2)))
+            elif "=" in line:
+                k, v = line.split("=", 1)
+                self.keys[k.strip()] = v.strip()
+
+    def words(self, key, default=""):
+        return self.keys.get(key, default).split()
+
+
+def load_parts(path):
+    """The parts of a run in paper/run.py's order (main first), others after."""
     try:
-        return json.load(open(path))
-    except OSError as e:
-        sys.exit(f"numbers: {path}: {e.strerror}")
-    except ValueError as e:
-        sys.exit(f"numbers: {path}: not JSON: {e}")
+        parts = [Part(p) for p in claimlib.run_parts(path)]
+    except claimlib.ClaimError as e:
+        sys.exit(f"numbers: {e}")
+    order = {n: i for i, n in enumerate(paperrun.PARTS)}
+    return sorted(parts, key=lambda p: (order.get(p.name, len(order)), p.name))
 
 
-def config_settings(text):
-    """key -> value and [(workload, source)] from the run's config text."""
-    keys, workloads = {}, []
-    for line in (text or "").splitlines():
-        line = re.sub(r"(^|\s)#.*", "", line).strip()
-        m = re.match(r"workload\s+(\S+)\s*=\s*(.+)$", line)
-        if m:
-            workloads.append((m.group(1), m.group(2)))
-        elif "=" in line:
-            k, v = line.split("=", 1)
-            keys[k.strip()] = v.strip()
-    return keys, workloads
+def part_named(parts, name):
+    return next((p for p in parts if p.name == name), parts[0])
 
 
-def geomean(values):
-    values = [v for v in values if v is not None and v > 0]
-    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+def seeds_text(part):
+    seed, reps = int(part.keys.get("seed", "1")), int(part.keys.get("repeats", "3"))
+    if part.keys.get("vary_seed") == "yes" and reps > 1:
+        return f"{seed}--{seed + reps - 1}"
+    return str(seed)
 
 
-def time_ratios(run, alloc, base="system", metric="wall_s"):
-    """{(workload, threads): median(alloc)/median(base)} over default-page cells."""
-    out = {}
-    for (w, t, a, p) in run.cells:
-        if a != alloc or p != 0:
-            continue
-        m, b = run.median(metric, w, alloc, t), run.median(metric, w, base, t)
-        if m is not None and b is not None and b > 0:
-            out[(w, t)] = m / b
-    return out
+# ---- provenance and matrix ----
 
-
-def ratio_of_sums(run, metric, a, b):
-    """sum over workloads (largest thread count) of per-event medians of a / of b, over
-    the workloads where both have a value; (ratio, workloads used) or (None, 0)."""
-    sa = sb = 0.0
-    used = 0
-    for w, t in sorted(run.max_threads.items()):
-        va = run.median("sim_per_event_" + metric, w, a, t)
-        vb = run.median("sim_per_event_" + metric, w, b, t)
-        if va is not None and vb is not None:
-            sa, sb, used = sa + va, sb + vb, used + 1
-    if not used or sb <= 0:
-        return None, used
-    return sa / sb, used
-
-
-def provenance(o, meta, run):
+def provenance(o, parts):
+    main = part_named(parts, "main")
+    meta = main.meta
     mach = meta.get("machine") or {}
-    o.set("RunId", tex_escape(meta.get("run_id", os.path.basename(run))))
-    o.set("RunDate", tex_escape(meta.get("date_utc", "unknown")))
-    o.value("RunElapsedMin", meta.get("elapsed_s"), lambda v: f"{v / 60:.1f}",
-            "elapsed time not in meta.json")
+    o.set("RunId", tex_escape(meta.get("run_id", main.name)))
+    o.set("RunDate", tex_escape(meta.get("date_utc", "unknown")[:10]))
+    total = sum(p.meta.get("elapsed_s") or 0 for p in parts)
+    o.set("RunElapsedMin", f"{total / 60:.0f}")
     git = meta.get("git") or {}
     o.set("RunCommit", tex_escape(str(git.get("commit", "unknown"))[:12]))
-    o.set("RunDirty", "with uncommitted changes" if git.get("dirty") is True else
-          ("from a clean checkout" if git.get("dirty") is False else "of unknown state"))
+    dirty = [p.name for p in parts if (p.meta.get("git") or {}).get("dirty")]
+    o.set("RunDirty", "from a clean checkout" if not dirty else
+          "with uncommitted files present (" + tex_escape(", ".join(dirty)) +
+          ": their meta.json lists them)")
     o.set("Compiler", tex_escape(meta.get("compiler", "unknown")))
     o.set("CompilerFlags", tex_escape(meta.get("cflags", "unknown")))
     o.set("CpuModel", tex_escape(mach.get("cpu_model") or "unknown"))
-    o.value("OnlineCores", mach.get("online_cores"), str, "cores not in meta.json", True)
-    o.value("MemTotalGiB", mach.get("mem_total_kib"), lambda v: f"{v / 1048576:.1f}",
-            "memory not in meta.json")
+    o.value("OnlineCores", str(mach["online_cores"]) if mach.get("online_cores") else None,
+            "cores not in meta.json", True)
+    o.value("MemTotalGiB", f"{mach['mem_total_kib'] / 1048576:.0f}"
+            if mach.get("mem_total_kib") else None, "memory not in meta.json")
     o.set("Kernel", tex_escape(mach.get("kernel") or "unknown"))
     o.set("Glibc", tex_escape(mach.get("glibc") or "unknown"))
     o.set("OsPageSize", fmt_bytes(mach["os_page_size_bytes"])
           if mach.get("os_page_size_bytes") else r"\nodata{page size}")
     o.set("Thp", tex_escape(mach.get("transparent_hugepage") or "not reported"))
     hw = meta.get("hardware_counters") or {}
-    if hw.get("cycles_available") is True:
-        o.set("HardwareCounters", "available (perf\\_event\\_open works)")
-    else:
-        o.set("HardwareCounters", "not available (perf\\_event\\_open: "
-              + tex_escape(hw.get("cycles_error") or "unknown") + ")")
-    o.set("HardwareCountersAvailable", "yes" if hw.get("cycles_available") is True else "no")
+    o.set("HardwareCounters", "available" if hw.get("cycles_available") is True else
+          "not available (perf\\_event\\_open: " + tex_escape(hw.get("cycles_error") or
+                                                           "unknown") + ")")
     pk = meta.get("packages") or {}
     for name, pkg in (("Jemalloc", "libjemalloc2"), ("Mimalloc", "libmimalloc2.0"),
                       ("Tcmalloc", "libtcmalloc-minimal4")):
         o.set(f"Pkg{name}", tex_escape(pk.get(pkg, "not recorded")))
-    runs = meta.get("runs") or {}
+    runs = [p.meta.get("runs") or {} for p in parts]
     for k in ("planned", "done", "failed"):
-        o.value("Runs" + k.capitalize(), runs.get(k), str, f"runs.{k} not in meta.json")
+        o.set("Runs" + k.capitalize(), f"{sum(r.get(k) or 0 for r in runs):,}"
+              .replace(",", "{,}"))
 
 
-def matrix(o, meta, run, gen):
-    keys, workloads = config_settings(meta.get("config"))
-    o.set("ConfigFile", tex_escape(meta.get("config_file") or "unknown"))
-    o.set("ConfigRepeats", tex_escape(keys.get("repeats", "3")))
-    o.set("ConfigThreads", tex_escape(", ".join(keys.get("threads", "1").split())))
-    o.set("ConfigPageSizes", tex_escape(", ".join(keys.get("page_sizes", "0").split())))
-    o.set("ConfigReplayArgs", tex_escape(keys.get("replay_args", "none")))
-    o.set("NumWorkloads", str(len(workloads)) if workloads else r"\nodata{no config}")
-    allocs = keys.get("allocators", "").split()
-    o.set("NumAllocators", str(len(allocs)) if allocs else r"\nodata{no config}")
-    o.set("AllocatorList", tex_escape(", ".join(label(a) for a in allocs)))
-    present = {a for (_, _, a, _) in run.cells}
-    missing = [a for a in OURS if a not in present]
-    o.set("OursMissing", tex_escape(", ".join(missing)) if missing else "none")
-    o.set("OursMissingCount", str(len(missing)))
-    known = meta.get("allocators_known") or {}
-    served = meta.get("served_by") or {}
+def git_commit_of(path_in_repo, before_iso):
+    """The last commit that changed a file before a date: when the claims were fixed."""
+    try:
+        out = subprocess.run(["git", "-C", os.path.join(HERE, ".."), "log", "-1",
+                              f"--before={before_iso}", "--format=%h %cI", "--",
+                              path_in_repo], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def preregistration(o, parts, rerun_parts):
+    """When the claims were committed against when the runs were made."""
+    main = part_named(parts, "main")
+    date = main.meta.get("date_utc")
+    c = git_commit_of("paper/claims.conf", date) if date else None
+    o.value("ClaimsCommit", tex_escape(c[0]) if c else None,
+            "no git history of paper/claims.conf before the run")
+    o.value("ClaimsDate", tex_escape(c[1].replace("T", " ")[:16]) if c else None,
+            "no git history")
+    o.set("RunDateTime", tex_escape((date or "unknown").replace("T", " ")[:16]))
+    if rerun_parts:
+        rm = part_named(rerun_parts, "main").meta
+        o.set("RerunDateTime", tex_escape((rm.get("date_utc") or "unknown")
+                                          .replace("T", " ")[:16]))
+        o.set("RerunCommit", tex_escape(str((rm.get("git") or {}).get("commit", "?"))[:12]))
+        o.set("RerunSeeds", seeds_text(part_named(rerun_parts, "main")))
+    else:
+        for k in ("RerunDateTime", "RerunCommit", "RerunSeeds"):
+            o.na(k, "no rerun (make reproduce OUT=results/paper-rerun)")
+
+
+def matrix(o, parts, gen):
+    main = part_named(parts, "main")
+    o.set("SeedsMain", seeds_text(main))
+    o.set("Repeats", main.keys.get("repeats", "3"))
+    o.set("NativeThreads", listing(main.words("threads", "1")))
+    o.set("SimThreads", listing(main.words("sim_threads") or main.words("threads", "1")))
+    by = {p.name: p for p in parts}
+    if "scaling" in by:
+        o.set("ScalingThreads", listing(by["scaling"].words("sim_threads")))
+        o.set("ScalingMaxThreads", by["scaling"].words("sim_threads")[-1])
+    else:
+        o.na("ScalingThreads", "no scaling part")
+        o.na("ScalingMaxThreads", "no scaling part")
+    if "pagesize" in by:
+        o.set("SweptPageSizes", listing(fmt_bytes(claim_size(x)) for x in
+                                        by["pagesize"].words("page_sizes") if x != "0"))
+        o.set("SimPageSizes", listing(fmt_bytes(claim_size(x)) for x in
+                                      by["pagesize"].words("sim_page_sizes")))
+    else:
+        o.na("SweptPageSizes", "no pagesize part")
+        o.na("SimPageSizes", "no pagesize part")
+    if "ablation" in by:
+        o.set("AblationVariants", listing(r"\texttt{" + tex_escape(a) + "}"
+                                          for a in by["ablation"].words("allocators")))
+    else:
+        o.na("AblationVariants", "no ablation part")
+    o.set("Parts", listing(r"\texttt{" + p.name + "}" for p in parts))
+    o.set("NumParts", str(len(parts)))
+    o.set("BootstrapResamples", f"{bench_stats.BOOTSTRAP_RESAMPLES:,}".replace(",", "{,}"))
+    o.set("ConfidencePct", f"{bench_stats.CONFIDENCE:.0%}".replace("%", r"\%"))
+    allocs = main.words("allocators")
+    o.set("NumAllocators", str(len(allocs)))
+    o.set("AllocatorList", listing(r"\texttt{" + tex_escape(label(a)) + "}" for a in allocs))
+
+
+def claim_size(text):
+    m = re.match(r"^(\d+)([KMG]?)$", text)
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)] if m else 0
+
+
+def tables_allocators(parts, run, gen):
+    """Who is who, and how each allocator was seen (natively: which library served;
+    simulated: whole or placement only)."""
+    main = part_named(parts, "main")
+    known = {}
+    served = {}
+    for p in parts:
+        known.update(p.meta.get("allocators_known") or {})
+        served.update(p.meta.get("served_by") or {})
+    seen = {}
+    for key, rows in run.cells.items():
+        for r in rows:
+            if r.get("bench_mode") == "sim" and r.get("sim_capture") not in (None, "", "NA"):
+                seen[key[2]] = "placement only" if r["sim_capture"].startswith(
+                    ("placement", "app only")) else "whole"
+    allocs = []
+    for p in parts:
+        for a in p.words("allocators"):
+            if a not in allocs:
+                allocs.append(a)
     with open(os.path.join(gen, "allocators.tex"), "w") as f:
         f.write("% GENERATED by paper/make_numbers.py\n\\newcommand{\\AllocatorRows}{%\n")
         for a in allocs:
-            s = served.get(a)
+            base = a.split(":", 1)[0]
+            s = served.get(a) or served.get(base)
             s = "; ".join(s) if isinstance(s, list) else s
-            served_tex = tex_escape(s) if s else NO_OK_RUN
-            f.write(f"\\texttt{{{tex_escape(label(a))}}} & {tex_escape(known.get(a, '?'))} & "
-                    f"{served_tex} \\\\\n")
+            what = known.get(base, "")
+            if ":" in a:
+                what = f"{what} (option {a.split(':', 1)[1]})"
+            native = tex_escape(s) if s and a in main.words("allocators") else "--"
+            f.write(f"\\texttt{{{tex_escape(label(a))}}} & {tex_escape(what)} & {native} & "
+                    f"{seen.get(a, '--')} \\\\\n")
         f.write("}\n")
+
+
+def tables_workloads(parts, run, gen):
+    rows = {}
+    for p in parts:
+        for w, src in p.workloads:
+            rows.setdefault(w, [src, []])[1].append(p.name)
     with open(os.path.join(gen, "workloads.tex"), "w") as f:
         f.write("% GENERATED by paper/make_numbers.py\n\\newcommand{\\WorkloadRows}{%\n")
-        for w, src in workloads:
-            t = run.max_threads.get(w)
-            t_tex = str(t) if t else NO_OK_RUN
-            f.write(f"\\texttt{{{tex_escape(w)}}} & {t_tex} & "
-                    f"\\texttt{{\\small {tex_escape(src)}}} \\\\\n")
+        for w, (src, names) in rows.items():
+            threads = sorted({k[1] for k in run.cells if k[0] == w})
+            ev = [claimlib.number(r, "events") for k, rs in run.cells.items()
+                  if k[0] == w and k[1] == (threads[-1] if threads else 0) for r in rs]
+            ev = [e for e in ev if e is not None]
+            ev_tex = (f"{statistics.median(ev) / 1000:,.0f}k".replace(",", "{,}")
+                      if ev else "--")
+            src_tex = tex_escape(re.sub(r"^gen\s+", "", src))
+            f.write(f"\\texttt{{{tex_escape(w)}}} & {', '.join(names)} & "
+                    f"{', '.join(map(str, threads)) or '--'} & {ev_tex} & "
+                    f"\\texttt{{\\scriptsize {src_tex}}} \\\\\n")
         f.write("}\n")
 
 
-def per_allocator(o, run):
-    present = [a for a in ALLOCATOR_ORDER if any(k[2] == a for k in run.cells)]
-    best, best_v = None, None
-    for a in ALLOCATOR_ORDER:
-        if a == "system":
+# ---- the results ----
+
+def group_workloads(run, mode_sim, allocs):
+    """The generated workloads (the ones with seeds) every allocator of `allocs` ran in
+    the mode, at the default page sizes."""
+    per = {}
+    for (w, t, a, p, sp), rows in run.cells.items():
+        if p != 0 or sp not in (0, 4096) or a not in allocs:
             continue
-        name = macro_name(a)
-        r = time_ratios(run, a)
-        g = geomean(r.values())
-        o.value(f"TimeVsGlibc{name}", g, fmt_ratio, f"no {a} rows with glibc beside them")
-        o.set(f"Cells{name}", str(len(r)))
-        rr = time_ratios(run, a, metric="rss_growth_kib")
-        o.value(f"RssVsGlibc{name}", geomean(rr.values()), fmt_ratio,
-                f"no {a} RSS growth with glibc beside it")
-        if a in BASELINES and g is not None and (best_v is None or g < best_v):
-            best, best_v = a, g
-    o.set("FastestBaseline", tex_escape(label(best)) if best else r"\nodata{no baseline}")
-    o.value("FastestBaselineRatio", best_v, fmt_ratio, "no baseline beside glibc", True)
-    o.set("AllocatorsPresent", tex_escape(", ".join(label(a) for a in present)))
-    return present
+        if any((r.get("bench_mode") == "sim") != mode_sim for r in rows):
+            continue
+        if not any(r.get("seed") not in (None, "", "NA") for r in rows):
+            continue
+        per.setdefault(w, set()).add(a)
+    return sorted(w for w, s in per.items() if s >= set(allocs) and not w.startswith(
+        ("sweep-", "scale-")))
 
 
-def timetable(run, present, gen):
-    allocs = [a for a in present if a != "system"]
-    with open(os.path.join(gen, "timetable.tex"), "w") as f:
+def per_event(run, metric, workloads, a, b):
+    """Pairs of per-1000-event rates (for the ratio of sums)."""
+    return run.pairs("sim_per_event_" + metric, workloads, a, b)
+
+
+def summary(o, run, gen):
+    """The main table and the headline macros."""
+    lines = []
+    for metric, name in SIM_METRICS + NATIVE_METRICS:
+        sim = metric.startswith("sim_")
+        cells_gm, cells_sum = [], []
+        for b in OTHERS:
+            ws = group_workloads(run, sim, [DESIGN, b])
+            pairs = run.pairs(metric, ws, DESIGN, b) if ws else None
+            count = bench_stats.is_count(metric)
+            gm = bench_stats.geomean_ci(pairs, count) if pairs else (None, None, None)
+            rates = per_event(run, metric, ws, DESIGN, b) if sim and ws else pairs
+            sm = bench_stats.sums_ci(rates) if rates else (None, None, None)
+            key = macro_name("Gm", metric, b)
+            headline = b in ("arena", "jemalloc") and metric in (
+                "sim_transfers", "sim_l1d_misses", "sim_dtlb_misses", "wall_s")
+            o.value(key, fmt_ci(*gm), f"no {DESIGN} and {b} rows for {metric}", headline)
+            o.value(key + "Word", word(*gm, "fewer" if sim else "less", "more"),
+                    f"no {DESIGN} and {b} rows", headline)
+            o.value(key + "Point", fmt_ratio(gm[0]), "no rows", headline)
+            o.set(key + "N", str(len(ws)))
+            cells_gm.append(fmt_ci(*gm) or "--")
+            cells_sum.append(fmt_ci(*sm) or "--")
+        lines.append(f"{name} & geo.\\ mean & " + " & ".join(cells_gm) + r" \\")
+        lines.append(r" & ratio of sums & " + " & ".join(cells_sum) + r" \\[2pt]")
+    with open(os.path.join(gen, "summary.tex"), "w") as f:
         f.write("% GENERATED by paper/make_numbers.py\n")
-        f.write(f"\\newcommand{{\\TimeTableColumns}}{{l{'r' * len(allocs)}}}\n")
-        f.write("\\newcommand{\\TimeTableHead}{workload (threads) & "
-                + " & ".join(f"\\texttt{{{tex_escape(label(a).split()[0])}}}" for a in allocs)
-                + " \\\\}\n\\newcommand{\\TimeTableBody}{%\n")
-        for w, t in sorted(run.max_threads.items()):
-            cells = []
-            for a in allocs:
-                m, b = run.median("wall_s", w, a, t), run.median("wall_s", w, "system", t)
-                cells.append(fmt_ratio(m / b) if m is not None and b else "--")
-            f.write(f"{tex_escape(w)} ({t}) & " + " & ".join(cells) + " \\\\\n")
-        f.write("}\n")
+        f.write("\\newcommand{\\SummaryHead}{metric & summary & " +
+                " & ".join(r"\texttt{" + label(b) + "}" for b in OTHERS) + "}\n")
+        f.write("\\newcommand{\\SummaryRows}{%\n" + "\n".join(lines) + "\n}\n")
 
 
-def word(v, below, above, same="about the same"):
-    """The direction of a ratio against 1; within 1% it is "about the same"."""
-    return same if abs(v - 1) < 0.01 else (below if v < 1 else above)
+def ablation(o, run, gen):
+    variants = sorted({k[2] for k in run.cells if k[2].startswith(DESIGN + ":") or
+                       re.match(rf"^{DESIGN}\d+", k[2])})
+    lines = []
+    for v in variants:
+        ws = group_workloads(run, True, [DESIGN, v])
+        cells = []
+        for metric, _ in SIM_METRICS:
+            pairs = run.pairs(metric, ws, v, DESIGN) if ws else None
+            gm = bench_stats.geomean_ci(pairs, True) if pairs else (None, None, None)
+            cells.append(fmt_ci(*gm) or "--")
+            o.value(macro_name("Abl", v, metric), fmt_ci(*gm), f"no {v} rows")
+        lines.append(f"\\texttt{{{tex_escape(v)}}} & {len(ws)} & " + " & ".join(cells) + r" \\")
+    with open(os.path.join(gen, "ablation.tex"), "w") as f:
+        f.write("% GENERATED by paper/make_numbers.py\n")
+        f.write("\\newcommand{\\AblationHead}{variant & workloads & " +
+                " & ".join(n for _, n in SIM_METRICS) + "}\n")
+        f.write("\\newcommand{\\AblationRows}{%\n" + ("\n".join(lines) or
+                                                    r"\multicolumn{8}{l}{\nodata{no variants}}\\")
+                + "\n}\n")
 
 
-def headlines(o, run, meta):
-    """The ravioli question, answered as far as this run allows."""
-    has_ravioli = any(k[2] == "ravioli" for k in run.cells)
-    ref = REFERENCE
-    # time on larson at its largest thread count
-    t = run.max_threads.get("larson")
-    rv, jm = run.median("wall_s", "larson", "ravioli"), run.median("wall_s", "larson", ref)
-    ratio = rv / jm if rv is not None and jm else None
-    why = "no ravioli rows" if not has_ravioli else "larson not measured for both"
-    o.value("LarsonThreads", t, str, "no larson rows")
-    o.value("RavioliVsJemallocTimeRatio", ratio, fmt_ratio, why, True)
-    o.value("RavioliVsJemallocTimeWord", ratio, lambda v: word(v, "faster", "slower"), why, True)
-    o.value("RavioliVsGlibcTimeGeo", geomean(time_ratios(run, "ravioli").values()), fmt_ratio,
-            why)
-    sentences = []
-    if ratio is not None:
-        sentences.append(f"On \\texttt{{larson}} with {t} threads, \\texttt{{ravioli}} took "
-                         f"{fmt_ratio(ratio)} times \\texttt{{{ref}}}'s median wall time: it was "
-                         f"{word(ratio, 'faster', 'slower')}.")
-    sim = {}
-    for metric, nm, what in (("sim_llc_misses", "Llc", "LLC misses"),
-                             ("sim_l1d_misses", "Lone", "L1D misses"),
-                             ("sim_dtlb_misses", "Dtlb", "dTLB misses"),
-                             ("sim_walks", "Walks", "page walks"),
-                             ("sim_transfers", "Transfers", "cross-core transfers")):
-        r, used = ratio_of_sums(run, metric, "ravioli", ref)
-        whyr = why if not has_ravioli else f"{metric} not in this run for both"
-        headline = metric in ("sim_llc_misses", "sim_dtlb_misses", "sim_transfers")
-        o.value(f"RavioliVsJemalloc{nm}Ratio", r, fmt_ratio, whyr, headline)
-        o.value(f"RavioliVsJemalloc{nm}Word", r, lambda v: word(v, "fewer", "more"), whyr,
-                headline)
-        o.set(f"RavioliVsJemalloc{nm}Workloads", str(used))
-        if r is not None:
-            sim[what] = r
-    if sim:
-        parts = [f"{fmt_ratio(v)} times {ref}'s {w} ({word(v, 'fewer', 'more')})"
-                 for w, v in sim.items()]
-        seen = ("seen through its placement only" if placement_only(run, ref)
-                else "captured whole, as ravioli is")
-        sentences.append("In the simulator, summed per 1000 trace events over the workloads "
-                         f"(with {ref} {seen}), "
-                         "\\texttt{ravioli} incurred " + "; ".join(parts) + ".")
-        fewer = sum(1 for v in sim.values() if v < 0.99)  # as word(): within 1% is a tie
-        sentences.append(f"So \\texttt{{ravioli}} cost less than \\texttt{{{ref}}} in {fewer} "
-                         f"of the {len(sim)} simulated measures.")
-    if not has_ravioli:
-        text = (r"\nodata{no ravioli rows} This run has no \texttt{ravioli} rows, so this "
-                r"build of the paper cannot answer the question; rebuild it from a run whose "
-                r"configuration includes \texttt{ravioli}.")
-    elif not sim:
-        text = " ".join(sentences) + (r" \nodata{no simulator columns} The run has no "
-                                      r"simulated counts, so the cache, TLB and cross-core "
-                                      r"parts of the question stay open in this build.")
-    else:
-        text = " ".join(sentences)
-    o.set("ConclusionRavioli", text)
-    # false sharing's share per allocator (all workloads, largest thread count).
-    # A run of the simulator that classifies misses over the copy's lifetime
-    # (it has sim_alloc_reuse) counts false sharing among the sharing misses;
-    # an older one classified each transfer when it happened.
-    classes = "sim_alloc_reuse" in run.header
-    whole = (["sim_true_sharing", "sim_false_sharing", "sim_alloc_reuse"] if classes
-             else ["sim_transfers"])
-    o.set("FalseSharingShareOf", "sharing misses (true, false and allocator reuse)" if classes
-          else "transfers")
-    for a in ALLOCATOR_ORDER:
-        f_, tr = 0.0, 0.0
-        for w, t2 in run.max_threads.items():
-            fv = run.median("sim_false_sharing", w, a, t2)
-            tv = [run.median(c, w, a, t2) for c in whole]
-            if fv is not None and None not in tv:
-                f_, tr = f_ + fv, tr + sum(tv)
-        o.value(f"FalseSharingShare{macro_name(a)}", (100 * f_ / tr) if tr > 0 else None,
-                lambda v: f"{v:.0f}\\%", f"no {a} sharing simulated")
+def floor(o, run, gen):
+    """The harness's own share of a native replay: null (no allocator) against glibc,
+    and ravioli's and jemalloc's time above that floor."""
+    ws = group_workloads(run, False, ["null", "system"])
+    pairs = run.pairs("wall_s", ws, "null", "system") if ws else None
+    gm = bench_stats.geomean_ci(pairs) if pairs else (None, None, None)
+    o.value("FloorShareGm", fmt_ci(*gm), "no null rows")
+    lines = []
+    for w in ws:
+        n, s = run.median("wall_s", w, "null"), run.median("wall_s", w, "system")
+        r, j = run.median("wall_s", w, DESIGN), run.median("wall_s", w, "jemalloc")
+        share = n / s if n is not None and s else None
+        above = ((r - n) / (j - n) if None not in (r, j, n) and j - n > 0 else None)
+        lines.append(f"\\texttt{{{tex_escape(w)}}} & {fmt_ratio(share) or '--'} & "
+                     f"{fmt_ratio(r / j) if r and j else '--'} & {fmt_ratio(above) or '--'} \\\\")
+    # above the floor, over all workloads: per-seed differences, then the usual statistic
+    above_pairs = []
+    for w in ws:
+        r, j, n = (run.values("wall_s", w, a) for a in (DESIGN, "jemalloc", "null"))
+        keys = sorted(set(r) & set(j) & set(n), key=str)
+        ra = [r[k] - n[k] for k in keys]
+        ja = [j[k] - n[k] for k in keys]
+        if keys and all(x > 0 for x in ra + ja):
+            above_pairs.append((ra, ja))
+    gm2 = bench_stats.geomean_ci(above_pairs) if above_pairs else (None, None, None)
+    o.value("AboveFloorGm", fmt_ci(*gm2), "no null, ravioli and jemalloc rows")
+    o.set("AboveFloorN", str(len(above_pairs)))
+    with open(os.path.join(gen, "floor.tex"), "w") as f:
+        f.write("% GENERATED by paper/make_numbers.py\n\\newcommand{\\FloorRows}{%\n" +
+                "\n".join(lines) + "\n}\n")
 
 
-def sweep(o, run):
-    """ravioli's page-size sweep: TLB misses and overhead at the smallest and largest
-    page size, on the workload with the most page sizes."""
-    by = defaultdict(set)
-    for (w, t, a, p) in run.cells:
-        if a == "ravioli" and p > 0:
-            by[(w, t)].add(p)
-    cand = [k for k, v in by.items() if len(v) >= 2]
-    if not cand:
-        why = "no ravioli page-size sweep in this run"
-        for n in ("SweepWorkload", "SweepSmallPage", "SweepLargePage", "SweepDtlbSmall",
-                  "SweepDtlbLarge", "SweepRssSmall", "SweepRssLarge", "SweepMappedSmall",
-                  "SweepMappedLarge"):
-            o.na(n, why, n in ("SweepDtlbSmall", "SweepDtlbLarge"))
-        o.set("ConclusionSweep", r"\nodata{no sweep} The run has no \texttt{ravioli} page-size "
-              r"sweep (\texttt{page\_sizes} in the bench configuration).")
-        return
-    w, t = max(cand, key=lambda k: (len(by[k]), k[1], k[0]))
-    small, large = min(by[(w, t)]), max(by[(w, t)])
-    o.set("SweepWorkload", f"\\texttt{{{tex_escape(w)}}} with {t} threads")
-    o.set("SweepSmallPage", fmt_bytes(small))
-    o.set("SweepLargePage", fmt_bytes(large))
-    vals = {}
-    # the memory numbers are MiB of the native rows: the live data is the same trace at
-    # every page size, so their change is the allocator's overhead
-    for nm, metric, scale in (("Dtlb", "sim_per_event_sim_dtlb_misses", 1.0),
-                              ("Rss", "rss_growth_kib", 1.0 / 1024),
-                              ("Mapped", "alloc_bytes_mapped", 1.0 / (1 << 20))):
-        for size_nm, p in (("Small", small), ("Large", large)):
-            v = run.median(metric, w, "ravioli", t, p)
-            v = None if v is None else v * scale
-            vals[(nm, size_nm)] = v
-            o.value(f"Sweep{nm}{size_nm}", v, lambda x: f"{x:.2f}",
-                    f"{metric} not measured at this page size", nm == "Dtlb")
-    parts = []
-    ds, dl = vals[("Dtlb", "Small")], vals[("Dtlb", "Large")]
-    if ds is not None and dl is not None:
-        parts.append(f"simulated dTLB misses per 1000 events went from {ds:.2f} to {dl:.2f} "
-                     f"({'fewer' if dl < ds else 'more'} with larger pages)")
-    rs, rl = vals[("Rss", "Small")], vals[("Rss", "Large")]
-    if rs is not None and rl is not None:
-        parts.append(f"peak RSS growth from {rs:.2f} to {rl:.2f}~MiB")
-    ms, ml = vals[("Mapped", "Small")], vals[("Mapped", "Large")]
-    if ms is not None and ml is not None:
-        parts.append(f"the bytes {tex_escape('ravioli')} still had mapped at the end from "
-                     f"{ms:.2f} to {ml:.2f}~MiB")
-    text = (f"From {fmt_bytes(small)} to {fmt_bytes(large)} pages on \\texttt{{{tex_escape(w)}}}, "
-            + "; ".join(parts) + ".") if parts else \
-        r"\nodata{sweep without counts} The sweep's rows have neither TLB counts nor memory statistics."
-    o.set("ConclusionSweep", text)
+def pagesize_and_scaling(o, run):
+    dt = [run.median("sim_dtlb_misses", "sweep-tree", DESIGN, 4, p, sp)
+          for p, sp in ((0, 4096), (2097152, 2097152))]
+    o.value("PagesizeDtlbTree", fmt_ratio(dt[1] / dt[0]) if None not in dt and dt[0] else None,
+            "no sweep-tree rows")
+    for w in ("scale-xmalloc", "scale-threadtest", "scale-pipeline"):
+        for a in ("jemalloc", DESIGN):
+            ts = sorted({k[1] for k in run.cells if k[0] == w and k[2] == a})
+            v = run.median("sim_per_event_sim_transfers", w, a, ts[-1]) if ts else None
+            o.value(macro_name("Scale", w, a), fmt_ratio(v), f"no {w} rows")
 
 
-def is_placement(capture):
-    """A sim_capture value that says only the placement was seen: `placement`, or
-    the form runs made before capture builds of the baselines existed."""
-    return capture == "placement" or capture.startswith("app only")
-
-
-def placement_only(run, allocator):
-    return any(is_placement(r.get("sim_capture") or "")
-               for (w, t, a, p), rows in run.cells.items() if a == allocator for r in rows)
-
-
-def sim_provenance(o, run):
-    configs, caps = set(), defaultdict(set)
-    for (w, t, a, p), rows in run.cells.items():
-        for r in rows:
-            if r.get("sim_config") not in (None, "", "NA"):
-                configs.add(r["sim_config"])
-            if r.get("sim_capture") not in (None, "", "NA"):
-                caps[r["sim_capture"]].add(label(a))
-    o.set("SimInRun", "yes" if configs else "no")
-    o.set("SimConfigs", tex_escape(", ".join(sorted(configs))) if configs else
-          r"\nodata{no simulator columns in this run}")
-    o.set("SimCapture", tex_escape("; ".join(f"{c}: {', '.join(sorted(a))}"
-                                              for c, a in sorted(caps.items())))
-          if caps else r"\nodata{sim\_capture not in this run}")
-    placed = sorted({a for c, names in caps.items() if is_placement(c) for a in names})
-    o.set("SimPlacementOnly", tex_escape(", ".join(placed)) if placed else "none"
-          if caps else r"\nodata{sim\_capture not in this run}")
-    # the geometry of the preset used, from sim/presets/NAME.conf; sim_config reads
-    # "NAME, N cores, P pages"
-    preset = sorted(configs)[0].split(",")[0].strip() if configs else "skylake"
-    path = os.path.join(HERE, "..", "sim", "presets", f"{preset}.conf")
-    geo = {}
-    try:
-        for line in open(path):
-            line = line.split("#", 1)[0]
-            if "=" in line:
-                k, v = line.split("=", 1)
-                geo[k.strip()] = v.strip()
-    except OSError:
-        pass
-    o.set("SimPreset", tex_escape(preset))
-    # what the run's simulator counted as sharing (sim/README.md, "Miss classes")
-    o.set("SimSharingModel",
-          r"cache-to-cache transfers of modified lines (forwards of unmodified ones counted "
-          r"apart), and every private-cache miss classified over the lifetime of the copy it "
-          r"brought in, after Dubois et al., as cold, true sharing, false sharing, allocator "
-          r"reuse (the bytes used were written by another thread and freed since) or "
-          r"replacement" if "sim_alloc_reuse" in run.header else
-          r"cache-to-cache transfers (each classified as true or false sharing by whether the "
-          r"two cores touched the same bytes of the line)")
-    for key, nm in (("cores", "Cores"), ("l1d.size", "LoneSize"), ("l1d.ways", "LoneWays"),
-                    ("l2.size", "LtwoSize"), ("l2.ways", "LtwoWays"), ("llc.size", "LlcSize"),
-                    ("llc.ways", "LlcWays"), ("line", "Line"), ("dtlb.4k.entries", "DtlbEntries")):
-        o.value(f"SimPreset{nm}", geo.get(key), lambda v: tex_escape(v.replace("K", "~KiB")
-                                                                       .replace("M", "~MiB")),
-                f"{key} not in {os.path.basename(path)}")
-
-
-def claims_table(o, run, gen, claims_path):
+def claims_table(o, run, rerun, gen, claims_path):
     try:
         claims = claimlib.parse(claims_path)
     except claimlib.ClaimError as e:
         sys.exit(f"numbers: {e}")
-    held = untested = 0
+    held = {"ref": 0, "rerun": 0}
+    failed = []
     with open(os.path.join(gen, "claims.tex"), "w") as f:
         f.write("% GENERATED by paper/make_numbers.py\n\\newcommand{\\ClaimRows}{%\n")
         for c in claims:
-            v = run.value(c)
-            if v is None:
-                untested += 1
-                status = r"\nodata{not in run}"
-                val = "--"
-            else:
-                ok, why = claimlib.holds(c, v, v)  # the reference run is its own reference
-                held += ok
-                status = "holds" if ok else r"\textcolor{red}{does not hold}"
-                if c.op == "side":  # a direction: say which one this run found
-                    status = tex_escape(why.split(";")[0]) if ok else status
-                val = f"{v:.3g}"
-            tol = f"{c.tol:.0%}".replace("%", r"\%")
-            f.write(f"\\texttt{{{tex_escape(c.id)}}} & {tex_escape(c.relation())} "
-                    f"(tol.\\ {tol}) & {val} & {status} \\\\\n")
+            cells = []
+            for name, r in (("ref", run), ("rerun", rerun)):
+                if r is None:
+                    cells += [r"\nodata{no rerun}", "--"]
+                    continue
+                v = r.value(c)
+                ok, _ = claimlib.holds(c, v, v)
+                held[name] += ok
+                if not ok:
+                    failed.append((c.id, name))
+                cells += [f"{v:.3g}" if v is not None else "NA",
+                          r"\textbf{held}" if ok else r"\textcolor{red}{\textbf{not held}}"]
+            f.write(f"\\texttt{{\\small {tex_escape(c.id)}}} & {tex_escape(c.op)} "
+                    f"{c.bound:g} & " + " & ".join(cells) + " \\\\\n")
         f.write("}\n")
     o.set("ClaimsTotal", str(len(claims)))
-    o.set("ClaimsHeld", str(held))
-    o.set("ClaimsUntested", str(untested))
+    o.set("ClaimsHeldRef", str(held["ref"]))
+    o.value("ClaimsHeldRerun", str(held["rerun"]) if rerun else None, "no rerun")
+    fr = sorted({cid for cid, n in failed if n == "ref"})
+    o.set("ClaimsFailedRef", tex_escape(", ".join(fr)) if fr else "none")
+    fn = sorted({cid for cid, n in failed if n == "rerun"})
+    o.set("ClaimsFailedRerun", tex_escape(", ".join(fn)) if fn else
+          ("none" if rerun else r"\nodata{no rerun}"))
 
 
-CAPTIONS = {
-    "time_vs_glibc": "Median replay wall time relative to glibc in the same cell (workload, "
-                     "threads); error bars: min..max over repeats. Lower is better.",
-    "time_vs_glibc_gnuplot": "The same ratios drawn by gnuplot from the data file "
-                             "\\texttt{time\\_vs\\_glibc.dat}.",
-    "rss_vs_glibc": "Median peak RSS growth during the replay relative to glibc's.",
-    "scaling": "Replay throughput against threads (median, min..max).",
-    "sim_cache": "Simulated L1D and LLC misses per 1000 trace events, at each workload's "
-                 "largest thread count. Marked bars: placement only (the allocator's own "
-                 "accesses not seen).",
-    "sim_tlb": "Simulated dTLB misses and page walks per 1000 trace events.",
-    "sim_transfers": "Simulated cross-core cache-to-cache transfers per 1000 trace events.",
-    "sim_sharing": "Simulated transfers split into true sharing (solid) and false sharing "
-                   "(hatched).",
-    "page_size_sweep": "The page-size sweep: simulated TLB misses and walks (left), and memory "
-                       "(right: peak RSS growth and the bytes the allocator still mapped at "
-                       "the end, MiB; the live data is the same at every size) against the "
-                       "allocator page size (log$_2$ axis).",
-}
-
-
-def figures(o, figdir, gen):
-    reasons = {}
-    manifest = os.path.join(figdir, "figures.txt")
-    drawn = set()
-    if os.path.exists(manifest):
-        for line in open(manifest):
-            line = line.strip()
-            if line.startswith("drawn "):
-                drawn.add(line[6:])
-            elif line.startswith("not drawn "):
-                name, why = line[10:].split(": ", 1)
-                reasons[name] = why
-    rel = os.path.abspath(figdir)  # absolute: the paper may be built from a copy
+def figures(o, run_path, figdir, gen):
+    """paper/figures.py draws into figdir; one macro per figure."""
+    why = "not drawn"
+    try:
+        import figures as figlib
+        drawn = figlib.draw_all(run_path, figdir)
+    except ImportError as e:
+        drawn, why = {}, f"paper/figures.py cannot be loaded: {e}"
+    names = ["ratios", "breakdown", "ablation", "pagesize", "scaling"]
     with open(os.path.join(gen, "figures.tex"), "w") as f:
         f.write("% GENERATED by paper/make_numbers.py: one macro per figure\n")
-        for name, cap in CAPTIONS.items():
+        for name in names:
             nm = "Fig" + macro_name(name)
-            pdf = os.path.join(figdir, name + ".pdf")
-            if name in drawn and os.path.exists(pdf):
-                body = (f"\\includegraphics[width=\\linewidth,height=0.42\\textheight,"
-                        f"keepaspectratio]{{{rel}/{name}.pdf}}")
+            path, text = drawn.get(name, (None, why))
+            # drawn at their final width (figures.WIDTH): never scaled here
+            wide = getattr(sys.modules.get("figures"), "WIDTH", {}).get(name) != "one column"
+            env = "figure*" if wide else "figure"
+            if path and os.path.exists(path):
+                body = (f"\\includegraphics{{{os.path.abspath(path)}}}")
+                cap = tex_escape(text)
             else:
-                why = reasons.get(name, f"not in {figdir} (run make plots RUN=...)")
-                body = f"\\nofigure{{{tex_escape(why)}}}"
-                o.missing.append((nm, f"figure {name}: {why}", False))
-            f.write(f"\\newcommand{{\\{nm}}}{{\\begin{{figure}}[tbp]\\centering {body}"
-                    f"\\caption{{{cap}}}\\label{{fig:{name}}}\\end{{figure}}}}\n")
+                body = f"\\nofigure{{{tex_escape(text)}}}"
+                cap = "Not drawn."
+                o.missing.append((nm, f"figure {name}: {text}", False))
+            f.write(f"\\newcommand{{\\{nm}}}{{\\begin{{{env}}}[tbp]\\centering {body}"
+                    f"\\caption{{{cap}}}\\label{{fig:{name}}}\\end{{{env}}}}}\n")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", help="the reference results run (results/paper)")
-    ap.add_argument("--figures", help="its figures (default plots/out/<run name>)")
+    ap.add_argument("run", help="the reference run (results/paper)")
+    ap.add_argument("--rerun", help="the independent rerun (results/paper-rerun)")
+    ap.add_argument("--figures", default=os.path.join(HERE, "gen", "figures"))
     ap.add_argument("--out", default=os.path.join(HERE, "gen"))
     ap.add_argument("--claims", default=os.path.join(HERE, "claims.conf"))
     ap.add_argument("--strict", action="store_true", help="exit 1 if a headline is missing")
     args = ap.parse_args()
-    if not os.path.isfile(os.path.join(args.run, "bench.csv")):
-        sys.exit(f"numbers: {args.run}/bench.csv: no such file (the reference run is made by "
-                 f"`make bench` and copied to results/paper/; or make paper PAPER_RUN=DIR)")
-    figdir = args.figures or os.path.join(HERE, "..", "plots", "out",
-                                          os.path.basename(os.path.normpath(args.run)))
     os.makedirs(args.out, exist_ok=True)
-    run = claimlib.Run(args.run)
+    parts = load_parts(args.run)
+    try:
+        run = claimlib.Run(args.run)
+        rerun = claimlib.Run(args.rerun) if args.rerun else None
+    except claimlib.ClaimError as e:
+        sys.exit(f"numbers: {e}")
     if not run.cells:
-        sys.exit(f"numbers: {args.run}/bench.csv: no ok rows")
-    meta = load_meta(args.run)
+        sys.exit(f"numbers: {args.run}: no ok rows")
     o = Out()
-    provenance(o, meta, args.run)
-    matrix(o, meta, run, args.out)
-    present = per_allocator(o, run)
-    timetable(run, present, args.out)
-    headlines(o, run, meta)
-    sweep(o, run)
-    sim_provenance(o, run)
-    claims_table(o, run, args.out, args.claims)
-    figures(o, figdir, args.out)
+    provenance(o, parts)
+    preregistration(o, parts, load_parts(args.rerun) if args.rerun else None)
+    matrix(o, parts, args.out)
+    tables_allocators(parts, run, args.out)
+    tables_workloads(parts, run, args.out)
+    summary(o, run, args.out)
+    ablation(o, run, args.out)
+    floor(o, run, args.out)
+    pagesize_and_scaling(o, run)
+    claims_table(o, run, rerun, args.out, args.claims)
+    figures(o, args.run, args.figures, args.out)
     heads = [m for m in o.missing if m[2]]
     o.set("MissingHeadlines", str(len(heads)))
     o.set("MissingHeadlineList", tex_escape(", ".join(sorted({m[1] for m in heads}))) or "none")

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """paper/run.py: make the paper's reference run (`make paper-run`): every part of the
-matrix in paper/runs/ (main.conf, pagesize.conf, scaling.conf) through hlbench, each
+matrix in paper/runs/ (main, ablation, pagesize, scaling .conf) through hlbench, each
 into a folder of its own under OUT (results/paper/main, ...), read together by
 paper/make_numbers.py, paper/claims.py and plots/bench_plots.py.
 
-    /usr/bin/python3 paper/run.py [--out results/paper] [--parts main,pagesize,scaling]
+    /usr/bin/python3 paper/run.py [--out results/paper] [--parts main,ablation,pagesize,scaling]
         [--bin build/bin] [--seed N] [--force] [--hlbench-arg ARG ...]
 
 --seed N replaces each part's `seed` (its repeats then use N, N+1, ...): the
@@ -24,7 +24,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "runs")
-PARTS = ["main", "pagesize", "scaling"]
+PARTS = ["main", "ablation", "pagesize", "scaling"]
 KEPT = ["bench.csv", "meta.json", "summary.txt", "git.diff"]
 
 # The config lines that name a file, relative to the config's folder: a recorded
