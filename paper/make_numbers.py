@@ -418,6 +418,9 @@ def summary(o, run, gen):
             o.value(key + "Word", word(*gm, "fewer" if sim else "less", "more"),
                     f"no {DESIGN} and {b} rows", headline)
             o.value(key + "Point", fmt_ratio(gm[0]), "no rows", headline)
+            o.value(key + "Ci", None if gm[0] is None else
+                    (f"[{fmt_ratio(gm[1])}, {fmt_ratio(gm[2])}]" if gm[1] is not None
+                     else "[one seed: no interval]"), "no rows", headline)
             o.set(key + "N", str(len(ws)))
             cells_gm.append(fmt_ci(*gm) or "--")
             cells_sum.append(fmt_ci(*sm) or "--")
