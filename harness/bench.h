@@ -192,10 +192,10 @@ typedef struct hl_bench_run_s {
   unsigned threads;   /* GEN: as generated; FILE: 0 (the trace decides) */
   uint64_t page_size; /* 0 = allocator default */
   char *alloc;
-  unsigned repeat; /* 1-based */
-  uint64_t seed;   /* GEN: the seed its trace was generated with */
-  char *trace;     /* as given to hlreplay: relative to the run folder, or absolute */
-  bool sim;        /* replayed through the simulator (hlreplay --sim cfg->sim) */
+  unsigned repeat;   /* 1-based */
+  uint64_t seed;     /* GEN: the seed its trace was generated with */
+  char *trace;       /* as given to hlreplay: relative to the run folder, or absolute */
+  bool sim;          /* replayed through the simulator (hlreplay --sim cfg->sim) */
   uint64_t sim_page; /* sim: the simulated MMU page size in bytes; 0 = the preset's */
   /* the outcome */
   bool done, ok;

@@ -23,13 +23,13 @@
 #define HL_BENCH_MAX_REPEATS 10000
 
 static const char *const hl_bench_config_keys[] = {
-    "allocators",  "threads",       "repeats",   "page_sizes", "seed",
-    "timeout",     "replay_args",   "sim",       "sweep_workloads", "sim_workloads",
+    "allocators",  "threads",        "repeats",   "page_sizes",      "seed",
+    "timeout",     "replay_args",    "sim",       "sweep_workloads", "sim_workloads",
     "sim_threads", "sim_page_sizes", "vary_seed", "native",
 };
 #define HL_BENCH_KEY_COUNT (sizeof hl_bench_config_keys / sizeof hl_bench_config_keys[0])
 #define HL_BENCH_KEYS_TEXT                                                                         \
-  "allocators, threads, repeats, page_sizes, seed, vary_seed, timeout, replay_args, sim, "       \
+  "allocators, threads, repeats, page_sizes, seed, vary_seed, timeout, replay_args, sim, "         \
   "sim_workloads, sim_threads, sim_page_sizes, sweep_workloads, native or 'workload NAME'"
 
 /* Options hlbench passes itself; a config that set them would silently
@@ -287,8 +287,7 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
     for (size_t i = 0; i < words.n && rc == 0; i++) {
       uint64_t v = 0;
       if (sim_page_parse(words.v[i]) < 0 || !sim_size_parse(words.v[i], &v)) {
-        rc = hl_bench_perr(ps, "expected simulated page sizes 4K, 2M or 1G, got '%s'",
-                           words.v[i]);
+        rc = hl_bench_perr(ps, "expected simulated page sizes 4K, 2M or 1G, got '%s'", words.v[i]);
         break;
       }
       for (size_t j = 0; j < cfg->n_sim_pages; j++)

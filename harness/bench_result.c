@@ -112,8 +112,7 @@ void hl_bench_csv_free(hl_bench_csv_t *csv) {
 char *hl_bench_trace_path(const hl_bench_config_t *cfg, const char *workload, unsigned threads,
                           uint64_t seed) {
   if (!cfg->vary_seed) return hl_bench_xasprintf("traces/%s-t%u.hlt", workload, threads);
-  return hl_bench_xasprintf("traces/%s-t%u-s%llu.hlt", workload, threads,
-                            (unsigned long long)seed);
+  return hl_bench_xasprintf("traces/%s-t%u-s%llu.hlt", workload, threads, (unsigned long long)seed);
 }
 
 const char *hl_bench_sim_page_name(uint64_t bytes) {

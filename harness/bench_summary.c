@@ -411,13 +411,14 @@ void hl_bench_write_summary(FILE *out, const hl_bench_plan_t *plan) {
   }
   if (tab.n) {
     hl_bench_table_print(out, &tab);
-    fprintf(out, "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
-               "repeats, min..max its spread.\n"
-               "Mevents/s: trace events replayed per second / 1e6. RSS growth: peak_rss_kib - "
-               "rss_before_kib, in MiB.\n"
-               "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
-               "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
-               "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
+    fprintf(out,
+            "\nwall_s: hlreplay's replay-loop wall-clock in seconds, median over the ok "
+            "repeats, min..max its spread.\n"
+            "Mevents/s: trace events replayed per second / 1e6. RSS growth: peak_rss_kib - "
+            "rss_before_kib, in MiB.\n"
+            "wall/system, RSS/system: ratios of medians to the system (glibc) allocator of the "
+            "same block. NA: not measured, or a ratio with an NA (or zero) side.\n"
+            "null (harness floor): a do-nothing allocator, the cost of the harness itself.\n");
   } else {
     free(tab.lines);
   }
