@@ -839,6 +839,22 @@ def human_bytes(b):
     return str(b)
 
 
+def log2_x_log_y(ax, xs, xlabels, xpad, ys):
+    """The sweep and scaling panels' axes: the x values themselves as ticks on a log2
+    axis, a log y axis fitted to the values drawn."""
+    ax.set_xscale("log", base=2)
+    if xs:
+        ax.set_xticks(xs)
+        ax.set_xticklabels(xlabels)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(xs[0] / xpad, xs[-1] * xpad)
+    ax.set_yscale("log")
+    lo, hi = log_limits(ys, pad=1.4)
+    ax.set_ylim(lo, hi)
+    log_ticks(ax, "y", lo, hi)
+    ax.grid(which="major", color="#e4e4e4")
+
+
 def band(ax, xs, los, his, c):
     if all(v is not None for v in los + his):
         ax.fill_between(xs, los, his, color=c, alpha=0.18, linewidth=0)
@@ -901,18 +917,8 @@ def fig_pagesize(run, rep):
                         ax.axhspan(p - err[0], p + err[1], color=colour(a), alpha=0.12,
                                    linewidth=0)
                     ys.append(p)
-            ax.set_xscale("log", base=2)
             ps = sorted(pages)
-            if ps:
-                ax.set_xticks(ps)
-                ax.set_xticklabels([human_bytes(p) for p in ps])
-                ax.xaxis.set_minor_locator(NullLocator())
-                ax.set_xlim(ps[0] / 1.5, ps[-1] * 1.5)
-            ax.set_yscale("log")
-            lo, hi = log_limits(ys, pad=1.4)
-            ax.set_ylim(lo, hi)
-            log_ticks(ax, "y", lo, hi)
-            ax.grid(which="major", color="#e4e4e4")
+            log2_x_log_y(ax, ps, [human_bytes(p) for p in ps], 1.5, ys)
             if r == 0:
                 ax.set_title(f"{w} (simulated, {t} threads)")
             if r == len(metrics) - 1:
@@ -988,16 +994,7 @@ def fig_scaling(run, rep):
                      [q[1] + q[2][1] if q[2] else None for q in pts], colour(a))
                 ys += y + [q[1] + q[2][1] for q in pts if q[2]] + \
                     [q[1] - q[2][0] for q in pts if q[2]]
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(ts)
-            ax.set_xticklabels([str(t) for t in ts])
-            ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_xlim(ts[0] / 1.3, ts[-1] * 1.3)
-            ax.set_yscale("log")
-            lo, hi = log_limits(ys, pad=1.4)
-            ax.set_ylim(lo, hi)
-            log_ticks(ax, "y", lo, hi)
-            ax.grid(which="major", color="#e4e4e4")
+            log2_x_log_y(ax, ts, [str(t) for t in ts], 1.3, ys)
             if r == 0:
                 ax.set_title(f"{w} (simulated)")
             else:
