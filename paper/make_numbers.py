@@ -419,6 +419,9 @@ def summary(o, run, gen):
         cells_gm, cells_sum = [], []
         for b in OTHERS:
             ws = group_workloads(run, sim, [DESIGN, b])
+            if metric == "sim_alloc_accesses" and placement_only(run, b):
+                # its own accesses were never seen: there is nothing to compare
+                ws = []
             pairs = run.pairs(metric, ws, DESIGN, b) if ws else None
             count = bench_stats.is_count(metric)
             gm = bench_stats.geomean_ci(pairs, count) if pairs else (None, None, None)
@@ -444,6 +447,46 @@ def summary(o, run, gen):
         f.write("\\newcommand{\\SummaryHead}{metric & summary & " +
                 " & ".join(r"\texttt{" + label(b) + "}" for b in OTHERS) + "}\n")
         f.write("\\newcommand{\\SummaryRows}{%\n" + "\n".join(lines) + "\n}\n")
+
+
+def placement_only(run, allocator):
+    return any(r.get("bench_mode") == "sim" and (r.get("sim_capture") or "").startswith(
+        ("placement", "app only")) for k, rows in run.cells.items() if k[2] == allocator
+        for r in rows)
+
+
+def groups(o, run, claims_path):
+    """The claims file's named groups (messages: ravioli's design case) as macros: ravioli
+    against arena, jemalloc and mimalloc on the group's transfers and false sharing."""
+    try:
+        named = claimlib.parse(claims_path)[0].groups
+    except (claimlib.ClaimError, IndexError):
+        named = {}
+    for g in ("messages",):
+        ws = named.get(g, [])
+        for metric in ("sim_transfers", "sim_false_sharing", "sim_l1d_misses"):
+            for b in ("arena", "jemalloc", "mimalloc"):
+                pairs = run.pairs(metric, ws, DESIGN, b) if ws else None
+                gm = bench_stats.geomean_ci(pairs, True) if pairs else (None, None, None)
+                key = macro_name("Group", g, metric, b)
+                o.value(key + "Point", fmt_ratio(gm[0]), f"no {g} rows")
+                o.value(key + "Ci", f"[{fmt_ratio(gm[1])}, {fmt_ratio(gm[2])}]"
+                        if gm[1] is not None else None, f"no interval for {g}")
+        o.set(macro_name("Group", g, "Workloads"),
+              listing(r"\texttt{" + tex_escape(w) + "}" for w in ws) or r"\nodata{no group}")
+
+
+def miss_classes(o, run):
+    """Of each allocator's coherence misses (true sharing, false sharing, allocator reuse)
+    over the generated workloads, the share that is allocator reuse: lines another
+    thread wrote and the allocator handed out again."""
+    for a in (DESIGN, "arena", "jemalloc"):
+        ws = group_workloads(run, True, [a])
+        tot = {c: sum(run.median(c, w, a) or 0 for w in ws)
+               for c in ("sim_true_sharing", "sim_false_sharing", "sim_alloc_reuse")}
+        all_ = sum(tot.values())
+        o.value(macro_name("ReuseShare", a), f"{100 * tot['sim_alloc_reuse'] / all_:.0f}\\%"
+                if all_ else None, f"no {a} coherence misses")
 
 
 def ablation(o, run, gen):
@@ -603,6 +646,8 @@ def main():
     ablation(o, run, args.out)
     floor(o, run, args.out)
     pagesize_and_scaling(o, run)
+    groups(o, run, args.claims)
+    miss_classes(o, run)
     claims_table(o, run, rerun, args.out, args.claims)
     figures(o, args.run, args.figures, args.out)
     heads = [m for m in o.missing if m[2]]
