@@ -363,7 +363,8 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
                             sizeof hl_bench_replay_reserved / sizeof *hl_bench_replay_reserved))
         rc = hl_bench_perr(ps,
                            "expected hlreplay options other than those hlbench sets "
-                           "(--alloc, --options, --format, --page-size, --sim), got '%s'",
+                           "(--alloc, --options, --format, --page-size, --sim, --sim-page-size), "
+                           "got '%s'",
                            words.v[i]);
     if (rc == 0) rc = hl_bench_check_remote_free(ps, &words);
     if (rc == 0) {
