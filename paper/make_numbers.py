@@ -522,6 +522,14 @@ def ablation(o, run, gen):
                 + "\n}\n")
 
 
+def one_workload(o, run, name, metric, workload, a, b):
+    """A macro: one workload's ratio a/b with its interval."""
+    pairs = run.pairs(metric, [workload], a, b)
+    ci = bench_stats.ratio_ci(*pairs[0], bench_stats.is_count(metric)) if pairs else \
+        (None, None, None)
+    o.value(name, fmt_ci(*ci), f"no {a} and {b} rows on {workload}")
+
+
 def floor(o, run, gen):
     """The harness's own share of a native replay: null (no allocator) against glibc,
     and ravioli's and jemalloc's time above that floor."""
@@ -658,6 +666,10 @@ def main():
     floor(o, run, args.out)
     pagesize_and_scaling(o, run)
     groups(o, run, args.claims)
+    one_workload(o, run, "HysteresisOffThrashTransfers", "sim_transfers", "cache-thrash",
+                 "ravioli:hysteresis=0", DESIGN)
+    one_workload(o, run, "KeepThreadtestTransfers", "sim_transfers", "threadtest",
+                 "ravioli:keep=1024", DESIGN)
     miss_classes(o, run)
     claims_table(o, run, rerun, args.out, args.claims)
     figures(o, args.run, args.figures, args.out)
