@@ -88,6 +88,8 @@ def label(a):
 def fmt_ratio(v):
     if v is None:
         return None
+    if 0 < v < 0.1:
+        return f"{v:.2g}"
     return f"{v:.2f}" if v < 10 else (f"{v:.1f}" if v < 100 else f"{v:,.0f}".replace(",", "{,}"))
 
 
