@@ -920,7 +920,7 @@ def fig_pagesize(run, rep):
             ps = sorted(pages)
             log2_x_log_y(ax, ps, [human_bytes(p) for p in ps], 1.5, ys)
             if r == 0:
-                ax.set_title(f"{w} (simulated, {t} threads)")
+                ax.set_title(f"{w} ({t} threads)")
             if r == len(metrics) - 1:
                 ax.set_xlabel(f"{'/'.join(sweepers)} page size (bytes, log$_2$)")
             if c == 0:
