@@ -127,7 +127,7 @@ expect_eq "native threads from the config" "$(macro "$g" NativeThreads)" "1 and 
 expect_eq "cores from meta.json" "$(macro "$g" OnlineCores)" "2"
 expect_eq "TeX specials escaped" "$(macro "$g" CpuModel)" 'Test CPU \#1 @ 3GHz'
 expect_eq "no headline missing" "$(macro "$g" MissingHeadlines)" "0"
-grep -q '^\\texttt{glibc} .* & placement only \\\\$' "$g/allocators.tex" && pass ||
+grep -q '^\\texttt{glibc} .* & placement only \\tabularnewline$' "$g/allocators.tex" && pass ||
   fail "glibc not marked placement only: $(grep glibc "$g/allocators.tex")"
 grep -q '^\\texttt{wa} & main, ablation & 1, 2, 4 & 100k & ' "$g/workloads.tex" && pass ||
   fail "workloads table: $(head -3 "$g/workloads.tex")"
