@@ -362,13 +362,13 @@ bench-bundle: deps
 # (about an hour on two cores; copy it to results/paper to make it the reference).
 # reproduce: reruns the matrix stored in each part of REF's meta.json on new seeds into
 # results/rerun-DATE (OUT=DIR to choose) and checks paper/claims.conf on both; exit 1
-# when a claim does not hold.
+# when a claim does not hold. NEW=DIR checks an existing rerun instead (results/paper-rerun).
 PAPER_OUT ?= results/paper-new
 paper-run: deps all capture-baselines
 	/usr/bin/python3 paper/run.py --out $(PAPER_OUT) --bin $(BUILD)/bin
 REF ?= results/paper
 reproduce: deps all capture-baselines
-	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin $(if $(OUT),--out $(OUT))
+	/usr/bin/python3 paper/reproduce.py --ref $(REF) --bin $(BUILD)/bin $(if $(OUT),--out $(OUT)) $(if $(NEW),--new $(NEW))
 
 clean:
 	rm -rf build
