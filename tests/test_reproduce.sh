@@ -86,6 +86,12 @@ for d in parts/a dup/a dup/b; do mkdir -p $d && cp "$ref"/*.csv "$ref"/*.json $d
 expect_status "a reference of parts" 0 /usr/bin/python3 "$R" --ref parts --new "$new" --claims ok.conf
 expect_fail "a cell in two parts" "is in both dup/a and dup/b" /usr/bin/python3 "$R" --ref dup \
   --new "$new" --claims ok.conf
+# paper/run.py (make paper-run): never over an existing reference, only known parts
+P=$(dirname "$R")/run.py
+expect_fail "paper-run refuses an existing folder" "exists; a reference run is never overwritten" \
+  /usr/bin/python3 "$P" --out parts --bin "$BIN"
+expect_fail "paper-run: unknown part" "unknown part 'bogus'" /usr/bin/python3 "$P" --out new \
+  --parts main,bogus --bin "$BIN"
 printf 'x: gm("events", "a", "b", "nogroup") < 1 tol 0\n' >nogroup.conf
 expect_fail "an undefined group" "nogroup.conf:1: no group 'nogroup'" \
   /usr/bin/python3 "$R" --ref "$ref" --new "$new" --claims nogroup.conf
