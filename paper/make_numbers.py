@@ -274,13 +274,13 @@ def preregistration(o, parts, rerun_parts):
     c = git_commit_of("paper/claims.conf", date) if date else None
     o.value("ClaimsCommit", tex_escape(c[0]) if c else None,
             "no git history of paper/claims.conf before the run")
-    o.value("ClaimsDate", tex_escape(c[1].replace("T", " ")[:16]) if c else None,
+    o.value("ClaimsDate", tex_escape(c[1].replace("T", " ")[:19]) if c else None,
             "no git history")
-    o.set("RunDateTime", tex_escape((date or "unknown").replace("T", " ")[:16]))
+    o.set("RunDateTime", tex_escape((date or "unknown").replace("T", " ")[:19]))
     if rerun_parts:
         rm = part_named(rerun_parts, "main").meta
         o.set("RerunDateTime", tex_escape((rm.get("date_utc") or "unknown")
-                                          .replace("T", " ")[:16]))
+                                          .replace("T", " ")[:19]))
         o.set("RerunCommit", tex_escape(str((rm.get("git") or {}).get("commit", "?"))[:12]))
         o.set("RerunSeeds", seeds_text(part_named(rerun_parts, "main")))
     else:
@@ -430,7 +430,9 @@ def summary(o, run, gen):
             ws = group_workloads(run, sim, [DESIGN, b])
             if metric == "sim_alloc_accesses" and placement_only(run, b):
                 # its own accesses were never seen: there is nothing to compare
-                ws = []
+                cells_gm.append("not seen")
+                cells_sum.append("not seen")
+                continue
             pairs = run.pairs(metric, ws, DESIGN, b) if ws else None
             count = bench_stats.is_count(metric)
             gm = bench_stats.geomean_ci(pairs, count) if pairs else (None, None, None)
