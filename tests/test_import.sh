@@ -3,8 +3,10 @@
 # exercising each rule (realloc halves with the old address reused in
 # between, realloc(p, 0), realloc(NULL, n), unknown and NULL frees, an empty
 # slot, events after a thread's exit record), glibc mtrace logs (hand-written
-# and, where libc_malloc_debug.so exists, a real one), and malformed inputs,
-# which must fail with the file, the byte offset and no output.
+# and, where libc_malloc_debug.so exists, a real one from a program whose
+# path holds a blank; failed calls of any size; callers of every shape; cut
+# at every byte; empty), and malformed inputs, which must fail with the
+# file, the byte offset and no output.
 # The recorder itself is tested by tests/test_record.sh. Alone:
 #   HL_BIN=build/bin HL_TMP=$(mktemp -d) bash tests/test_import.sh
 source "$(dirname "$0")/lib.sh"
@@ -167,12 +169,14 @@ EOF
 }
 if ! command -v gcc >/dev/null; then
   echo "note: no gcc: the real mtrace log is not tested"
-elif ! gcc -O0 -fno-builtin -DSEQ_MTRACE -o "$T/seqm" "$(dirname "$0")/record/seq.c" 2>"$T/cc.err"; then
+elif ! mkdir -p "$T/my app" ||
+  ! gcc -O0 -fno-builtin -DSEQ_MTRACE -o "$T/my app/seqm" "$(dirname "$0")/record/seq.c" 2>"$T/cc.err"; then
   fail "compile tests/record/seq.c"; head -5 "$T/cc.err" >&2
 else
   # glibc >= 2.34 keeps mtrace in libc_malloc_debug.so: preloaded, mtrace() works.
-  MALLOC_TRACE="$T/seq.mtrace" LD_PRELOAD=libc_malloc_debug.so.0 "$T/seqm" 2>/dev/null
-  [ -s "$T/seq.mtrace" ] || MALLOC_TRACE="$T/seq.mtrace" "$T/seqm" # older glibc: in libc
+  # The program's path, which glibc writes as the caller, holds a blank.
+  MALLOC_TRACE="$T/seq.mtrace" LD_PRELOAD=libc_malloc_debug.so.0 "$T/my app/seqm" 2>/dev/null
+  [ -s "$T/seq.mtrace" ] || MALLOC_TRACE="$T/seq.mtrace" "$T/my app/seqm" # older glibc: in libc
   if [ ! -s "$T/seq.mtrace" ]; then
     echo "note: mtrace() wrote nothing here (no libc_malloc_debug.so?): the real mtrace log is not tested"
   else
@@ -195,6 +199,100 @@ expect_fail "mtrace: '<' without '>'" "half.mtrace:3: byte 19, .*expected '>'" "
 printf '+ 0x10 0x10 extra\n' >"$T/extra.mtrace"
 expect_fail "mtrace: trailing text" "extra.mtrace:1: byte 0, .*unexpected text" "$H" import mtrace "$T/extra.mtrace" -o "$T/x.hlt"
 expect_ok "failed mtrace imports leave no output" test ! -e "$T/x.hlt"
+
+# ---- mtrace: failed calls are dropped and counted, whatever size they asked ----
+# glibc logs a failed malloc/calloc/memalign as "+ (nil) SIZE" and a failed
+# realloc as "! OLD SIZE"; the size of a failed call may be anything (a
+# malloc(SIZE_MAX) is the usual way to get one), and nothing was allocated.
+cat >"$T/failed.mtrace" <<'EOF'
+= Start
+@ ./prog:[0x401136] + (nil) 0x7fffffffffffffff
+@ ./prog:(main+0x2a)[0x401140] + (nil) 0xfffffffffffffff0
+@ ./prog:[0x401150] + 0x4052a0 0x10
+@ ./prog:[0x40116a] ! 0x4052a0 0x7fffffffffffffff
+@ ./prog:[0x40116b] ! (nil) 0xffffffffffffffff
+- 0x4052a0
+= End
+EOF
+cat >"$T/failed.expected" <<'EOF'
+heaplab-trace 2
+threads 1
+meta tool hltrace import mtrace
+meta import.unknown_dropped 0
+meta import.null_frees 0
+meta import.failed 4
+0 start
+0 malloc 0 16
+0 free 0
+EOF
+expect_ok "mtrace: failed calls of any size" "$H" import mtrace "$T/failed.mtrace" -o "$T/failed.hlt"
+expect_grep "mtrace: failed calls counted on stderr" "^dropped failed call: 4$" "$HL_TMP/err"
+"$H" dump "$T/failed.hlt" >"$T/failed.dump" 2>&1
+expect_same "mtrace: failed calls: exact trace" "$T/failed.dump" "$T/failed.expected"
+printf '+ 0x10 0x1000000000001\n' >"$T/huge.mtrace"   # a block that did get 2^48 + 1 bytes
+expect_fail "mtrace: size over 2^48" "huge.mtrace:1: byte 0, .*size over 2\^48" "$H" import mtrace "$T/huge.mtrace" -o "$T/x.hlt"
+
+# ---- mtrace: the caller "@ DSO:[ADDR]" / "@ DSO:(SYM+OFF)[ADDR]" / "@ [ADDR]" ----
+# glibc's tr_where prints the DSO's file name as it is: it may hold blanks
+# (and even ']'); the caller ends at the "[0x...]" before the operation.
+cat >"$T/caller.mtrace" <<'EOF'
+= Start
+@ /opt/my app/p:[0x1] + 0x1000 0x10
+@ /opt/my app/lib x.so:(do_work+0x1d)[0x7f0000001234] + 0x2000 0x20
+@ /opt/odd ]dir [0x9]/p:(f-0x4)[0x3] - 0x1000
+@ [0x7f0000005678] - 0x2000
+@ (sym+0x4)[0x5] + 0x3000 0x30
+EOF
+cat >"$T/caller.expected" <<'EOF'
+0 start
+0 malloc 0 16
+0 malloc 1 32
+0 free 0
+0 free 1
+0 malloc 2 48
+EOF
+expect_ok "mtrace: callers with blanks in the path" "$H" import mtrace "$T/caller.mtrace" -o "$T/caller.hlt"
+"$H" dump "$T/caller.hlt" 2>&1 | grep -v '^meta \|^heaplab-trace\|^threads' >"$T/caller.dump"
+expect_same "mtrace: callers with blanks: exact trace" "$T/caller.dump" "$T/caller.expected"
+printf '+ 0x10 0x10\n@ ./p + 0x20 0x10\n' >"$T/nocaller.mtrace"
+expect_fail "mtrace: caller without [ADDR]" "nocaller.mtrace:2: byte 12, .*expected a caller .*got '@ ./p \+ 0x20 0x10'" "$H" import mtrace "$T/nocaller.mtrace" -o "$T/x.hlt"
+printf '@ ./p:[zz] + 0x20 0x10\n' >"$T/badcaller.mtrace"
+expect_fail "mtrace: caller with a bad [ADDR]" "badcaller.mtrace:1: byte 0, .*expected a caller" "$H" import mtrace "$T/badcaller.mtrace" -o "$T/x.hlt"
+
+# ---- mtrace: a log cut at any byte is an error, or its complete lines ----
+# A log cut while being written (or copied) must never turn its last line
+# into a different record: "+ 0x4052a0 0x446" cut by two bytes reads as a
+# valid "+ 0x4052a0 0x44".
+printf '= Start\n@ ./p:[0x1] + 0x4052a0 0x446\n' | head -c -2 >"$T/cut.mtrace"
+expect_fail "mtrace: cut last line" "cut.mtrace:2: byte 35, .*truncated.*expected a newline.*got the end of the file" "$H" import mtrace "$T/cut.mtrace" -o "$T/x.hlt"
+expect_ok "failed cut import leaves no output" test ! -e "$T/x.hlt"
+cat >"$T/full.mtrace" <<'EOF'
+= Start
+@ ./p:[0x1] + 0x4052a0 0x446
+@ /opt/my app/p:(main+0x1d)[0x2] + 0x4052c0 0x20
+- 0x4052a0
+= End
+EOF
+bad=""
+for ((i = 0; i <= $(wc -c <"$T/full.mtrace"); i++)); do
+  head -c "$i" "$T/full.mtrace" >"$T/part.mtrace"
+  "$H" import mtrace "$T/part.mtrace" -o "$T/part.hlt" >/dev/null 2>"$T/part.err"
+  rc=$?
+  if [ "$i" -eq 0 ] || [ -z "$(tail -c 1 "$T/part.mtrace")" ]; then # cut at a line end
+    [ $rc -eq 0 ] || bad="$bad $i"
+  elif [ $rc -ne 1 ] || ! grep -q "truncated" "$T/part.err"; then
+    bad="$bad $i"
+  fi
+done
+expect_eq "mtrace: cut at every byte: error or the complete lines (wrong at these cuts)" "${bad:0:60}" ""
+
+# ---- an empty log is imported with a warning, not silently ----
+: >"$T/empty.mtrace"
+expect_ok "mtrace: empty log" "$H" import mtrace "$T/empty.mtrace" -o "$T/empty.hlt"
+expect_grep "mtrace: empty log warns" "warning: .*empty.mtrace: 0 events" "$HL_TMP/err"
+printf '= Start\n= End\n' >"$T/nocalls.mtrace"
+expect_ok "mtrace: log without calls" "$H" import mtrace "$T/nocalls.mtrace" -o "$T/nocalls.hlt"
+expect_grep "mtrace: log without calls warns" "warning: .*nocalls.mtrace: 0 events" "$HL_TMP/err"
 
 # ---- usage ----
 expect_ok "import --help" "$H" import --help

@@ -479,6 +479,14 @@ static int cmd_import(int argc, char **argv) {
     return 1;
   }
   hl_import_stats_print(stderr, &st);
+  /* An empty trace is valid, so say it: a log without a single call is
+     usually a recording that did not happen (for mtrace: the program never
+     called mtrace(), or libc_malloc_debug.so was not preloaded). */
+  if (st.events == 0)
+    fprintf(stderr,
+            "hltrace import: warning: %s: 0 events: the log holds no allocation calls; "
+            "the trace is empty\n",
+            a.pos[1]);
   return 0;
 }
 

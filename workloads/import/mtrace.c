@@ -14,6 +14,16 @@
 
   The "@ CALLER" part is optional (it is absent when glibc cannot name the
   caller), addresses may be "(nil)", and "%#lx" prints a zero size as "0".
+  glibc's tr_where prints CALLER as "DSO:[0xADDR]", "DSO:(SYM+0xOFF)[0xADDR]"
+  (or "-0xOFF"), "(SYM+0xOFF)[0xADDR]" or "[0xADDR]", with the DSO's file
+  name as it is: it may hold blanks, so the caller is found by the "[0x...]"
+  that ends it, not by splitting on blanks (glibc's own mtrace Perl script
+  splits, and misreads such lines). A failed call is "+ (nil) SIZE" (malloc,
+  calloc, memalign, realloc(NULL, n)) or "! OLD SIZE" (realloc), with any
+  SIZE (malloc(SIZE_MAX) is the usual way to fail): dropped and counted.
+  A log that does not end in a newline was cut while being written or
+  copied: its last line may be a prefix of the real one that still parses
+  ("0x446" cut to "0x44"), so it is an error, never imported.
   mtrace does not say which call made a block, so every alloc is a malloc,
   and it has no threads: everything is thread 0. Since glibc 2.34 mtrace()
   only does something when libc_malloc_debug.so is preloaded
@@ -74,6 +84,30 @@ static int mtrace_bad(mtrace_import_t *im, const mtrace_line_t *l, hl_import_sin
   return hl_import_fail(im->err, im->path, l->offset, s->events, l->number, "%s", what);
 }
 
+/* Skip the caller after "@" (l->p just past it): it runs to the last ']' of
+   the line, since the operation after it has none, and that ']' must close
+   "[0x...]" right after ':' or ')' (or the "@ [0x...]" of an unnamed DSO),
+   then a blank. false when the line has no such caller. */
+static bool mtrace_caller(mtrace_line_t *l) {
+  const char *start = l->p;
+  while (start < l->end && (*start == ' ' || *start == '\t')) start++;
+  const char *close = l->end;
+  while (close > start && close[-1] != ']') close--;
+  if (close == start) return false;
+  close--; /* at the ']' */
+  const char *open = close;
+  while (open > start && open[-1] != '[') open--;
+  if (open == start) return false;
+  open--; /* at the '[' */
+  uint64_t addr;
+  size_t n = (size_t)(close - open - 1);
+  if (n < 3 || open[1] != '0' || open[2] != 'x' || !mtrace_hex(open + 1, n, &addr)) return false;
+  if (open != start && open[-1] != ':' && open[-1] != ')') return false;
+  if (close + 1 < l->end && close[1] != ' ' && close[1] != '\t') return false;
+  l->p = close + 1;
+  return true;
+}
+
 static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
   mtrace_import_t *im = ctx;
   hl_import_map_t map;
@@ -91,14 +125,26 @@ static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
     l = (mtrace_line_t){
         .p = im->data + pos, .end = im->data + end, .number = l.number + 1, .offset = pos};
     pos = end + 1;
+    if (!nl) { /* a cut last line may still parse, as another record */
+      rc = hl_import_fail(im->err, im->path, im->len, s->events, l.number,
+                          "log truncated: expected a newline to end line %" PRIu64
+                          " (from byte %" PRIu64 "), got the end of the file",
+                          l.number, l.offset);
+      break;
+    }
     if (l.end > l.p && l.end[-1] == '\r') l.end--;
     size_t n;
     const char *t = mtrace_token(&l, &n);
     if (!t) continue;                    /* blank line */
     if (n == 1 && t[0] == '=') continue; /* "= Start", "= End" */
     if (n == 1 && t[0] == '@') {         /* the caller: not part of the trace */
-      if (!mtrace_token(&l, &n)) {
-        rc = mtrace_bad(im, &l, s, "expected a caller and an operation after '@'");
+      if (!mtrace_caller(&l)) {
+        size_t shown = (size_t)(l.end - (im->data + l.offset));
+        rc = hl_import_fail(im->err, im->path, l.offset, s->events, l.number,
+                            "expected a caller ending in ':[0x...]' or ')[0x...]' and a blank "
+                            "after '@', got '%.*s'%s",
+                            (int)(shown > 80 ? 80 : shown), im->data + l.offset,
+                            shown > 80 ? "..." : "");
         break;
       }
       t = mtrace_token(&l, &n);
@@ -128,7 +174,9 @@ static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
                               : "'>' without the '<' line before it");
       break;
     }
-    if (size > HL_TRACE_MAX_SIZE) {
+    /* Only a block that exists must fit a trace: a failed call ("+ (nil)",
+       "!") asked for any size and is dropped below. */
+    if (((op == '+' && addr) || op == '>') && size > HL_TRACE_MAX_SIZE) {
       rc = mtrace_bad(im, &l, s, "size over 2^48");
       break;
     }
