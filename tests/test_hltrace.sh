@@ -124,6 +124,14 @@ expect_grep "csv final" "^live_bytes_final,1000$" "$T/stats.csv"
 expect_grep "csv cross-thread frees" "^cross_thread_frees,2$" "$T/stats.csv"
 expect_fail "stats of a bad trace" "byte [0-9]+, event [0-9]+" "$H" stats "$T/trunc.hlt"
 expect_fail "stats unknown format" "unknown format" "$H" stats --format xml "$T/a.hlt"
+# Input that cannot be reopened (a pipe, a FIFO, process substitution) is
+# read once into memory: the counting pass must not consume it.
+expect_ok "stats of <(cat trace)" "$H" stats <(cat "$T/a.hlt")
+expect_grep "stats of <(cat) counts the events" "^events: 11 " "$HL_TMP/out"
+rm -f "$T/fifo" && mkfifo "$T/fifo"
+(cat "$T/a.hlt" >"$T/fifo" &)
+expect_ok "stats of a FIFO" timeout 20 "$H" stats "$T/fifo"
+expect_grep "stats of a FIFO counts the events" "^events: 11 " "$HL_TMP/out"
 
 # ---- messages of several objects (format version 2) ----
 # Thread 0 sends objects 0, 1 and 2 to thread 1 as one message (two sendpart,

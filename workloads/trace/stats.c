@@ -5,6 +5,9 @@
 #include "workloads/trace/stats.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +15,10 @@
 
 /* ---- input ---- */
 
-/* Read all of stdin (a pipe cannot be read twice). */
-static int stats_slurp(hl_trace_stats_input_t *in, hl_trace_error_t *err) {
+/* Read all of fd into memory: a pipe, a FIFO or a terminal cannot be read
+   twice, and only a regular file can be reopened. */
+static int stats_slurp(hl_trace_stats_input_t *in, int fd, const char *name,
+                       hl_trace_error_t *err) {
   size_t cap = 1 << 16;
   in->buf = malloc(cap);
   in->len = 0;
@@ -24,7 +29,7 @@ static int stats_slurp(hl_trace_stats_input_t *in, hl_trace_error_t *err) {
       if (!bigger) break;
       in->buf = bigger, cap *= 2;
     }
-    ssize_t n = read(STDIN_FILENO, (char *)in->buf + in->len, cap - in->len);
+    ssize_t n = read(fd, (char *)in->buf + in->len, cap - in->len);
     if (n == 0) return 0;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -33,19 +38,44 @@ static int stats_slurp(hl_trace_stats_input_t *in, hl_trace_error_t *err) {
     }
     in->len += (size_t)n;
   }
-  snprintf(err->message, sizeof err->message, "out of memory reading stdin");
+  snprintf(err->message, sizeof err->message, "out of memory reading the whole input");
 fail:
-  snprintf(err->file, sizeof err->file, "<stdin>");
+  snprintf(err->file, sizeof err->file, "%s", name);
   err->offset = in->len, err->event = 0, err->line = 0;
   free(in->buf);
   in->buf = NULL;
   return -1;
 }
 
+/* Decide once, on the first open, whether the input can be reopened (a
+   regular file) or must be held in memory (stdin, a FIFO, <(...)). */
+static int stats_take(hl_trace_stats_input_t *in, hl_trace_error_t *err) {
+  bool is_stdin = strcmp(in->path, "-") == 0;
+  const char *name = is_stdin ? "<stdin>" : in->path;
+  int fd = is_stdin ? STDIN_FILENO : open(in->path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    memset(err, 0, sizeof *err);
+    snprintf(err->file, sizeof err->file, "%s", name);
+    snprintf(err->message, sizeof err->message, "cannot open: %s", strerror(errno));
+    if (fd >= 0 && !is_stdin) close(fd);
+    return -1;
+  }
+  int rc = 0;
+  in->taken = true;
+  if (is_stdin || !S_ISREG(st.st_mode)) {
+    in->in_memory = true;
+    rc = stats_slurp(in, fd, name, err);
+  }
+  if (!is_stdin) close(fd);
+  return rc;
+}
+
 hl_trace_reader_t *hl_trace_stats_open(hl_trace_stats_input_t *in, hl_trace_error_t *err) {
-  if (strcmp(in->path, "-") != 0) return hl_trace_open(in->path, err);
-  if (!in->buf && stats_slurp(in, err)) return NULL;
-  return hl_trace_open_mem(in->buf, in->len, "<stdin>", err);
+  if (!in->taken && stats_take(in, err)) return NULL;
+  if (!in->in_memory) return hl_trace_open(in->path, err);
+  const char *name = strcmp(in->path, "-") == 0 ? "<stdin>" : in->path;
+  return hl_trace_open_mem(in->buf, in->len, name, err);
 }
 
 int hl_trace_stats_count(hl_trace_stats_input_t *in, uint64_t *events, hl_trace_error_t *err) {

@@ -5,8 +5,9 @@
     evenly spaced in event number. Sample i (1..S, S = min(20, events)) is
     taken right after event ceil(i*E/S) (events counted from 1), so the last
     sample is the end of the trace. Spacing them needs the event count
-    first, hence a counting pass (hl_trace_stats_count) before the real one;
-    stdin is read into memory once so it can be read twice.
+    first, hence a counting pass (hl_trace_stats_count) before the real one.
+    The input is opened once to see what it is: a regular file is read
+    twice, anything else (stdin, a FIFO, <(...)) is read into memory once.
   - Object lifetimes: events from an object's alloc to its free (realloc
     does not restart it), in power-of-two buckets; objects never freed are
     counted apart.
@@ -26,10 +27,13 @@
 #define HL_TRACE_STATS_SAMPLES 20
 #define HL_TRACE_STATS_BUCKETS 65 /* bucket 0: 0; b: [2^(b-1), 2^b) */
 
-/* Where the trace comes from: a path, or stdin held in memory. */
+/* Where the trace comes from: a path ("-" = stdin), held in memory when it
+   cannot be reopened. */
 typedef struct hl_trace_stats_input_s {
   const char *path;
-  void *buf; /* stdin's bytes once read */
+  bool taken;     /* looked at: in_memory is decided */
+  bool in_memory; /* not a regular file: buf holds its bytes */
+  void *buf;
   size_t len;
 } hl_trace_stats_input_t;
 
