@@ -67,6 +67,7 @@ meta import.unknown_dropped 1
 meta import.null_frees 1
 meta import.failed 0
 meta import.lost 1
+meta import.untraced_reallocs 0
 0 start
 0 malloc 0 16
 1 start
@@ -87,6 +88,45 @@ expect_grep "import prints lost records" "^lost records \(cut-off writers\): 1$"
 expect_ok "imported log passes check" "$H" check "$T/a.hlt"
 "$H" dump "$T/a.hlt" >"$T/a.dump" 2>&1
 expect_same "import record: exact trace" "$T/a.dump" "$T/a.expected"
+
+# ---- a realloc of a block from before recording started ----
+# The program holds the new block from then on: a malloc of the new size,
+# counted, whose later free and realloc are traced. realloc(untraced, 0)
+# that frees is an unknown free; a failed one is a failed call.
+{
+  raw_header
+  raw_rec 0 3 0 0x7000 0 0           # realloc(0x7000, 48), 0x7000 never seen
+  raw_rec 1 4 0 0x8000 0x7000 48     # -> 0x8000: object 0, a malloc of 48
+  raw_rec 2 3 0 0x8000 0 0           # realloc(0x8000, 96): traced now
+  raw_rec 3 4 0 0x9000 0x8000 96
+  raw_rec 4 3 0 0x7100 0 0           # realloc(0x7100, 0) frees an untraced block
+  raw_rec 5 4 0 0 0x7100 0
+  raw_rec 6 3 0 0x7200 0 0           # realloc(0x7200, 64) of an untraced block fails
+  raw_rec 7 4 0 0 0x7200 64
+  raw_rec 8 2 0 0x9000 0 0           # free: the imported object
+  raw_rec 9 5 0 0 0 0
+} >"$T/untraced.raw"
+cat >"$T/untraced.expected" <<'EOF'
+heaplab-trace 2
+threads 1
+meta tool hltrace import record
+meta recorder.pid 4242
+meta recorder.ppid 1
+meta import.unknown_dropped 1
+meta import.null_frees 0
+meta import.failed 1
+meta import.lost 0
+meta import.untraced_reallocs 1
+0 start
+0 malloc 0 48
+0 realloc 0 96
+0 free 0
+0 end
+EOF
+expect_ok "import record: realloc of an untraced block" "$H" import record "$T/untraced.raw" -o "$T/untraced.hlt"
+expect_grep "untraced realloc counted on stderr" "^realloc of an untraced block \(imported as malloc\): 1$" "$HL_TMP/err"
+"$H" dump "$T/untraced.hlt" >"$T/untraced.dump" 2>&1
+expect_same "import record: untraced realloc: exact trace" "$T/untraced.dump" "$T/untraced.expected"
 
 # ---- malformed recorder logs: file, byte offset, non-zero exit, no output ----
 head -c 30 "$T/a.raw" >"$T/short.raw"
@@ -130,6 +170,7 @@ meta tool hltrace import mtrace
 meta import.unknown_dropped 1
 meta import.null_frees 0
 meta import.failed 2
+meta import.untraced_reallocs 0
 0 start
 0 malloc 0 16
 0 malloc 1 32
@@ -200,6 +241,33 @@ printf '+ 0x10 0x10 extra\n' >"$T/extra.mtrace"
 expect_fail "mtrace: trailing text" "extra.mtrace:1: byte 0, .*unexpected text" "$H" import mtrace "$T/extra.mtrace" -o "$T/x.hlt"
 expect_ok "failed mtrace imports leave no output" test ! -e "$T/x.hlt"
 
+# ---- mtrace: a realloc of a block from before tracing started ----
+cat >"$T/untraced.mtrace" <<'EOF'
+= Start
+@ ./prog:[0x40116a] < 0x7000
+@ ./prog:[0x40116a] > 0x8000 0x30
+- 0x8000
+- 0x7100
+= End
+EOF
+cat >"$T/untraced-m.expected" <<'EOF'
+heaplab-trace 2
+threads 1
+meta tool hltrace import mtrace
+meta import.unknown_dropped 1
+meta import.null_frees 0
+meta import.failed 0
+meta import.untraced_reallocs 1
+0 start
+0 malloc 0 48
+0 free 0
+EOF
+expect_ok "mtrace: realloc of an untraced block" "$H" import mtrace "$T/untraced.mtrace" -o "$T/untraced-m.hlt"
+"$H" dump "$T/untraced-m.hlt" >"$T/untraced-m.dump" 2>&1
+expect_same "mtrace: untraced realloc: exact trace" "$T/untraced-m.dump" "$T/untraced-m.expected"
+printf '< 0x10\n> (nil) 0x10\n' >"$T/nilnew.mtrace"
+expect_fail "mtrace: '>' with a null address" "nilnew.mtrace:2: byte 7, .*null address" "$H" import mtrace "$T/nilnew.mtrace" -o "$T/x.hlt"
+
 # ---- mtrace: failed calls are dropped and counted, whatever size they asked ----
 # glibc logs a failed malloc/calloc/memalign as "+ (nil) SIZE" and a failed
 # realloc as "! OLD SIZE"; the size of a failed call may be anything (a
@@ -221,6 +289,7 @@ meta tool hltrace import mtrace
 meta import.unknown_dropped 0
 meta import.null_frees 0
 meta import.failed 4
+meta import.untraced_reallocs 0
 0 start
 0 malloc 0 16
 0 free 0

@@ -91,9 +91,10 @@ static const char usage_import[] =
     "          LD_PRELOAD=build/lib/libhlrecord.so HEAPLAB_RECORD=PREFIX PROGRAM\n"
     "          and import PREFIX.PID.raw (one file per process)\n"
     "  mtrace  glibc's MALLOC_TRACE text (one thread; every alloc is a malloc)\n"
-    "Addresses become dense object ids. free(NULL), frees and reallocs of\n"
-    "addresses never seen allocated, and failed calls are dropped; the counts\n"
-    "are printed on stderr and kept in the trace's meta. Bad input is an error\n"
+    "Addresses become dense object ids. free(NULL), frees of addresses never\n"
+    "seen allocated, and failed calls are dropped; a realloc of an address\n"
+    "never seen allocated becomes a malloc of the new size. The counts are\n"
+    "printed on stderr and kept in the trace's meta. Bad input is an error\n"
     "with the file, the byte offset (and line, for mtrace).\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,

@@ -8,9 +8,12 @@
   - "mtrace": glibc's MALLOC_TRACE text (one thread).
 
   Both map addresses to the trace's dense object ids. Calls the trace cannot
-  express are dropped and counted, never guessed: free(NULL), frees and
-  reallocs of addresses never seen allocated (allocated before recording
-  started, or by code the recorder could not see), failed calls. An alloc at
+  express are dropped and counted, never guessed: free(NULL), frees of
+  addresses never seen allocated (allocated before recording started, or by
+  code the recorder could not see), failed calls. A realloc of such an
+  untraced block leaves the program holding a block of the new size: it is
+  imported as an allocation of that size (malloc), counted, so the block's
+  later free and reallocs are traced. An alloc at
   an address that is still live (a free that was not seen) forgets the old
   object, which stays live to the end of the trace, and is counted.
 ---------------------------------------------------------------------------- */
@@ -26,7 +29,8 @@ typedef struct hl_import_stats_s {
   uint64_t events;          /* trace events written (thread start/end included) */
   uint32_t threads;         /* threads in the trace */
   uint64_t null_frees;      /* free(NULL): dropped */
-  uint64_t unknown;         /* free/realloc of an address never seen allocated: dropped */
+  uint64_t unknown;         /* free of an address never seen allocated: dropped */
+  uint64_t untraced_reallocs; /* realloc of such an address: imported as an alloc */
   uint64_t failed;          /* failed calls (NULL results): dropped */
   uint64_t reused_live;     /* alloc at a live address: the old object is forgotten */
   uint64_t lost;            /* record: empty slots before the last record (cut-off writers) */

@@ -139,7 +139,7 @@ void hl_import_stats_print(FILE *out, const hl_import_stats_t *st) {
           "\ndropped free(NULL): %" PRIu64 "\ndropped unknown address: %" PRIu64
           "\ndropped failed call: %" PRIu64 "\nalloc at a live address: %" PRIu64
           "\nlost records (cut-off writers): %" PRIu64 "\nrecords the recorder dropped: %" PRIu64
-          "\n",
+          "\nrealloc of an untraced block (imported as malloc): %" PRIu64 "\n",
           st->records, st->events, st->threads, st->null_frees, st->unknown, st->failed,
-          st->reused_live, st->lost, st->dropped_by_tool);
+          st->reused_live, st->lost, st->dropped_by_tool, st->untraced_reallocs);
 }

@@ -174,6 +174,10 @@ static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
                               : "'>' without the '<' line before it");
       break;
     }
+    if (op == '>' && !addr) { /* a map key must be nonzero, and glibc never logs it */
+      rc = mtrace_bad(im, &l, s, "'>' with a null address (a failed realloc is logged as '!')");
+      break;
+    }
     /* Only a block that exists must fit a trace: a failed call ("+ (nil)",
        "!") asked for any size and is dropped below. */
     if (((op == '+' && addr) || op == '>') && size > HL_TRACE_MAX_SIZE) {
@@ -218,13 +222,16 @@ static int mtrace_pass(void *ctx, hl_import_sink_t *s) {
         break;
       case '>':
         pending = false;
-        if (pending_obj == HL_IMPORT_NONE) {
-          im->st.unknown++;
-          break;
-        }
         if (hl_import_map_del(&map, addr) != HL_IMPORT_NONE) im->st.reused_live++;
-        ev = (hl_event_t){.op = HL_OP_REALLOC, .obj = pending_obj, .size = size};
-        rc = hl_import_map_put(&map, addr, pending_obj) ? -1 : hl_import_emit(s, &ev);
+        if (pending_obj == HL_IMPORT_NONE) {
+          /* The block was allocated before tracing started: the program
+             holds `size` bytes from here on, an allocation in the trace. */
+          im->st.untraced_reallocs++;
+          ev = (hl_event_t){.op = HL_OP_ALLOC, .obj = next_obj++, .size = size};
+        } else {
+          ev = (hl_event_t){.op = HL_OP_REALLOC, .obj = pending_obj, .size = size};
+        }
+        rc = hl_import_map_put(&map, addr, ev.obj) ? -1 : hl_import_emit(s, &ev);
         break;
       case '!': /* failed realloc: nothing changed */
         im->st.failed++;
@@ -252,8 +259,9 @@ int hl_import_mtrace(const char *in, const char *out, hl_import_stats_t *stats,
     char meta[256];
     snprintf(meta, sizeof meta,
              "tool=hltrace import mtrace\nimport.unknown_dropped=%" PRIu64
-             "\nimport.null_frees=%" PRIu64 "\nimport.failed=%" PRIu64 "\n",
-             im.st.unknown, im.st.null_frees, im.st.failed);
+             "\nimport.null_frees=%" PRIu64 "\nimport.failed=%" PRIu64
+             "\nimport.untraced_reallocs=%" PRIu64 "\n",
+             im.st.unknown, im.st.null_frees, im.st.failed, im.st.untraced_reallocs);
     rc = hl_import_write(out, 1, meta, mtrace_pass, &im, stats, err);
     if (rc == 0) {
       uint64_t events = stats->events;

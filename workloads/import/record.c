@@ -140,8 +140,20 @@ static int record_pass(void *ctx, hl_import_sink_t *s) {
         }
         t->pending = false;
         obj = t->pending_obj;
-        if (obj == HL_IMPORT_NONE) {
-          im->st.unknown++;
+        if (obj == HL_IMPORT_NONE && !e.addr) {
+          /* untraced block freed by realloc(p, 0), or a failed realloc of it */
+          if (e.size == 0)
+            im->st.unknown++;
+          else
+            im->st.failed++;
+        } else if (obj == HL_IMPORT_NONE) {
+          /* The block was allocated before recording started (or by code the
+             recorder could not see): from here on the program holds
+             e.size bytes, an allocation in the trace. */
+          im->st.untraced_reallocs++;
+          if (hl_import_map_del(&map, e.addr) != HL_IMPORT_NONE) im->st.reused_live++;
+          ev = (hl_event_t){.op = HL_OP_ALLOC, .obj = next_obj++, .size = e.size};
+          rc = hl_import_map_put(&map, e.addr, ev.obj) ? -1 : record_emit(im, s, t, slot, &ev);
         } else if (!e.addr && e.size == 0) { /* glibc's realloc(p, 0) frees */
           ev = (hl_event_t){.op = HL_OP_FREE, .obj = obj};
           rc = record_emit(im, s, t, slot, &ev);
@@ -265,8 +277,10 @@ int hl_import_record(const char *in, const char *out, hl_import_stats_t *stats,
       snprintf(meta, sizeof meta,
                "tool=hltrace import record\nrecorder.pid=%" PRIu32 "\nrecorder.ppid=%" PRIu32
                "\nimport.unknown_dropped=%" PRIu64 "\nimport.null_frees=%" PRIu64
-               "\nimport.failed=%" PRIu64 "\nimport.lost=%" PRIu64 "\n",
-               h.pid, h.ppid, im.st.unknown, im.st.null_frees, im.st.failed, im.st.lost);
+               "\nimport.failed=%" PRIu64 "\nimport.lost=%" PRIu64
+               "\nimport.untraced_reallocs=%" PRIu64 "\n",
+               h.pid, h.ppid, im.st.unknown, im.st.null_frees, im.st.failed, im.st.lost,
+               im.st.untraced_reallocs);
       im.writing = true;
       rc = hl_import_write(out, im.traced ? im.traced : 1, meta, record_pass, &im, stats, err);
       if (rc == 0) {
