@@ -10,6 +10,7 @@
   that the simulated set indices (hence the counts) are the same every run.
   The normal hlreplay carries no instrumentation.
 ---------------------------------------------------------------------------- */
+#include "harness/memory_limit.h"
 #include "harness/preload.h"
 #include "harness/replay.h"
 #include "sim/sim.h"
@@ -56,6 +57,12 @@ static void usage(FILE *out) {
       "  --page-size BYTES     allocator page size tunable (K, M suffixes; default 0 =\n"
       "                        the allocator's own)\n"
       "  --options STR         allocator-specific options, key=value,key=value\n"
+      "  --max-memory BYTES|none  refuse, before replaying, a trace that holds more than\n"
+      "                        BYTES live at once (K, M, G suffixes): one bigger than the\n"
+      "                        machine's memory would be killed by the kernel's OOM killer.\n"
+      "                        Default: the memory available when the replay starts (the\n"
+      "                        smaller of MemAvailable and the memory cgroup's room);\n"
+      "                        none: no check. Sizes as traced, no allocator overhead\n"
       "  --remote-free send|request  how a thread frees an object another thread owns,\n"
       "                        for allocators with per-thread owners (ravioli): send\n"
       "                        (default) hands it over first, then frees it; request\n"
@@ -342,6 +349,37 @@ static void sim_write_report(FILE *out, const sim_t *sim, size_t top, const hl_m
 }
 #endif
 
+/* Refuse a trace that holds more live bytes than the limit (--max-memory, or
+   what the machine has available): replaying it would end in the kernel's
+   OOM killer, with no row and no message. 0 when it fits. */
+static int memory_limit_check(const hl_replay_trace_t *trace, const char *path,
+                              const char *max_memory) {
+  if (max_memory && strcmp(max_memory, "none") == 0) return 0;
+  char source[128] = "--max-memory";
+  size_t limit = 0;
+  if (max_memory)
+    parse_bytes(max_memory, &limit); /* checked when parsed */
+  else
+    limit = hl_memory_available(source, sizeof source);
+  uint64_t at, peak = hl_replay_peak_live_bytes(trace, &at);
+  if (limit == 0 && !max_memory) {
+    fprintf(stderr, "hlreplay: warning: cannot tell how much memory is available (%s); the trace "
+                    "is replayed unchecked\n", source);
+    return 0;
+  }
+  if (peak <= limit) return 0;
+  char need[32], have[32];
+  hl_memory_format(peak, need, sizeof need);
+  hl_memory_format(limit, have, sizeof have);
+  fprintf(stderr,
+          "hlreplay: %s: the trace holds %s live at once (%llu bytes, at event %llu), more than "
+          "the %s %s (%s)%s. Not replayed (--max-memory BYTES|none changes the limit)\n",
+          path, need, (unsigned long long)peak, (unsigned long long)at, have,
+          max_memory ? "allowed" : "available", source,
+          max_memory ? "" : "; a replay would be killed by the kernel's OOM killer");
+  return -1;
+}
+
 static void print_row(const hl_metrics_t *row, bool csv) {
   if (csv) {
     hl_metrics_write_csv_header(stdout);
@@ -367,7 +405,8 @@ int main(int argc, char **argv) {
     OPT_SIM_TOP,
     OPT_SIM_PAGE,
     OPT_SIM_REPORT,
-    OPT_REMOTE_FREE
+    OPT_REMOTE_FREE,
+    OPT_MAX_MEMORY
   };
   static const struct option long_opts[] = {
       {"alloc", required_argument, 0, 'a'},
@@ -378,6 +417,7 @@ int main(int argc, char **argv) {
       {"verify", no_argument, 0, OPT_VERIFY},
       {"page-size", required_argument, 0, OPT_PAGE},
       {"options", required_argument, 0, OPT_OPTIONS},
+      {"max-memory", required_argument, 0, OPT_MAX_MEMORY},
       {"remote-free", required_argument, 0, OPT_REMOTE_FREE},
       {"format", required_argument, 0, OPT_FORMAT},
       {"list", no_argument, 0, OPT_LIST},
@@ -393,6 +433,7 @@ int main(int argc, char **argv) {
   const char *alloc_name = NULL;
   bool csv = false, quiet = false, mode_given = false;
   sim_opts_t so = {.top = 10};
+  const char *max_memory = NULL; /* --max-memory as given; NULL: what is available */
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "a:qh", long_opts, NULL)) != -1) {
@@ -428,6 +469,14 @@ int main(int argc, char **argv) {
       case OPT_OPTIONS:
         opt.heap.options = optarg;
         break;
+      case OPT_MAX_MEMORY: {
+        size_t bytes;
+        if (strcmp(optarg, "none") != 0 && (!parse_bytes(optarg, &bytes) || bytes == 0))
+          return usage_error("--max-memory: expected a byte count such as 8G, or none, got '%s'",
+                             optarg);
+        max_memory = optarg;
+        break;
+      }
       case OPT_FORMAT:
         if (strcmp(optarg, "csv") == 0)
           csv = true;
@@ -528,6 +577,11 @@ int main(int argc, char **argv) {
   if (!trace) {
     fprintf(stderr, "hlreplay: ");
     hl_trace_error_print(stderr, &err);
+    return 1;
+  }
+  if (!(opt.allocator->flags & HL_ALLOC_NO_MEMORY) &&
+      memory_limit_check(trace, trace_path, max_memory) != 0) {
+    hl_replay_unload(trace);
     return 1;
   }
   hl_metrics_t row;

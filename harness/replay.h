@@ -107,6 +107,9 @@ uint64_t hl_replay_handover_sends(const hl_replay_trace_t *t); /* inserted by HL
 uint64_t
 hl_replay_free_requests(const hl_replay_trace_t *t);        /* FREEs HL_REPLAY_FREE_REQUEST posts */
 uint32_t hl_replay_max_message(const hl_replay_trace_t *t); /* objects in the largest message */
+/* The most bytes the trace holds live at once (sizes as traced), and the
+   event number where it first does. */
+uint64_t hl_replay_peak_live_bytes(const hl_replay_trace_t *t, uint64_t *at_event);
 
 /* Replay once. Fills the run's columns of `row` (timing, counters, allocator
    stats, access model, mode). Returns 0, or -1 with `why` filled. */

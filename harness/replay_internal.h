@@ -65,6 +65,8 @@ struct hl_replay_trace_s {
   bool free_request;       /* loaded with HL_REPLAY_FREE_REQUEST */
   uint64_t posted_frees;   /* FREE events marked REPLAY_FLAG_POSTED */
   uint32_t max_parts;      /* most SEND_PART events in one message (its SEND adds one) */
+  uint64_t peak_live;      /* most bytes live at once, as traced (hl_trace_peak_live_bytes) */
+  uint64_t peak_event;     /* the event number where that peak was reached */
   uint32_t *final_owner;   /* [objects] owner at the end of the trace (ownership mode) */
   replay_vec_t *programs;  /* [threads] of replay_event_t */
   replay_vec_t order;      /* uint16_t thread of each event in trace order (serial mode) */

@@ -432,6 +432,7 @@ hl_replay_trace_t *hl_replay_load(const char *path, unsigned flags, hl_trace_err
     *err = *hl_trace_reader_error(r);
     status = -1;
   }
+  t->peak_live = hl_trace_peak_live_bytes(r, &t->peak_event);
   hl_trace_close(r);
   replay_vec_free(&s.owners, sizeof(load_owner_t));
   replay_vec_free(&s.barriers, sizeof(load_barrier_t));
@@ -465,6 +466,11 @@ void hl_replay_unload(hl_replay_trace_t *t) {
   replay_vec_free(&t->order, sizeof(uint16_t));
   replay_unmap(t->final_owner, t->objects * sizeof *t->final_owner);
   replay_unmap(t, sizeof *t);
+}
+
+uint64_t hl_replay_peak_live_bytes(const hl_replay_trace_t *t, uint64_t *at_event) {
+  if (at_event) *at_event = t->peak_event;
+  return t->peak_live;
 }
 
 uint32_t hl_replay_threads(const hl_replay_trace_t *t) {

@@ -196,4 +196,33 @@ else
   expect_fail "ravioli request without free_post" "has no free requests \\(free_post\\); use --remote-free send" \
     $R "$HL_TMP/sets.hlt" --alloc ravioli --remote-free request
 fi
+# ---- a trace bigger than the machine: refused before the replay ----
+# One 64 GiB object: without the check jemalloc, mimalloc, arena and ravioli
+# take the machine's memory and are killed by the OOM killer (exit 137, no
+# row). The check needs only the trace, so it runs for every allocator that
+# really allocates; null allocates nothing and replays it.
+printf 'heaplab-trace 2\nthreads 1\n0 start\n0 malloc 0 16\n0 malloc 1 68719476736\n0 free 1\n0 free 0\n0 end\n' >"$HL_TMP/huge.txt"
+expect_ok "pack a 64 GiB trace" $T pack "$HL_TMP/huge.txt" -o "$HL_TMP/huge.hlt"
+# (A sanitizer build cannot preload a library: those are left out there.)
+skip='no-memory'
+[ "${HL_SANITIZED:-0}" = 1 ] && skip='no-memory|preload'
+for a in $(awk -F'\t' -v skip="$skip" '$3 !~ skip {print $1}' <($R --list)); do
+  expect_fail "64 GiB object under $a: refused, not OOM-killed" \
+    "huge.hlt: the trace holds 64.0 GiB live at once \\(68719476752 bytes, at event 2\\), more than the .* available .*OOM killer" \
+    timeout 60 $R "$HL_TMP/huge.hlt" --alloc $a -q
+done
+expect_ok "64 GiB object under null (allocates nothing)" $R "$HL_TMP/huge.hlt" --alloc null -q
+expect_fail "--max-memory below a small trace's peak" "more than the 1.0 KiB allowed \\(--max-memory\\)" \
+  $R "$HL_TMP/tt.hlt" --alloc system -q --max-memory 1K
+expect_ok "--max-memory above it" $R "$HL_TMP/tt.hlt" --alloc system -q --max-memory 1G
+# (A sanitizer's malloc aborts on a failed 64 GiB request instead of returning NULL.)
+[ "${HL_SANITIZED:-0}" = 1 ] ||
+  expect_fail "--max-memory none: the malloc itself fails, cleanly" "malloc of object 1 \\(68719476736 bytes\\) failed" \
+    $R "$HL_TMP/huge.hlt" --alloc system -q --max-memory none
+expect_fail "--max-memory junk" "--max-memory: expected a byte count" $R "$HL_TMP/tt.hlt" --alloc system --max-memory lots
+if [ -x "$HL_BIN/hlreplay-sim" ]; then
+  expect_fail "64 GiB object under --sim: refused" "the trace holds 64.0 GiB live at once" \
+    timeout 60 $R "$HL_TMP/huge.hlt" --alloc ravioli -q --sim sim/presets/skylake.conf
+fi
+
 finish test_hlreplay

@@ -99,6 +99,10 @@ uint64_t hl_trace_events_read(const hl_trace_reader_t *r);
 uint64_t hl_trace_objects(const hl_trace_reader_t *r); /* ALLOCs so far */
 /* Size of a live object (valid for ids the reader has seen allocated). */
 uint64_t hl_trace_object_size(const hl_trace_reader_t *r, uint64_t obj);
+/* The most bytes live at once in the events read so far (sizes as traced,
+   no allocator overhead), and the event number where that peak was first
+   reached; UINT64_MAX when the sum overflows. */
+uint64_t hl_trace_peak_live_bytes(const hl_trace_reader_t *r, uint64_t *at_event);
 void hl_trace_close(hl_trace_reader_t *r);
 
 /* ---- writing ---- */

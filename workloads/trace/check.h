@@ -91,6 +91,9 @@ typedef struct trace_check_s {
   uint64_t barrier_max;   /* highest barrier number used so far */
   uint64_t events;        /* events accepted: the number of the next one */
   uint32_t open_messages; /* threads in state SENDING */
+  uint64_t live_bytes;    /* sum of the sizes of live objects (wraps only past 2^64...) */
+  uint64_t peak_live_bytes; /* ...when this sticks at UINT64_MAX */
+  uint64_t peak_event;      /* event number at which live_bytes reached its peak */
 } trace_check_t;
 
 /* 0 ok, -1 out of memory. threads is 1..HL_TRACE_MAX_THREADS; version is
@@ -129,6 +132,15 @@ static inline trace_field_t trace_check_use(trace_check_t *c, uint64_t obj, trac
                                             const char *what, uint32_t thread, char *msg) {
   if (__builtin_expect(obj < c->objects && c->obj[obj].freed == 0, 1)) return TRACE_FIELD_NONE;
   return trace_check_obj_marked(c, obj, field, what, thread, msg);
+}
+
+/* Live bytes grow by `size`; the peak follows (and sticks at UINT64_MAX if
+   the sum ever overflows, which only a pathological trace reaches). */
+static inline void trace_check_live_add(trace_check_t *c, uint64_t size) {
+  if (__builtin_add_overflow(c->live_bytes, size, &c->live_bytes))
+    c->peak_live_bytes = UINT64_MAX, c->peak_event = c->events;
+  else if (c->live_bytes > c->peak_live_bytes)
+    c->peak_live_bytes = c->live_bytes, c->peak_event = c->events;
 }
 
 /* Validate one event and, if valid, apply it. Returns TRACE_FIELD_NONE, or
@@ -170,10 +182,12 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
         return trace_check_fail(msg, TRACE_FIELD_OBJ, "out of memory tracking %" PRIu64 " objects",
                                 c->objects + 1);
       c->obj[c->objects++] = (trace_obj_t){ev->size, 0};
+      trace_check_live_add(c, ev->size);
       break;
     case HL_OP_FREE:
       if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "free of", ev->thread, msg))) return f;
       c->obj[ev->obj].freed = c->events + 1;
+      c->live_bytes -= c->obj[ev->obj].size;
       break;
     case HL_OP_REALLOC:
       if ((f = trace_check_use(c, ev->obj, TRACE_FIELD_OBJ, "realloc of", ev->thread, msg)))
@@ -181,7 +195,9 @@ static inline trace_field_t trace_check_event(trace_check_t *c, const hl_event_t
       if (ev->size > HL_TRACE_MAX_SIZE)
         return trace_check_fail(msg, TRACE_FIELD_SIZE,
                                 "realloc to %" PRIu64 " bytes (the limit is 2^48)", ev->size);
+      c->live_bytes -= c->obj[ev->obj].size;
       c->obj[ev->obj].size = ev->size;
+      trace_check_live_add(c, ev->size);
       break;
     case HL_OP_READ:
     case HL_OP_WRITE:

@@ -182,6 +182,10 @@ uint64_t hl_trace_objects(const hl_trace_reader_t *r) {
 uint64_t hl_trace_object_size(const hl_trace_reader_t *r, uint64_t obj) {
   return obj < r->check.objects ? r->check.obj[obj].size : 0;
 }
+uint64_t hl_trace_peak_live_bytes(const hl_trace_reader_t *r, uint64_t *at_event) {
+  if (at_event) *at_event = r->check.peak_event;
+  return r->check.peak_live_bytes;
+}
 
 /* What the decoder relies on between events (checked once, at the END). */
 static bool reader_is_valid(const hl_trace_reader_t *r) {
