@@ -14,6 +14,7 @@
 #include "harness/preload.h"
 #include "harness/replay.h"
 #include "sim/sim.h"
+#include "workloads/cli.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
@@ -435,8 +436,10 @@ int main(int argc, char **argv) {
   sim_opts_t so = {.top = 10};
   const char *max_memory = NULL; /* --max-memory as given; NULL: what is available */
   int c;
+  const char *token, *prefix_of;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "a:qh", long_opts, NULL)) != -1) {
+  hl_cli_check_stdout_at_exit("hlreplay");
+  while ((c = hl_cli_getopt(argc, argv, "a:qh", long_opts, &token, &prefix_of)) != -1) {
     switch (c) {
       case 'a':
         alloc_name = optarg;
@@ -513,7 +516,12 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
       default:
-        return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        if (prefix_of) {
+          fprintf(stderr, "hlreplay: unknown option '%s': long options are spelled out whole "
+                          "(--%s?)\n(hlreplay --help for usage)\n", token, prefix_of);
+          return 2;
+        }
+        return usage_error("unknown or incomplete option '%s'", token);
     }
   }
   if (optind != argc - 1)

@@ -6,7 +6,8 @@
     hlsim --pack OUT [--config FILE] TRACE|-      text (or binary) trace -> binary
     hlsim --bench [--config FILE] [--page-size ...] [--accesses N] [--mix M]
 
-  Exit status: 0 on success, 1 on bad input (with file:line), 2 on bad usage.
+  Exit status: 0 on success, 1 on bad input (with file:line) or a failed write,
+  2 on bad usage.
 ---------------------------------------------------------------------------- */
 #include "sim/sim.h"
 #include <errno.h>
@@ -288,5 +289,11 @@ int main(int argc, char **argv) {
     }
   }
   sim_destroy(sim);
+  /* the report is the result: a write error on stdout loses it (workloads/cli.h
+     does this for the commands above the simulator) */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "hlsim: writing to standard output: %s\n", strerror(errno));
+    rc = 1;
+  }
   return rc;
 }

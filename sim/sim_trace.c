@@ -48,15 +48,38 @@ static bool sim_trace_field(char **p, uint64_t *out) {
 
 static const unsigned char sim_trace_magic[8] = {0x89, 'h', 'l', 's', 'i', 'm', '\n', 0x02};
 
+/* One line into buf (NUL-terminated, newline dropped). 1: a line; 0: end
+   of input; -1: longer than buf; -2: a NUL byte at *column (1-based),
+   which fgets would have taken for the end of the line. */
+static int sim_trace_line(FILE *in, char *buf, size_t cap, size_t *column) {
+  size_t len = 0;
+  int c;
+  while ((c = getc_unlocked(in)) != EOF && c != '\n') {
+    if (c == '\0') return *column = len + 1, -2;
+    if (len + 1 == cap) return -1;
+    buf[len++] = (char)c;
+  }
+  buf[len] = '\0';
+  return c == EOF && len == 0 ? 0 : 1;
+}
+
 static long long sim_trace_read_text(FILE *in, const char *name, unsigned ncores, sim_trace_fn fn,
                                      void *arg, char *err, size_t errlen) {
   char buf[256];
   unsigned long long lineno = 0;
   long long n = 0;
-  while (fgets(buf, sizeof(buf), in) != NULL) {
+  int got;
+  size_t column;
+  while ((got = sim_trace_line(in, buf, sizeof buf, &column)) != 0) {
     lineno++;
-    if (strchr(buf, '\n') == NULL && !feof(in))
-      return sim_trace_err(err, errlen, "%s:%llu: line too long", name, lineno);
+    if (got == -1)
+      return sim_trace_err(err, errlen, "%s:%llu: line too long (over %zu bytes)", name, lineno,
+                           sizeof buf - 1);
+    if (got == -2)
+      return sim_trace_err(err, errlen,
+                           "%s:%llu: a NUL byte at column %zu (a text trace is text; a binary "
+                           "one starts with its magic)",
+                           name, lineno, column);
     char *hash = strchr(buf, '#');
     if (hash != NULL) *hash = '\0';
     char *p = buf;

@@ -225,4 +225,20 @@ if [ -x "$HL_BIN/hlreplay-sim" ]; then
     timeout 60 $R "$HL_TMP/huge.hlt" --alloc ravioli -q --sim sim/presets/skylake.conf
 fi
 
+# ---- the metrics row lost to a write error is an error ----
+for f in text csv; do
+  expect_fail "row ($f) to /dev/full" "hlreplay: writing to standard output" \
+    bash -c '"$0" "$1" --alloc system -q --format "$2" >/dev/full' $R "$HL_TMP/tt.hlt" $f
+done
+
+# ---- long options are spelled out whole (getopt_long took any unique prefix) ----
+expect_fail "--threads-as (a prefix) refused" "unknown option '--threads-as': .*--threads-as-traced\\?" \
+  $R "$HL_TMP/tt.hlt" --alloc system --threads-as
+expect_fail "--all=system (a prefix) refused" "unknown option '--all=system': .*--alloc\\?" \
+  $R "$HL_TMP/tt.hlt" --all=system
+expect_fail "--form csv (a prefix with its value apart) refused" "unknown option '--form'" \
+  $R "$HL_TMP/tt.hlt" --alloc system --form csv
+expect_fail "--threads 4: ambiguous, refused" "unknown or incomplete option '--threads'" \
+  $R "$HL_TMP/tt.hlt" --alloc system --threads 4
+expect_ok "--format=csv (whole, with =)" $R "$HL_TMP/tt.hlt" --alloc=system --format=csv -q
 finish test_hlreplay

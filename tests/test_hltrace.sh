@@ -211,5 +211,10 @@ expect_fail "dump two files" "expected one TRACE" "$H" dump "$T/a.hlt" "$T/b.hlt
 expect_fail "check nothing" "expected at least one TRACE" "$H" check
 expect_status "-o without a name exits 2" 2 "$H" dump "$T/a.hlt" -o
 
+# ---- a write error on standard output is an error, not exit 0 ----
+for cmd in "stats" "stats --format csv" "check" "dump"; do
+  expect_fail "hltrace $cmd > /dev/full" "hltrace: writing to standard output" \
+    bash -c '"$0" $1 "$2" >/dev/full' "$H" "$cmd" "$T/a.hlt"
+done
 rm -rf "$T"
 finish test_hltrace

@@ -110,6 +110,14 @@ printf '0 R zz 8\n' >"$T/addr.txt"
 expect_fail "bad address" "addr.txt:1: bad address" "$S" "$T/addr.txt"
 printf '0 R 0x10 8 9\n' >"$T/extra.txt"
 expect_fail "extra field" "extra.txt:1: unexpected" "$S" "$T/extra.txt"
+{ printf '0 R 0x10 8\n0 R 0x'; printf '\0'; printf '10 8\n'; } >"$T/nul.txt"
+expect_fail "a NUL byte is named, not 'line too long'" "nul.txt:2: a NUL byte at column 7" "$S" "$T/nul.txt"
+head -c 300 /dev/zero | tr '\0' ' ' >"$T/long.txt"
+expect_fail "line too long" "long.txt:1: line too long \\(over 255 bytes\\)" "$S" "$T/long.txt"
+printf '0 R 0x10 8' >"$T/nonl.txt"
+expect_ok "last line without its newline" "$S" --config "$T/plain.conf" --csv "$T/nonl.txt"
+expect_fail "report to a full device" "hlsim: writing to standard output" \
+  bash -c '"$0" "$1" >/dev/full' "$S" "$T/free.txt"
 
 # config errors: file:line for syntax and keys, the key for geometry
 printf 'cores = 2\nl1d.sise = 32K\n' >"$T/key.conf"

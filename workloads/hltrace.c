@@ -11,6 +11,7 @@
   Exit status: 0 ok, 1 a trace (or file) error, 2 a usage error. Trace
   errors are printed as "FILE: byte OFFSET, event N: MESSAGE".
 ---------------------------------------------------------------------------- */
+#include "workloads/cli.h"
 #include "workloads/gen/gen.h"
 #include "workloads/import/import.h"
 #include "workloads/trace.h"
@@ -42,7 +43,8 @@ static const char usage_main[] =
     "\n"
     "'-' as a file name means stdin (or stdout for -o).\n"
     "`hltrace COMMAND --help` describes one command.\n"
-    "exit status: 0 ok, 1 a trace or file error, 2 a usage error\n";
+    "exit status: 0 ok, 1 a trace or file error (writing standard output included),\n"
+    "2 a usage error\n";
 
 static const char usage_dump[] =
     "usage: hltrace dump TRACE [-o OUT]\n"
@@ -494,6 +496,7 @@ static int cmd_import(int argc, char **argv) {
 /* ---- main ---- */
 
 int main(int argc, char **argv) {
+  hl_cli_check_stdout_at_exit("hltrace");
   if (argc < 2) {
     fputs(usage_main, stderr);
     return EXIT_USAGE;
