@@ -211,6 +211,14 @@ expect_fail "dump two files" "expected one TRACE" "$H" dump "$T/a.hlt" "$T/b.hlt
 expect_fail "check nothing" "expected at least one TRACE" "$H" check
 expect_status "-o without a name exits 2" 2 "$H" dump "$T/a.hlt" -o
 
+# ---- CRLF text: the \r of a line end never reaches a meta value ----
+printf 'heaplab-trace 2\r\nthreads 1\r\nmeta purpose crlf test\r\n0 start\r\n0 malloc 0 16\r\n0 free 0\r\n0 end\r\n' >"$T/crlf.txt"
+expect_ok "pack a CRLF text" "$H" pack "$T/crlf.txt" -o "$T/crlf.hlt"
+expect_ok "dump it" "$H" dump "$T/crlf.hlt"
+expect_grep "CRLF: the meta value ends before the \\r" "^meta purpose crlf test$" "$HL_TMP/out"
+if grep -q $'\r' "$HL_TMP/out"; then fail "CRLF: a \\r survived into the dump"; else pass; fi
+printf 'heaplab-trace 2\nthreads 1\nmeta purpose a\rb\n0 start\n0 end\n' >"$T/cr.txt"
+expect_fail "a \\r inside a meta value" "cr.txt:3: .*carriage return" "$H" pack "$T/cr.txt" -o "$T/cr.hlt"
 # ---- a write error on standard output is an error, not exit 0 ----
 for cmd in "stats" "stats --format csv" "check" "dump"; do
   expect_fail "hltrace $cmd > /dev/full" "hltrace: writing to standard output" \

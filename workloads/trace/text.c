@@ -318,7 +318,10 @@ static int text_meta(text_t *t, char **meta, size_t *meta_len, size_t *meta_cap)
   }
   const char *value = t->cur;
   size_t value_len = (size_t)(t->eol - value);
+  if (value_len && value[value_len - 1] == '\r') value_len--; /* a CRLF line end */
   if (memchr(value, '\0', value_len)) return text_fail(t, "NUL byte in a meta value");
+  if (memchr(value, '\r', value_len))
+    return text_fail(t, "carriage return (\\r) inside a meta value");
   size_t need = *meta_len + key_len + value_len + 2;
   if (need > TRACE_MAX_META)
     return text_fail(t, "meta lines exceed %u bytes in all", (unsigned)TRACE_MAX_META);
