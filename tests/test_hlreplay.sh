@@ -225,6 +225,13 @@ if [ -x "$HL_BIN/hlreplay-sim" ]; then
     timeout 60 $R "$HL_TMP/huge.hlt" --alloc ravioli -q --sim sim/presets/skylake.conf
 fi
 
+# ---- missing-value reasons are whole (they were cut at 95 characters) ----
+$R "$HL_TMP/tt.hlt" --alloc system -q --format csv >"$HL_TMP/reasons.csv" 2>/dev/null
+if grep -q 'no hardware PMU' "$HL_TMP/reasons.csv"; then
+  if grep -q 'without counter passthrough)' "$HL_TMP/reasons.csv"; then pass; else
+    fail "a hardware counter's NA reason is cut: $(grep -o 'no hardware PMU[^;]*' "$HL_TMP/reasons.csv" | head -1)"; fi
+fi
+
 # ---- the metrics row lost to a write error is an error ----
 for f in text csv; do
   expect_fail "row ($f) to /dev/full" "hlreplay: writing to standard output" \
