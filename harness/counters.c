@@ -179,3 +179,13 @@ void hl_counters_report(hl_counters_t *c, uint64_t events, hl_metrics_t *row) {
     c->hw_fd[i] = -1;
   }
 }
+
+void hl_counters_report_na(hl_counters_t *c, const char *reason, hl_metrics_t *row) {
+  for (int m = HL_METRIC_wall_s; m <= HL_METRIC_involuntary_ctx_switches; m++)
+    hl_metrics_set_na(row, (hl_metric_t)m, reason);
+  for (int i = 0; i < HL_HW_COUNT; i++) {
+    hl_metrics_set_na(row, counters_hw_metric[i], reason);
+    if (c->hw_fd[i] >= 0) close(c->hw_fd[i]);
+    c->hw_fd[i] = -1;
+  }
+}

@@ -46,6 +46,9 @@ void hl_counters_start(hl_counters_t *c);
 void hl_counters_stop(hl_counters_t *c);
 /* Fill the counter columns of `row` (events gives events_per_s) and close. */
 void hl_counters_report(hl_counters_t *c, uint64_t events, hl_metrics_t *row);
+/* Every column hl_counters_report fills, NA with `reason` instead (a
+   simulated run: the time and memory measured would be the simulator's). */
+void hl_counters_report_na(hl_counters_t *c, const char *reason, hl_metrics_t *row);
 
 /* Whether perf_event_open can count cycles here; writes the reason if not. */
 int hl_counters_hw_available(char *reason, size_t len);

@@ -959,7 +959,18 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
                  (run.alloc->flags & HL_ALLOC_OWNED) ? hl_remote_free_name(opt->remote_free)
                                                      : "direct");
   hl_metrics_set(row, HL_METRIC_page_size_bytes, "%zu", opt->heap.page_size);
+#ifdef HL_CAPTURE
+  /* Under the simulator the clock, the RSS and the faults are those of the
+     simulation (tens of times the replay, and the simulator's tables), not
+     of the allocator: the simulated counts are the measurement. */
+  if (rc == 0)
+    hl_counters_report_na(&counters,
+                          "--sim: the simulator's own time and memory, not the allocator's "
+                          "(compare simulated runs by their sim_* counts)",
+                          row);
+#else
   if (rc == 0) hl_counters_report(&counters, trace_events, row);
+#endif
   replay_stats_report(&run, row);
 
   /* Objects the trace never freed (or a failed run left) are freed now,
