@@ -21,6 +21,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,22 @@ typedef struct sim_opts_s {
   const char *report; /* --sim-report FILE or NULL */
   size_t top;
 } sim_opts_t;
+
+/* Can the report be written there? Checked before the simulation (minutes)
+   rather than after it, without creating anything. */
+static bool sim_report_path_ok(const char *path, char *why, size_t len) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  const char *folder = dirname(dir);
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    snprintf(why, len, "--sim-report %s: is a folder (expected a file name)", path);
+  else if (access(folder, W_OK | X_OK) != 0)
+    snprintf(why, len, "--sim-report %s: cannot write in %s: %s", path, folder, strerror(errno));
+  else
+    return true;
+  return false;
+}
 
 static int sim_load_config(const sim_opts_t *so, sim_config_t *cfg) {
   char err[512];
@@ -546,6 +563,8 @@ int main(int argc, char **argv) {
     return usage_error("%s", check_why);
   if (!so.config && (so.page || so.report || so.top != 10))
     return usage_error("%s", "--sim-top, --sim-page-size and --sim-report need --sim CONFIG");
+  if (so.report && !sim_report_path_ok(so.report, check_why, sizeof check_why))
+    return usage_error("%s", check_why);
   sim_config_t sim_cfg;
   if (so.config && sim_load_config(&so, &sim_cfg) != 0) return 2;
 #ifndef HL_CAPTURE
@@ -641,19 +660,23 @@ int main(int argc, char **argv) {
     sim_fill_row(sim, &sim_cfg, &row);
   else
     sim_columns_na(&row, "the replay failed");
-  if (rc == 0 && (so.report || !quiet)) {
-    FILE *out = so.report ? fopen(so.report, "w") : stderr;
-    if (!out) {
-      fprintf(stderr, "hlreplay: --sim-report %s: %s\n", so.report, strerror(errno));
+  if (rc == 0 && so.report) {
+    /* written whole or not at all: a temporary file renamed over the path */
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", so.report);
+    FILE *out = fopen(tmp, "w");
+    if (out) sim_write_report(out, sim, so.top, &row);
+    bool bad = !out || ferror(out);
+    int e = errno;
+    if (out && fclose(out) != 0) bad = true, e = errno;
+    if (!bad && rename(tmp, so.report) != 0) bad = true, e = errno;
+    if (bad) {
       rc = -1;
-      snprintf(why, sizeof why, "--sim-report %s: %s", so.report, strerror(errno));
-    } else {
-      sim_write_report(out, sim, so.top, &row);
-      if (out != stderr && fclose(out) != 0) {
-        rc = -1;
-        snprintf(why, sizeof why, "--sim-report %s: write failed", so.report);
-      }
+      snprintf(why, sizeof why, "--sim-report %s: %s", so.report, strerror(e));
+      remove(tmp);
     }
+  } else if (rc == 0 && !quiet) {
+    sim_write_report(stderr, sim, so.top, &row);
   }
   sim_destroy(sim);
 #else

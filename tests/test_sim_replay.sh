@@ -247,4 +247,18 @@ expect_ok "2M pages" "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" --sim-page-size
 expect_eq "2M config" "$(col "$HL_TMP/out" sim_config)" "skylake, 4 cores, 2M pages, prefetch L1D+L2, physical mapping"
 [ "$(col "$HL_TMP/out" sim_walks)" -lt "$(col "$T/unit1.csv" sim_walks)" ] && pass || fail "2M: fewer walks"
 
+# ---- --sim-report: a path that cannot be written fails before the simulation, once ----
+expect_fail "--sim-report in a missing folder" "^hlreplay: --sim-report $T/none/r.txt: cannot write in $T/none" \
+  "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" -q --sim-report "$T/none/r.txt"
+expect_eq "--sim-report error printed once" "$(grep -c -- '--sim-report' "$HL_TMP/err")" 1
+expect_fail "--sim-report naming a folder" "--sim-report $T: is a folder" \
+  "$R" "$T/tt.hlt" --alloc unit --sim "$CONF" -q --sim-report "$T"
+expect_ok "--sim-report written whole" test -s "$T/unit1.rep" -a ! -e "$T/unit1.rep.tmp"
+# ---- the native columns of a simulated row are NA: they measured the simulator ----
+for c in wall_s peak_rss_kib minor_faults cycles; do
+  expect_eq "--sim row: $c is NA" "$(col "$T/unit1.csv" $c)" NA
+done
+if grep -q "wall_s: --sim: the simulator's own time and memory" "$T/unit1.csv"; then pass; else
+  fail "--sim row: wall_s has no NA reason"; fi
+
 finish test_sim_replay
