@@ -50,9 +50,10 @@ BENCH_CONFIG ?= $(if $(QUICK),harness/bench-quick.conf,harness/bench.conf)
 FUZZ_SECONDS ?= 20
 
 # alloc/arena/arena_malloc.c defines malloc itself: only libhlarena.so has it.
+# The library also needs the options parser (alloc/options.c) for HLARENA_OPTIONS.
 ARENA_FACE   = alloc/arena/arena_malloc.c
 ALLOC_SRC    = $(sort $(filter-out $(ARENA_FACE),$(wildcard alloc/*.c alloc/*/*.c)))
-ARENA_SO_SRC = $(sort $(filter-out alloc/arena/arena_alloc.c,$(wildcard alloc/arena/*.c)))
+ARENA_SO_SRC = $(sort $(filter-out alloc/arena/arena_alloc.c,$(wildcard alloc/arena/*.c)) alloc/options.c)
 TRACE_SRC    = $(sort $(wildcard workloads/trace/*.c workloads/gen/*.c workloads/import/*.c))
 HARNESS_SRC  = $(sort $(filter-out harness/hl%.c,$(wildcard harness/*.c)))
 SIM_SRC      = $(sort $(filter-out sim/hl%.c sim/capture%.c,$(wildcard sim/*.c)))
@@ -106,7 +107,7 @@ $(BUILD)/lib/libhlrecord.so: $(RECORDER_SRC) $(wildcard workloads/recorder/*.h)
 # The arena allocator as a malloc replacement for any program (LD_PRELOAD):
 # its core plus the malloc face, unsanitized like the recorder, only the
 # malloc API (and hlarena_version) exported.
-$(BUILD)/lib/libhlarena.so: $(ARENA_SO_SRC) $(wildcard alloc/arena/*.h)
+$(BUILD)/lib/libhlarena.so: $(ARENA_SO_SRC) $(wildcard alloc/arena/*.h) alloc/options.h
 	@mkdir -p $(dir $@)
 	@echo "  SO      $@"
 	@$(CC) $(PRELOAD_CFLAGS) -ftls-model=initial-exec -shared $(ARENA_SO_SRC) -o $@

@@ -17,6 +17,12 @@
   copies memory directly; ravioli walk their tree), pointer stores through
   `link` (card marking, back-references), and hand-over to another thread
   through `send` (a transfer page for ravioli, nothing for flat allocators).
+
+  Options: an allocator's "key=value,..." string is read by one parser
+  (alloc/options.h) from the table the allocator names in `options`. A
+  heap_init that refuses its configuration says why in hl_heap_t.why, and
+  hl_alloc_options_check gives the same answer without creating a heap, so
+  the harness refuses bad options before it runs anything.
 ---------------------------------------------------------------------------- */
 #ifndef HL_ALLOC_H
 #define HL_ALLOC_H
@@ -49,16 +55,24 @@ bool hl_alloc_kind_has_align(hl_alloc_kind_t kind);
 typedef struct hl_heap_config_s {
   size_t page_size;    /* allocator page size in bytes (ravioli: 1 KiB..2 MiB); 0 = default */
   uint32_t threads;    /* logical threads that will call this heap */
-  const char *options; /* allocator-specific "key=value,key=value", or NULL */
+  const char *options; /* allocator-specific "key=value,key=value", or NULL (options.h) */
 } hl_heap_config_t;
 
+/* Room for a refusal's reason in hl_heap_t.why. */
+#define HL_HEAP_WHY_LEN 256
+
 struct hl_allocator_s;
+struct hl_opt_table_s; /* alloc/options.h */
 
 /* One allocator instance shared by all logical threads. */
 typedef struct hl_heap_s {
   const struct hl_allocator_s *allocator;
   hl_heap_config_t config;
   void *state; /* the allocator's global state, owned by it */
+  /* Why heap_init failed, when it did: "NAME: ..." naming the option or the
+     setting it refused (e.g. "ravioli: option 'keep': expected an integer
+     0..65536, got '70000'"); "" when it has nothing to add to its errno. */
+  char why[HL_HEAP_WHY_LEN];
 } hl_heap_t;
 
 /* The per-thread context passed to every call. */
@@ -132,7 +146,12 @@ typedef struct hl_allocator_s {
   const char *summary;        /* one line for --list */
   uint32_t flags;             /* hl_alloc_flag_t bits */
   const char *preload_soname; /* HL_ALLOC_PRELOAD only: the library LD_PRELOAD loads */
+  /* The keys heap_init accepts in config.options (alloc/options.h); NULL:
+     none (a non-empty string is refused). */
+  const struct hl_opt_table_s *options;
 
+  /* 0, or an errno value (EINVAL: a refused option or page size) with the
+     reason in heap->why; the caller zeroes the heap (why included) first. */
   int (*heap_init)(hl_heap_t *heap);
   void (*heap_done)(hl_heap_t *heap);
   int (*thread_init)(hl_ctx_t *ctx);
@@ -181,6 +200,12 @@ typedef struct hl_allocator_s {
 size_t hl_alloc_count(void);
 const hl_allocator_t *hl_alloc_at(size_t i);
 const hl_allocator_t *hl_alloc_find(const char *name); /* NULL when unknown */
+/* Would a's heap_init accept `options` (NULL or "" = none)? 0, or EINVAL with
+   the reason, "NAME: ...", in why. Creates no heap. */
+int hl_alloc_options_check(const hl_allocator_t *a, const char *options, char *why, size_t why_len);
+/* a's options as text, one line per key (--options help); returns the
+   length it needed, writes what fits, NUL-terminated. */
+size_t hl_alloc_options_help(const hl_allocator_t *a, char *buf, size_t len);
 
 /* Memory that stops holding live data inside an allocator that moves objects
    (a cell vacated by compaction, an emptied page given back): a simulated

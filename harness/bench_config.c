@@ -7,6 +7,8 @@
   reading this code, and a config is checked completely (file workloads
   readable, no duplicate keys, no options hlbench sets itself) before a
   single run starts: an hour-long bench must not die at minute 50 of a typo.
+  That includes an allocator variant's options (NAME:key=value), checked
+  against the allocator's own table (alloc/options.h).
 ---------------------------------------------------------------------------- */
 #include "harness/bench.h"
 
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc/alloc.h"     /* hl_alloc_options_check */
 #include "sim/sim.h"         /* sim_size_parse */
 #include "workloads/trace.h" /* HL_TRACE_MAX_THREADS */
 
@@ -148,6 +151,19 @@ static bool hl_bench_alloc_entry_ok(const char *s) {
   return true;
 }
 
+/* Does the allocator of `entry` (NAME or NAME:OPTIONS) refuse `opts`, its
+   options less the harness's remote-free key? Asked of this build's
+   registry (alloc/options.h: the table its heap_init parses with), so a bad
+   variant stops hlbench before the first run instead of failing every run
+   of it (or, before every allocator had a table, running as the default).
+   A name this build does not know is left to hl_bench_config_check_allocs. */
+static bool hl_bench_alloc_refuses(const char *entry, const char *opts, char *why, size_t len) {
+  char name[128];
+  hl_bench_alloc_split(entry, name, sizeof name);
+  const hl_allocator_t *a = hl_alloc_find(name);
+  return a && hl_alloc_options_check(a, opts, why, len) != 0;
+}
+
 static bool hl_bench_reserved(const char *arg, const char *const *list, size_t n) {
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(list[i]);
@@ -249,15 +265,21 @@ static int hl_bench_parse_key(hl_bench_parse_t *ps, hl_bench_config_t *cfg, cons
   } else if (strcmp(key, "allocators") == 0) {
     cfg->alloc_lines = hl_bench_xmalloc(words.n * sizeof *cfg->alloc_lines);
     for (size_t i = 0; i < words.n && rc == 0; i++) {
-      char own[256];
-      const char *remote_free = NULL, *opts = strchr(words.v[i], ':');
-      if (opts) hl_bench_alloc_options(opts + 1, own, sizeof own, &remote_free);
+      char own[256], why[HL_HEAP_WHY_LEN];
+      const char *remote_free = NULL, *opts = strchr(words.v[i], ':'), *own_opts = NULL;
+      if (opts) own_opts = hl_bench_alloc_options(opts + 1, own, sizeof own, &remote_free);
       if (!hl_bench_alloc_entry_ok(words.v[i]))
         rc = hl_bench_perr(ps, "expected an allocator NAME or NAME:key=value[,key=value], got '%s'",
                            words.v[i]);
       else if (remote_free && !*remote_free)
         rc = hl_bench_perr(ps, "expected remote-free=send or remote-free=request in '%s'",
                            words.v[i]);
+      else if (strlen(opts ? opts + 1 : "") >= sizeof own)
+        rc = hl_bench_perr(ps, "expected the options of '%.*s' in at most %zu characters, got %zu",
+                           (int)(opts - words.v[i]), words.v[i], sizeof own - 1, strlen(opts + 1));
+      else if (hl_bench_alloc_refuses(words.v[i], own_opts, why, sizeof why))
+        rc = hl_bench_perr(ps, "expected options the allocator takes, got '%s': %s", words.v[i],
+                           why);
       else if (hl_bench_strv_find(&cfg->allocs, words.v[i]) >= 0)
         rc = hl_bench_perr(ps, "expected each allocator once, got '%s' twice", words.v[i]);
       else {

@@ -64,7 +64,8 @@ static int mb_child(const char *name, size_t size, uint64_t pairs) {
   hl_ctx_t ctx = {.heap = &heap};
   if (rc == 0) rc = a->thread_init(&ctx);
   if (rc != 0) {
-    fprintf(stderr, "hlmicro: %s: set-up failed: %s\n", name, strerror(rc));
+    fprintf(stderr, "hlmicro: %s: set-up failed: %s\n", name,
+            heap.why[0] ? heap.why : strerror(rc));
     return 1;
   }
   char served[256] = "";

@@ -10,6 +10,7 @@
   that the simulated set indices (hence the counts) are the same every run.
   The normal hlreplay carries no instrumentation.
 ---------------------------------------------------------------------------- */
+#include "alloc/options.h"
 #include "harness/memory_limit.h"
 #include "harness/preload.h"
 #include "harness/replay.h"
@@ -55,10 +56,15 @@ static void usage(FILE *out) {
       "                          none    allocator calls only\n"
       "  --verify              check every allocation: no overlap with live objects,\n"
       "                        alignment, calloc zeroed, contents preserved across\n"
-      "                        realloc and until free; stop at the first violation\n"
+      "                        realloc and until free; stop at the first violation.\n"
+      "                        The overlap check is skipped for allocators whose\n"
+      "                        objects move (property 'moves' in --list: ravioli,\n"
+      "                        stable), where an address is no identity; their own\n"
+      "                        heap checker runs with --options checked=1\n"
       "  --page-size BYTES     allocator page size tunable (K, M suffixes; default 0 =\n"
       "                        the allocator's own)\n"
-      "  --options STR         allocator-specific options, key=value,key=value\n"
+      "  --options STR         allocator-specific options, key=value,key=value; 'help'\n"
+      "                        lists those of the --alloc allocator\n"
       "  --max-memory BYTES|none  refuse, before replaying, a trace that holds more than\n"
       "                        BYTES live at once (K, M, G suffixes): one bigger than the\n"
       "                        machine's memory would be killed by the kernel's OOM killer.\n"
@@ -541,6 +547,14 @@ int main(int argc, char **argv) {
         return usage_error("unknown or incomplete option '%s'", token);
     }
   }
+  /* --options help: the allocator's keys from its table (alloc/options.h), no TRACE needed */
+  if (alloc_name && opt.heap.options && strcmp(opt.heap.options, "help") == 0 &&
+      hl_alloc_find(alloc_name)) {
+    char help[4096];
+    hl_alloc_options_help(hl_alloc_find(alloc_name), help, sizeof help);
+    fputs(help, stdout);
+    return 0;
+  }
   if (optind != argc - 1)
     return usage_error("%s",
                        optind >= argc ? "expected a TRACE file" : "expected exactly one TRACE");
@@ -558,6 +572,13 @@ int main(int argc, char **argv) {
     return usage_error("--page-size: allocator '%s' has no page size tunable (--list shows "
                        "which have the page-size property)",
                        opt.allocator->name);
+  char options_why[HL_HEAP_WHY_LEN]; /* the allocator's own refusal, before any exec or run */
+  if (hl_alloc_options_check(opt.allocator, opt.heap.options, options_why, sizeof options_why)) {
+    fprintf(stderr, "hlreplay: --options: %s\n", options_why);
+    if (opt.allocator->options && opt.allocator->options->count)
+      fprintf(stderr, "(hlreplay --alloc %s --options help lists them)\n", opt.allocator->name);
+    return 2;
+  }
   char check_why[512];
   if (hl_replay_options_check(&opt, check_why, sizeof check_why) != 0)
     return usage_error("%s", check_why);

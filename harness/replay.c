@@ -901,7 +901,10 @@ int hl_replay_run(hl_replay_trace_t *t, const hl_replay_options_t *opt, hl_metri
   run.heap.config.threads = t->threads;
   int rc = run.alloc->heap_init(&run.heap);
   if (rc) {
-    snprintf(why, why_len, "%s: creating the heap failed: %s", run.alloc->name, strerror(rc));
+    if (run.heap.why[0]) /* the allocator's own reason (alloc.h) */
+      snprintf(why, why_len, "%s", run.heap.why);
+    else
+      snprintf(why, why_len, "%s: creating the heap failed: %s", run.alloc->name, strerror(rc));
     replay_run_free(&run);
     return -1;
   }

@@ -53,7 +53,7 @@ for f in "${traces[@]}"; do
 done
 expect_ok "replay --verify checked mode" "$HL_BIN/hlreplay" "$T/larson-2.hlt" --alloc arena \
   --verify -q --options checked=1
-expect_fail "bad option refused" "unknown arena option" "$HL_BIN/hlreplay" "$T/larson-1.hlt" \
+expect_fail "bad option refused" "arena: unknown option 'nosuch'" "$HL_BIN/hlreplay" "$T/larson-1.hlt" \
   --alloc arena -q --options nosuch=1
 
 if [ "${HL_SANITIZED:-0}" = 1 ]; then
@@ -168,6 +168,6 @@ misuse 134 checked=1 interior
 misuse 134 checked=1 foreign
 misuse 0 checked=1 none
 misuse 0 "" none
-misuse 134 "bogus=1" none "^hlarena: unknown arena option 'bogus'"
+misuse 134 "bogus=1" none "^hlarena: HLARENA_OPTIONS: arena: unknown option 'bogus'"
 
 finish test_arena

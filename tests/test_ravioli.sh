@@ -163,7 +163,7 @@ for w in 8 16; do
   if [ "${HL_SANITIZED:-0}" = 0 ]; then
     if ${CC:-gcc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -I. -pthread \
       -DRV_RAVIOLO_WORDS=$w tests/test_ravioli.c alloc/ravioli/ravioli$w.c alloc/kind.c \
-      alloc/hooks.c -o "$HL_TMP/test_ravioli$w" 2>"$HL_TMP/err"; then
+      alloc/hooks.c alloc/options.c -o "$HL_TMP/test_ravioli$w" 2>"$HL_TMP/err"; then
       pass
       if "$HL_TMP/test_ravioli$w" >"$HL_TMP/out$w" 2>&1 &&
         grep -q "test_ravioli: [0-9]* passed, 0 failed" "$HL_TMP/out$w"; then

@@ -182,7 +182,7 @@ static int pick_rooted(model_t *m) {
 static void test_graph(unsigned cohorts, size_t card) {
   stable_config_t c;
   char why[200], opts[100];
-  snprintf(opts, sizeof opts, "cohorts=%u,card=%zu,manual=1,check=%d", cohorts, card,
+  snprintf(opts, sizeof opts, "cohorts=%u,card=%zu,manual=1,checked=%d", cohorts, card,
            card == 1024 ? 1 : 0);
   CHECK(stable_config_parse(&c, opts, why, sizeof why) == 0, "config: %s", why);
   stable_heap_t *h = stable_heap_new(&c);
@@ -237,7 +237,7 @@ static void test_graph(unsigned cohorts, size_t card) {
 static void test_pinned(void) {
   stable_config_t c;
   char why[200];
-  CHECK(stable_config_parse(&c, "cohorts=2,manual=1,check=1", why, sizeof why) == 0, "%s", why);
+  CHECK(stable_config_parse(&c, "cohorts=2,manual=1,checked=1", why, sizeof why) == 0, "%s", why);
   stable_heap_t *h = stable_heap_new(&c);
   size_t offs[1] = {0};
   stable_type_t *t = stable_type_new(64, 1, offs);
@@ -341,7 +341,7 @@ static void test_barrier(bool skip) {
 static void test_raw(void) {
   stable_config_t c;
   char why[200];
-  CHECK(stable_config_parse(&c, "cohorts=1,manual=1,check=1", why, sizeof why) == 0, "%s", why);
+  CHECK(stable_config_parse(&c, "cohorts=1,manual=1,checked=1", why, sizeof why) == 0, "%s", why);
   stable_heap_t *h = stable_heap_new(&c);
   size_t offs[1] = {0};
   stable_type_t *t = stable_type_new(48, 1, offs);
@@ -390,7 +390,7 @@ static void test_face(void) {
   hl_heap_t bad2 = {.allocator = A, .config = {.options = "bogus=1"}};
   CHECK(A->heap_init(&bad2) == EINVAL, "unknown option accepted");
   hl_heap_t heap = {.allocator = A,
-                    .config = {.threads = 2, .options = "minor=4K,cohorts=1,check=1"}};
+                    .config = {.threads = 2, .options = "minor=4K,cohorts=1,checked=1"}};
   CHECK(A->heap_init(&heap) == 0, "heap_init");
   hl_ctx_t c0 = {.heap = &heap, .thread = 0}, c1 = {.heap = &heap, .thread = 1};
   CHECK(A->thread_init(&c0) == 0 && A->thread_init(&c1) == 0, "thread_init");

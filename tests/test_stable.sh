@@ -50,8 +50,8 @@ done
 for m in list tree graph pipeline xmalloc; do
   f="$HL_TMP/c-$m.hlt"
   $T gen $m --threads 2 --seed 3 $(small $m) -o "$f" 2>/dev/null || fail "gen $m (checked)"
-  expect_ok "$m checked" $R "$f" --alloc stable --verify -q --options minor=4K,cohorts=1,major=64K,check=1
-  expect_ok "$m checked pinned" $R "$f" --alloc stable --verify -q --options pin=all,minor=4K,check=1
+  expect_ok "$m checked" $R "$f" --alloc stable --verify -q --options minor=4K,cohorts=1,major=64K,checked=1
+  expect_ok "$m checked pinned" $R "$f" --alloc stable --verify -q --options pin=all,minor=4K,checked=1
   expect_ok "$m raw" $R "$f" --alloc stable --verify -q --options raw=1
   if grep -Eq '^alloc_moves +0$' "$HL_TMP/out"; then pass; else fail "$m raw=1 moved objects"; fi
 done
@@ -61,5 +61,5 @@ for f in build/traces/*.hlt; do
   expect_ok "$(basename $f) verify promoting" $R "$f" --alloc stable --verify -q --options minor=16K,cohorts=2
 done
 expect_fail "bad option" "unknown option" $R "$HL_TMP/c-list.hlt" --alloc stable --options nope=1
-expect_fail "bad card" "bad value" $R "$HL_TMP/c-list.hlt" --alloc stable --options card=1000
+expect_fail "bad card" "option 'card': expected a power of two" $R "$HL_TMP/c-list.hlt" --alloc stable --options card=1000
 finish test_stable.sh

@@ -10,6 +10,7 @@
 #ifndef HL_ARENA_H
 #define HL_ARENA_H
 
+#include "alloc/options.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -196,8 +197,11 @@ typedef struct arena_heap_s {
    and for a huge allocation its size (a multiple of the chunk size). */
 enum { ARENA_RT_SMALL = 1, ARENA_RT_LARGE = 2, ARENA_RT_HUGE = 3 };
 
-/* Parse "key=value,..." into opts (defaults first). Returns 0 or EINVAL,
-   with a message in err. */
+/* The options' table (alloc/options.h), shared by both faces. */
+extern const hl_opt_table_t arena_opt_table;
+/* Parse "key=value,..." into opts (defaults first) with arena_opt_table.
+   Returns 0 or EINVAL, with a message ("arena: ...") in err. No malloc, no
+   stdio: libhlarena.so calls it inside its own start-up. */
 int arena_opts_parse(arena_opts_t *opts, const char *s, char *err, size_t errlen);
 /* Create a heap in memory from mmap (never malloc). NULL with errno. */
 arena_heap_t *arena_heap_create(const arena_opts_t *opts);

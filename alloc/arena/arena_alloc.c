@@ -4,13 +4,9 @@
   (ctx->core, never sched_getcpu), ctx->local is the thread cache. Objects
   never move, so contents, links and sends are the flat helpers.
 
-  Options (--options): reserve=BYTES (address space reserved up front, K/M/G
-  suffixes; 64G), arenas=N (4 per CPU), pools=N (reservation partitions, one
-  per CPU), dirty_min=BYTES (dirty chunk memory always kept per pool; 0),
-  lg_dirty=N (purge when dirty > active >> N; 3), purge=0|1 (1),
-  checked=0|1 (validate every free and abort on misuse; no thread cache; 0),
-  prot_none=0|1 (PROT_NONE purged chunks; default: on when
-  vm.overcommit_memory is 2). The heap page size tunable does not apply:
+  Options (--options): the table arena_opt_table in arena_core.c, shared
+  with libhlarena.so (`hlreplay --alloc arena --options help` prints it;
+  README.md lists it). The heap page size tunable does not apply:
   the chunk size is a build-time constant (ARENA_CHUNK_SHIFT), so a page
   size other than 0 is refused.
 
@@ -35,14 +31,12 @@ typedef struct arena_if_s {
 
 static int arena_if_heap_init(hl_heap_t *heap) {
   arena_opts_t opts;
-  char err[160];
-  if (arena_opts_parse(&opts, heap->config.options, err, sizeof err) != 0) {
-    fprintf(stderr, "arena: %s\n", err);
+  if (arena_opts_parse(&opts, heap->config.options, heap->why, sizeof heap->why) != 0)
     return EINVAL;
-  }
   if (heap->config.page_size != 0) {
-    fprintf(stderr, "arena: the page size is fixed at build time (4 MiB chunks, 64 KiB slabs); "
-                    "--page-size does not apply\n");
+    snprintf(heap->why, sizeof heap->why,
+             "arena: the page size is fixed at build time (4 MiB chunks, 64 KiB slabs); "
+             "--page-size does not apply");
     return EINVAL;
   }
   arena_heap_t *h = arena_heap_create(&opts);
@@ -173,6 +167,7 @@ const hl_allocator_t hl_alloc_arena = {
     .summary = "jemalloc-like (seed 004): per-core arenas of 4 MiB chunks, slabs + thread "
                "caches, large spans with coalescing, huge chunk spans, purging",
     .flags = 0,
+    .options = &arena_opt_table,
     .heap_init = arena_if_heap_init,
     .heap_done = arena_if_heap_done,
     .thread_init = arena_if_thread_init,

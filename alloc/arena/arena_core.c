@@ -104,31 +104,52 @@ static long arena_ncpu(void) {
   return n < 1 ? 1 : n > 256 ? 256 : n;
 }
 
-static int arena_parse_size(const char *v, size_t len, size_t *out) {
-  char *end;
-  char tmp[32];
-  if (len == 0 || len >= sizeof tmp) return -1;
-  memcpy(tmp, v, len);
-  tmp[len] = 0;
-  unsigned long long x = strtoull(tmp, &end, 10);
-  if (end == tmp) return -1;
-  switch (*end) {
-    case 'K':
-      x <<= 10, end++;
-      break;
-    case 'M':
-      x <<= 20, end++;
-      break;
-    case 'G':
-      x <<= 30, end++;
-      break;
-    default:
-      break;
-  }
-  if (*end) return -1;
-  *out = (size_t)x;
-  return 0;
-}
+/* The options (alloc/options.h; README.md): one table for the `arena`
+   allocator and for libhlarena.so's HLARENA_OPTIONS. */
+static const hl_opt_t arena_opts[] = {
+    {.name = "reserve",
+     .kind = HL_OPT_SIZE,
+     .max = SIZE_MAX,
+     HL_OPT_FIELD(arena_opts_t, reserve),
+     .help = "address space reserved up front, in whole chunks (default 64G; 0: none)"},
+    {.name = "arenas",
+     .kind = HL_OPT_UINT,
+     .min = 1,
+     .max = 1024,
+     HL_OPT_FIELD(arena_opts_t, narenas),
+     .help = "arenas, each with its lock (default 4 per CPU)"},
+    {.name = "pools",
+     .kind = HL_OPT_UINT,
+     .min = 1,
+     .max = 256,
+     HL_OPT_FIELD(arena_opts_t, npools),
+     .help = "partitions of the reservation (default one per CPU)"},
+    {.name = "dirty_min",
+     .kind = HL_OPT_SIZE,
+     .max = SIZE_MAX,
+     HL_OPT_FIELD(arena_opts_t, dirty_min),
+     .help = "dirty chunk memory always kept per pool (default 0)"},
+    {.name = "lg_dirty",
+     .kind = HL_OPT_UINT,
+     .max = 30,
+     HL_OPT_FIELD(arena_opts_t, lg_dirty),
+     .help = "purge while dirty > active >> lg_dirty (default 3)"},
+    {.name = "purge",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(arena_opts_t, purge),
+     .help = "0: never madvise dirty chunks away (default 1)"},
+    {.name = "checked",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(arena_opts_t, checked),
+     .help = "validate every free and realloc, abort on misuse; no thread cache (default 0)"},
+    {.name = "prot_none",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(arena_opts_t, prot_none),
+     .help = "PROT_NONE purged chunks (default: 1 when vm.overcommit_memory is 2)"},
+};
+
+const hl_opt_table_t arena_opt_table = {
+    .name = "arena", .opts = arena_opts, .count = sizeof arena_opts / sizeof arena_opts[0]};
 
 int arena_opts_parse(arena_opts_t *o, const char *s, char *err, size_t errlen) {
   long ncpu = arena_ncpu();
@@ -140,58 +161,7 @@ int arena_opts_parse(arena_opts_t *o, const char *s, char *err, size_t errlen) {
                       .purge = true,
                       .checked = false,
                       .prot_none = -1};
-  while (s && *s) {
-    const char *comma = strchr(s, ',');
-    size_t len = comma ? (size_t)(comma - s) : strlen(s);
-    const char *eq = memchr(s, '=', len);
-    if (!eq) {
-      snprintf(err, errlen, "arena option '%.*s' is not key=value", (int)len, s);
-      return EINVAL;
-    }
-    size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
-    const char *v = eq + 1;
-    size_t x = 0;
-    int bad = arena_parse_size(v, vlen, &x);
-#define KEY(k) (klen == sizeof(k) - 1 && memcmp(s, k, klen) == 0)
-    if (bad) {
-      /* every option is numeric */
-    } else if (KEY("reserve")) {
-      o->reserve = x;
-    } else if (KEY("arenas")) {
-      bad = x < 1 || x > 1024;
-      o->narenas = (unsigned)x;
-    } else if (KEY("pools")) {
-      bad = x < 1 || x > 256;
-      o->npools = (unsigned)x;
-    } else if (KEY("dirty_min")) {
-      o->dirty_min = x;
-    } else if (KEY("lg_dirty")) {
-      bad = x > 30;
-      o->lg_dirty = (unsigned)x;
-    } else if (KEY("purge")) {
-      bad = x > 1;
-      o->purge = x == 1;
-    } else if (KEY("checked")) {
-      bad = x > 1;
-      o->checked = x == 1;
-    } else if (KEY("prot_none")) {
-      bad = x > 1;
-      o->prot_none = (int)x;
-    } else {
-      snprintf(err, errlen,
-               "unknown arena option '%.*s' (known: reserve, arenas, pools, dirty_min, "
-               "lg_dirty, purge, checked, prot_none)",
-               (int)klen, s);
-      return EINVAL;
-    }
-#undef KEY
-    if (bad) {
-      snprintf(err, errlen, "bad value in arena option '%.*s'", (int)len, s);
-      return EINVAL;
-    }
-    s = comma ? comma + 1 : s + len;
-  }
-  return 0;
+  return hl_opt_parse(&arena_opt_table, s, o, err, errlen);
 }
 
 static int arena_span_cmp(const arena_tnode_t *a, const arena_tnode_t *b);

@@ -8,7 +8,8 @@
 
   Start-up never recurses: the heap is built from mmap and raw syscalls
   (no stdio, no sysconf), options come from getenv (HLARENA_OPTIONS, the
-  same key=value list as `hlreplay --options`), and the thread-exit hook is
+  same key=value list as `hlreplay --alloc arena --options`, read by the
+  same table; a bad one is reported and aborts), and the thread-exit hook is
   a pthread key (pthread_key_create and pthread_setspecific of a low key do
   not allocate). pthread_atfork is registered from a constructor, after the
   heap works: prepare locks every arena, pool and the metadata lock, the
@@ -56,11 +57,11 @@ static bool face_init(void) {
     int expect = 0;
     if (s == 0 && atomic_compare_exchange_strong(&face_state, &expect, 1)) {
       arena_opts_t opts;
-      char err[160];
+      char err[256];
       if (arena_opts_parse(&opts, getenv("HLARENA_OPTIONS"), err, sizeof err) != 0) {
-        size_t n = strlen(err);
-        ssize_t w = write(2, "hlarena: ", 9);
-        w = write(2, err, n);
+        static const char head[] = "hlarena: HLARENA_OPTIONS: ";
+        ssize_t w = write(2, head, sizeof head - 1);
+        w = write(2, err, strlen(err));
         w = write(2, "\n", 1);
         (void)w;
         abort();

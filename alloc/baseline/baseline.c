@@ -17,11 +17,9 @@
   same library as malloc; one that is not fails with ENOTSUP, and the
   identification lists it, rather than mixing two allocators in one run.
 
-  A library may lack some calls (Debian's jemalloc has no pvalloc): in a
-  preloaded program such a call falls through to glibc, and freeing its
-  result crashes the library. So every kind is checked to be defined by the
-  same library as malloc; one that is not fails with ENOTSUP, and the
-  identification lists it, rather than mixing two allocators in one run.
+  None of them takes heaplab options: each library is tuned by its own
+  environment variables (MALLOC_CONF, GLIBC_TUNABLES, ...), which the
+  preloaded process inherits; an option string is refused, naming them.
 
   HEAPLAB_BASELINE_DIR (harness/preload.h) makes the harness preload the
   libraries from that folder (a bench bundle's baselines/) rather than the
@@ -32,6 +30,7 @@
   real behaviour; in serial replay they see a single thread.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
+#include "alloc/options.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -57,7 +56,11 @@ static void baseline_state_init(baseline_state_t *st) {
         strcmp(identify_definer(hl_alloc_kind_name((hl_alloc_kind_t)k)), malloc_definer) == 0;
 }
 
-static int baseline_heap_init(hl_heap_t *heap) {
+/* No options (alloc/options.h): the library's own tuning is in its
+   environment, which the preloaded process inherits; `options` says where. */
+static int baseline_heap_init(hl_heap_t *heap, const hl_opt_table_t *options) {
+  int rc = hl_opt_parse(options, heap->config.options, NULL, heap->why, sizeof heap->why);
+  if (rc) return rc;
   baseline_state_init(&baseline_state);
   heap->state = &baseline_state;
   return 0;
@@ -231,18 +234,23 @@ static int identify_expect(const char *want, char *buf, size_t len) {
   return -1;
 }
 
-#define BASELINE_ALLOCATOR(ident, soname, flags_, summary_)                                        \
-  BASELINE_ALLOCATOR_NAMED(ident, #ident, soname, flags_, summary_)
-#define BASELINE_ALLOCATOR_NAMED(ident, name_, soname, flags_, summary_)                           \
+#define BASELINE_ALLOCATOR(ident, soname, flags_, summary_, tuning)                                \
+  BASELINE_ALLOCATOR_NAMED(ident, #ident, soname, flags_, summary_, tuning)
+#define BASELINE_ALLOCATOR_NAMED(ident, name_, soname, flags_, summary_, tuning)                   \
   static int ident##_identify(char *buf, size_t len) {                                             \
     return identify_expect(soname, buf, len);                                                      \
+  }                                                                                                \
+  static const hl_opt_table_t ident##_options = {.name = name_, .none = tuning};                   \
+  static int ident##_heap_init(hl_heap_t *heap) {                                                  \
+    return baseline_heap_init(heap, &ident##_options);                                             \
   }                                                                                                \
   const hl_allocator_t hl_alloc_##ident = {                                                        \
       .name = name_,                                                                               \
       .summary = summary_,                                                                         \
       .flags = flags_,                                                                             \
       .preload_soname = soname,                                                                    \
-      .heap_init = baseline_heap_init,                                                             \
+      .options = &ident##_options,                                                                 \
+      .heap_init = ident##_heap_init,                                                              \
       .heap_done = baseline_heap_done,                                                             \
       .thread_init = hl_flat_thread_init,                                                          \
       .thread_done = hl_flat_thread_done,                                                          \
@@ -257,15 +265,21 @@ static int identify_expect(const char *want, char *buf, size_t len) {
       .identify = ident##_identify,                                                                \
   };
 
-BASELINE_ALLOCATOR(system, "libc.so.6", 0, "glibc malloc (ptmalloc2), the system allocator")
+BASELINE_ALLOCATOR(system, "libc.so.6", 0, "glibc malloc (ptmalloc2), the system allocator",
+                   "glibc's malloc reads GLIBC_TUNABLES from the environment")
 BASELINE_ALLOCATOR(jemalloc, "libjemalloc.so.2", HL_ALLOC_PRELOAD,
-                   "jemalloc from Debian (libjemalloc2), via LD_PRELOAD")
+                   "jemalloc from Debian (libjemalloc2), via LD_PRELOAD",
+                   "jemalloc reads MALLOC_CONF from the environment")
 BASELINE_ALLOCATOR(mimalloc, "libmimalloc.so.2", HL_ALLOC_PRELOAD,
-                   "mimalloc from Debian (libmimalloc2.0), via LD_PRELOAD")
+                   "mimalloc from Debian (libmimalloc2.0), via LD_PRELOAD",
+                   "mimalloc reads MIMALLOC_* variables from the environment")
 BASELINE_ALLOCATOR(tcmalloc, "libtcmalloc_minimal.so.4", HL_ALLOC_PRELOAD,
-                   "tcmalloc from Debian gperftools (libtcmalloc-minimal4), via LD_PRELOAD")
+                   "tcmalloc from Debian gperftools (libtcmalloc-minimal4), via LD_PRELOAD",
+                   "tcmalloc reads TCMALLOC_* variables from the environment")
 /* heaplab's own arena allocator (alloc/arena) as a real malloc, the way a
    user would run it: build/lib/libhlarena.so by LD_PRELOAD (harness/preload.c
    finds libhl*.so in the build's lib/ folder). */
 BASELINE_ALLOCATOR_NAMED(arena_preload, "arena-preload", "libhlarena.so", HL_ALLOC_PRELOAD,
-                         "heaplab's arena allocator as libhlarena.so, via LD_PRELOAD")
+                         "heaplab's arena allocator as libhlarena.so, via LD_PRELOAD",
+                         "libhlarena.so reads the `arena` allocator's options from "
+                         "HLARENA_OPTIONS in the environment")

@@ -6,14 +6,18 @@
   valid allocator: replay --verify refuses it.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
+#include "alloc/options.h"
 #include <stdio.h>
 #include <string.h>
 
 static _Alignas(64) char null_object[64];
 
+/* No options (alloc/options.h): a non-empty string is refused. */
+static const hl_opt_table_t null_options = {.name = "null"};
+
 static int null_heap_init(hl_heap_t *heap) {
   heap->state = NULL;
-  return 0;
+  return hl_opt_parse(&null_options, heap->config.options, NULL, heap->why, sizeof heap->why);
 }
 static void null_heap_done(hl_heap_t *heap) {
   (void)heap;
@@ -57,6 +61,7 @@ const hl_allocator_t hl_alloc_null = {
     .name = "null",
     .summary = "does nothing: measures the harness's own cost per event",
     .flags = HL_ALLOC_NO_MEMORY,
+    .options = &null_options,
     .heap_init = null_heap_init,
     .heap_done = null_heap_done,
     .thread_init = hl_flat_thread_init,

@@ -6,6 +6,7 @@
   README.md in this folder says why it is built so.
 ---------------------------------------------------------------------------- */
 #include "alloc/ravioli/rv_internal.h"
+#include "alloc/options.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,37 +14,41 @@
 
 /* ==== the interface (alloc/alloc.h) ==== */
 
-static int rv_parse_options(rv_heap_t *h, const char *opts) {
-  if (opts == NULL) return 0;
-  const char *s = opts;
-  while (*s) {
-    char key[32];
-    size_t kl = strcspn(s, "=,");
-    if (kl == 0 || kl >= sizeof key || s[kl] != '=') return EINVAL;
-    memcpy(key, s, kl);
-    key[kl] = 0;
-    s += kl + 1;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || (*end && *end != ',')) return EINVAL;
-    s = *end ? end + 1 : end;
-    if (strcmp(key, "hysteresis") == 0 && v <= 1)
-      h->keep = (uint32_t)v;
-    else if (strcmp(key, "keep") == 0 && v <= 65536)
-      h->keep = (uint32_t)v;
-    else if (strcmp(key, "checked") == 0 && v <= 1)
-      h->checked = v;
-    else if (strcmp(key, "batch") == 0 && v >= 1 && v <= 65536)
-      h->batch_pages = v;
-    else
-      return EINVAL;
-  }
-  return 0;
-}
+/* The heap options (alloc/options.h); README.md says what each does. */
+static const hl_opt_t rv_opts[] = {
+    {.name = "keep",
+     .kind = HL_OPT_UINT,
+     .min = 0,
+     .max = 65536,
+     HL_OPT_FIELD(rv_heap_t, keep),
+     .help = "empty pages a thread keeps and reuses before the shared pool (default 1)"},
+    {.name = "hysteresis",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(rv_heap_t, keep),
+     .help = "the seed's rule: 1 is keep=1 (default), 0 is keep=0"},
+    {.name = "checked",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(rv_heap_t, checked),
+     .help = "walk every invariant of the thread's heap after every operation (default 0)"},
+    {.name = "batch",
+     .kind = HL_OPT_UINT,
+     .min = 1,
+     .max = 65536,
+     HL_OPT_FIELD(rv_heap_t, batch_pages),
+     .help = "pages mmap'ed at a time (default 1 MiB worth, at least 4)"},
+};
+
+static const hl_opt_table_t rv_options = {
+    .name = RV_ALLOC_NAME, .opts = rv_opts, .count = sizeof rv_opts / sizeof rv_opts[0]};
 
 static int rv_heap_init(hl_heap_t *heap) {
+  heap->why[0] = '\0';
   size_t ps = heap->config.page_size ? heap->config.page_size : 4096;
-  if (ps < 1024 || ps > ((size_t)2 << 20) || (ps & (ps - 1))) return EINVAL;
+  if (ps < 1024 || ps > ((size_t)2 << 20) || (ps & (ps - 1))) {
+    snprintf(heap->why, sizeof heap->why,
+             RV_ALLOC_NAME ": page size %zu: expected a power of two from 1K to 2M", ps);
+    return EINVAL;
+  }
   rv_heap_t *h = calloc(1, sizeof *h);
   if (h == NULL) return ENOMEM;
   h->page_size = ps;
@@ -52,7 +57,7 @@ static int rv_heap_init(hl_heap_t *heap) {
   h->keep = 1;
   h->checked = RV_DEBUG != 0;
   h->batch_pages = ps >= ((size_t)1 << 20) / 4 ? 4 : ((size_t)1 << 20) / ps;
-  int rc = rv_parse_options(h, heap->config.options);
+  int rc = hl_opt_parse(&rv_options, heap->config.options, h, heap->why, sizeof heap->why);
   if (rc) {
     free(h);
     return rc;
@@ -407,6 +412,7 @@ const hl_allocator_t hl_alloc_ravioli = {
                "ravioli with back-references, trees for large objects, page pool, message "
                "passing by transfer pages",
     .flags = HL_ALLOC_MOVES | HL_ALLOC_OWNED | HL_ALLOC_PAGE_SIZE,
+    .options = &rv_options,
     .heap_init = rv_heap_init,
     .heap_done = rv_heap_done,
     .thread_init = rv_thread_init,

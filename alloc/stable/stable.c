@@ -14,6 +14,7 @@
   the young pages. See README.md for the rules and what they cost.
 ---------------------------------------------------------------------------- */
 #include "alloc/stable/stable_internal.h"
+#include "alloc/options.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -756,18 +757,66 @@ void st_maybe_collect(stable_heap_t *h, size_t size) {
 
 /* ---- configuration ---- */
 
-static bool st_parse_size(const char *v, size_t *out) {
-  char *end;
-  unsigned long long n = strtoull(v, &end, 10);
-  if (end == v) return false;
-  if (*end == 'k' || *end == 'K')
-    n <<= 10, end++;
-  else if (*end == 'm' || *end == 'M')
-    n <<= 20, end++;
-  if (*end) return false;
-  *out = (size_t)n;
-  return true;
+/* pin=all (every object), none, or BYTES (typed objects of at least BYTES) */
+#define ST_PIN_ALL UINT64_MAX
+static void st_set_pin(void *conf, uint64_t v) {
+  stable_config_t *c = conf;
+  c->pin_all = v == ST_PIN_ALL;
+  c->pin_min = v == ST_PIN_ALL ? 0 : (size_t)v;
 }
+
+static const hl_opt_word_t st_pin_words[] = {{"all", ST_PIN_ALL}, {"none", 0}, {NULL, 0}};
+
+/* The options (alloc/options.h; README.md, "Options"). */
+static const hl_opt_t st_opts[] = {
+    {.name = "cohorts",
+     .kind = HL_OPT_UINT,
+     .min = 1,
+     .max = STABLE_MAX_COHORT,
+     HL_OPT_FIELD(stable_config_t, cohorts),
+     .help = "minor collections an object survives before promotion (default 7)"},
+    {.name = "card",
+     .kind = HL_OPT_SIZE,
+     .min = ST_MIN_CARD,
+     .max = ST_PAGE,
+     .flags = HL_OPT_POW2,
+     HL_OPT_FIELD(stable_config_t, card),
+     .help = "card size in bytes (default 1K)"},
+    {.name = "minor",
+     .kind = HL_OPT_SIZE,
+     .min = 1,
+     .max = SIZE_MAX,
+     HL_OPT_FIELD(stable_config_t, minor_bytes),
+     .help = "allocation volume between minor collections (default 1M)"},
+    {.name = "major",
+     .kind = HL_OPT_SIZE,
+     .min = 1,
+     .max = SIZE_MAX,
+     HL_OPT_FIELD(stable_config_t, major_bytes),
+     .help = "allocation volume between major collections (default 16M)"},
+    {.name = "pin",
+     .kind = HL_OPT_SIZE,
+     .min = 1,
+     .max = (uint64_t)1 << 48,
+     .set = st_set_pin,
+     .words = st_pin_words,
+     .help = "pin every object, none (default), or typed objects of at least BYTES"},
+    {.name = "raw",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(stable_config_t, raw),
+     .help = "1: nothing ever becomes typed: no tracing, no moves (default 0)"},
+    {.name = "checked",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(stable_config_t, checked),
+     .help = "full stable_heap_is_valid after every operation: slow (default 0)"},
+    {.name = "manual",
+     .kind = HL_OPT_BOOL,
+     HL_OPT_FIELD(stable_config_t, collect_at),
+     .help = "1: collect only when asked (tests), not by volume (default 0)"},
+};
+
+const hl_opt_table_t stable_options = {
+    .name = "stable", .opts = st_opts, .count = sizeof st_opts / sizeof st_opts[0]};
 
 int stable_config_parse(stable_config_t *out, const char *options, char *why, size_t why_len) {
   *out = (stable_config_t){.cohorts = 7,
@@ -775,60 +824,7 @@ int stable_config_parse(stable_config_t *out, const char *options, char *why, si
                            .minor_bytes = (size_t)1 << 20,
                            .major_bytes = (size_t)16 << 20,
                            .checked = STABLE_DEBUG != 0};
-  if (options == NULL) return 0;
-  char buf[512];
-  if (strlen(options) >= sizeof buf) {
-    snprintf(why, why_len, "stable: options too long");
-    return EINVAL;
-  }
-  strcpy(buf, options);
-  for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(kv, '=');
-    const char *k = kv, *v = eq ? eq + 1 : "1";
-    if (eq) *eq = 0;
-    size_t n = 0;
-    bool ok = st_parse_size(v, &n);
-    if (strcmp(k, "cohorts") == 0) {
-      ok = ok && n >= 1 && n <= STABLE_MAX_COHORT;
-      out->cohorts = (unsigned)n;
-    } else if (strcmp(k, "card") == 0) {
-      ok = ok && n >= ST_MIN_CARD && n <= ST_PAGE && (n & (n - 1)) == 0;
-      out->card = n;
-    } else if (strcmp(k, "minor") == 0) {
-      ok = ok && n > 0;
-      out->minor_bytes = n;
-    } else if (strcmp(k, "major") == 0) {
-      ok = ok && n > 0;
-      out->major_bytes = n;
-    } else if (strcmp(k, "pin") == 0) {
-      if (strcmp(v, "all") == 0)
-        out->pin_all = true, ok = true;
-      else if (strcmp(v, "none") == 0)
-        out->pin_all = false, out->pin_min = 0, ok = true;
-      else
-        ok = ok && n > 0, out->pin_min = n;
-    } else if (strcmp(k, "raw") == 0) {
-      ok = ok && n <= 1;
-      out->raw = n;
-    } else if (strcmp(k, "check") == 0) {
-      ok = ok && n <= 1;
-      out->checked = n;
-    } else if (strcmp(k, "manual") == 0) {
-      ok = ok && n <= 1;
-      out->collect_at = (uint32_t)n;
-    } else {
-      snprintf(why, why_len,
-               "stable: unknown option '%s' (known: cohorts=1..15, card=128..65536 (power of two), "
-               "minor=BYTES, major=BYTES, pin=all|none|BYTES, raw=0|1, check=0|1, manual=0|1)",
-               k);
-      return EINVAL;
-    }
-    if (!ok) {
-      snprintf(why, why_len, "stable: bad value '%s' for option '%s'", v, k);
-      return EINVAL;
-    }
-  }
-  return 0;
+  return hl_opt_parse(&stable_options, options, out, why, why_len);
 }
 
 /* ---- heap lifecycle ---- */

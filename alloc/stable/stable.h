@@ -46,8 +46,11 @@ typedef struct stable_config_s {
   uint32_t collect_at; /* 0 = collect by volume; else only when asked (tests) */
 } stable_config_t;
 
-/* Defaults, then "key=value,..." options (cohorts, card, minor, major, pin,
-   raw, check, manual). Returns 0 or EINVAL with a message in `why`. */
+/* The options' table (alloc/options.h): cohorts, card, minor, major, pin,
+   raw, checked, manual. */
+extern const struct hl_opt_table_s stable_options;
+/* Defaults, then "key=value,..." options by that table. Returns 0 or EINVAL
+   with a message ("stable: ...") in `why`. */
 int stable_config_parse(stable_config_t *out, const char *options, char *why, size_t why_len);
 
 typedef struct stable_heap_s stable_heap_t;

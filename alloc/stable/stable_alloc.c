@@ -39,10 +39,8 @@ typedef struct sa_state_s {
 static int sa_heap_init(hl_heap_t *heap) {
   sa_state_t *st = calloc(1, sizeof *st);
   if (st == NULL) return ENOMEM;
-  char why[256];
-  int rc = stable_config_parse(&st->conf, heap->config.options, why, sizeof why);
+  int rc = stable_config_parse(&st->conf, heap->config.options, heap->why, sizeof heap->why);
   if (rc) {
-    fprintf(stderr, "%s\n", why);
     free(st);
     return rc;
   }
@@ -327,6 +325,7 @@ const hl_allocator_t hl_alloc_stable = {
     .summary = "local stable heap: per-thread size classes, raw and traced (typed) objects, "
                "cohort aging, promotion, card marking, pinning",
     .flags = HL_ALLOC_MOVES,
+    .options = &stable_options,
     .heap_init = sa_heap_init,
     .heap_done = sa_heap_done,
     .thread_init = sa_thread_init,

@@ -26,6 +26,7 @@
   with big buffers run at all.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
+#include "alloc/options.h"
 #include "alloc/unit/unit_internal.h"
 #include <errno.h>
 #include <pthread.h>
@@ -79,7 +80,12 @@ static int unit_class_of(size_t n) {
 
 /* ---- heap / thread lifecycle ---- */
 
+/* No options (alloc/options.h): a non-empty string is refused. */
+static const hl_opt_table_t unit_options = {.name = "unit"};
+
 static int unit_heap_init(hl_heap_t *heap) {
+  int rc = hl_opt_parse(&unit_options, heap->config.options, NULL, heap->why, sizeof heap->why);
+  if (rc) return rc;
   unit_state_t *st = calloc(1, sizeof *st);
   if (st == NULL) return ENOMEM;
   pthread_mutex_init(&st->lock, NULL);
@@ -298,6 +304,7 @@ const hl_allocator_t hl_alloc_unit = {
     .summary = "ServerKit-style unit heaps: per-thread fixed-size heaps per size class, "
                "refcounted units, remote frees",
     .flags = 0,
+    .options = &unit_options,
     .heap_init = unit_heap_init,
     .heap_done = unit_heap_done,
     .thread_init = unit_thread_init,
