@@ -3,7 +3,7 @@
 #   make            build everything into build/ (commands in build/bin/)
 #   make deps       install the Debian packages heaplab uses, where missing
 #   make test       unit + integration tests, again under ASan+UBSan and under TSan,
-#                   and a short fuzz run of the trace reader
+#                   and a short run of every fuzz target (make fuzz: a longer one)
 #   make capture-baselines  jemalloc, mimalloc and tcmalloc rebuilt from Debian's sources
 #                   with the capture instrumentation, for `hlreplay --sim` (bench and test need it)
 #   make bench      the benchmark matrix of harness/bench.conf (QUICK=1: harness/bench-quick.conf),
@@ -128,19 +128,33 @@ build/traces/%.hlt: workloads/traces/%.hlt.xz
 	@echo "  XZ      $@"
 	@xz -dc $< >$@.tmp && mv $@.tmp $@
 
-# libFuzzer targets built with clang's fuzzer runtime, one recipe for all: the
-# target's source and the other C sources it lists. The simulator's inputs
-# (fuzz_sim_*) with the simulator's sources; the trace reader (the rest).
-define FUZZ_LINK
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	@$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $< $(filter %.c,$(filter-out $<,$^)) -o $@
+# libFuzzer targets (tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME), built with
+# clang's fuzzer runtime, one recipe for all: the target's source and the C
+# sources it links, FUZZ_DEPS_fuzz_NAME when the target sets it, else the trace
+# library (FUZZ_DEPS: the reader, writer, text form, generators, importers).
+# Each has a seed corpus tests/fuzz/corpus/fuzz_NAME/ and, when the format has
+# tokens worth knowing, a dictionary tests/fuzz/fuzz_NAME.dict (`make fuzz` and
+# tests/run.sh pass it with -dict=). The targets:
+#   fuzz_trace_reader   binary traces (versions 1 and 2) and text that starts with the header
+#   fuzz_trace_text     the text form: any input to `hltrace pack`'s parser, and round trips
+#   fuzz_import_mtrace  glibc MALLOC_TRACE logs (`hltrace import mtrace`)
+#   fuzz_import_record  the recorder's raw logs (`hltrace import record`)
+#   fuzz_bench_config   hlbench's config files (harness/bench_config.c)
+#   fuzz_sim_input      the simulator's access traces, and its config files (inputs
+#                       starting with "#conf", sim/sim_config.c)
+FUZZ_DEPS                   = $(TRACE_SRC) alloc/kind.c
+FUZZ_DEPS_fuzz_sim_input    = $(SIM_SRC)
+FUZZ_DEPS_fuzz_bench_config = harness/bench_config.c harness/bench_util.c sim/sim_config.c $(ALLOC_SRC)
+define FUZZ_RULE
+build/fuzz/$(1): tests/fuzz/$(1).c $$(or $$(FUZZ_DEPS_$(1)),$$(FUZZ_DEPS)) $$(wildcard */*.h */*/*.h)
+	@mkdir -p $$(dir $$@)
+	@echo "  FUZZ    $$@"
+	@$$(CLANG) -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $$< $$(filter %.c,$$(filter-out $$<,$$^)) -ldl -lpthread -lm -o $$@
 endef
-build/fuzz/fuzz_sim_%: tests/fuzz/fuzz_sim_%.c $(SIM_SRC) $(wildcard */*.h)
-	$(FUZZ_LINK)
-build/fuzz/%: tests/fuzz/%.c $(TRACE_SRC) alloc/kind.c $(wildcard */*.h)
-	$(FUZZ_LINK)
+$(foreach f,$(FUZZ_SRC:tests/fuzz/%.c=%),$(eval $(call FUZZ_RULE,$(f))))
+# -dict=FILE for a target that has a dictionary
+fuzz_dict = $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict)
 
 # ---- access capture: build/bin/hlreplay-sim (`hlreplay --sim`, sim/README.md) ----
 # The project's allocator sources (every alloc/*.c and alloc/*/*.c except the
@@ -285,12 +299,13 @@ test: deps paper-deps
 
 fuzz-build: $(FUZZERS)
 
-# A longer fuzz campaign: make fuzz FUZZ_SECONDS=600
+# A longer fuzz campaign, every target in turn: make fuzz FUZZ_SECONDS=600
+# (new inputs go to build/fuzz/new-NAME/, crashes to ./crash-*)
 fuzz: fuzz-build
-	@for f in $(FUZZERS); do \
-	  c=tests/fuzz/corpus/$$(basename $$f); mkdir -p build/fuzz/new-$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/new-$$(basename $$f) $$c || exit 1; \
-	done
+	@set -e; $(foreach f,$(FUZZ_SRC:tests/fuzz/%.c=%), \
+	  mkdir -p build/fuzz/new-$(f); \
+	  build/fuzz/$(f) -max_total_time=$(FUZZ_SECONDS) $(call fuzz_dict,$(f)) \
+	    build/fuzz/new-$(f) tests/fuzz/corpus/$(f);)
 
 # ---- benchmarks ----
 bench: deps all capture-baselines

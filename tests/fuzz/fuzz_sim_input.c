@@ -11,9 +11,14 @@
   invariants (sim_is_valid) must hold after it. Accesses over 64 KiB are
   skipped (they only cost time: the line loop is the same).
 
+  Depth (fuzz_util.h): an input is past the header when it is a config the
+  loader accepted, or a trace with at least one access read (for the binary
+  form: past its magic).
+
   Any broken property calls abort(), which libFuzzer reports as a crash.
 ---------------------------------------------------------------------------- */
 #include "sim/sim.h"
+#include "tests/fuzz/fuzz_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +27,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  fuzz_depth_what = "accepted as a config or read as a trace with accesses";
+  return 0;
+}
 
 static void fuzz_feed(void *arg, unsigned core, uint64_t addr, uint64_t size, sim_op_t op) {
   if (size > 65536) return;
@@ -40,7 +49,9 @@ static void fuzz_config(const uint8_t *data, size_t size) {
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   sim_config_t cfg;
   sim_config_default(&cfg);
-  if (sim_config_load(&cfg, path, err, sizeof err) == 0) {
+  int rc = sim_config_load(&cfg, path, err, sizeof err);
+  fuzz_depth(rc == 0);
+  if (rc == 0) {
     if (sim_config_check(&cfg, err, sizeof err) != 0) abort();
   } else if (strstr(err, path) == NULL) {
     abort(); /* every error names the file */
@@ -73,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   err[0] = '\0';
   long long n = sim_trace_read(in, "fuzz", cfg.cores, fuzz_feed, sim, err, sizeof err);
   fclose(in);
+  fuzz_depth(n > 0);
   if (n < 0 && strncmp(err, "fuzz", 4) != 0) abort(); /* an error names its input */
   if (!sim_is_valid(sim)) abort();
   sim_destroy(sim);

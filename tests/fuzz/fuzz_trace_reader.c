@@ -18,8 +18,13 @@
   message twice or used by anyone meanwhile, and a valid trace ends with no
   message open. A version 1 file never yields SEND_PART.
 
+  Depth (fuzz_util.h): an input is past the header when the binary header
+  (magic, version, threads, meta) was accepted, or the text parser read the
+  two header lines and opened its writer.
+
   Any broken property calls abort(), which libFuzzer reports as a crash.
 ---------------------------------------------------------------------------- */
+#include "tests/fuzz/fuzz_util.h"
 #include "workloads/trace.h"
 #include "workloads/trace/internal.h"
 
@@ -28,11 +33,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static bool fuzz_opened; /* the text parser opened its writer */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  fuzz_depth_what = "past the header (binary or text)";
+  return 0;
+}
 
 static hl_trace_writer_t *fuzz_open_mem(void *ctx, uint32_t threads, const char *meta,
                                         uint32_t version, hl_trace_error_t *err) {
   (void)ctx;
+  fuzz_opened = true;
   return trace_writer_open_version(NULL, threads, meta, version, err);
 }
 
@@ -87,7 +99,9 @@ static void fuzz_round_trip(const uint8_t *bin, size_t len) {
 static void fuzz_text(const uint8_t *data, size_t size) {
   hl_trace_error_t err;
   size_t bin_len = 0;
+  fuzz_opened = false;
   uint8_t *bin = fuzz_pack((const char *)data, size, &bin_len, &err);
+  fuzz_depth(fuzz_opened);
   if (!bin) {
     if (err.offset > size || err.line == 0 || !err.message[0]) abort();
     return;
@@ -114,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   hl_trace_error_t err;
   hl_trace_reader_t *r = hl_trace_open_mem(data, size, "fuzz", &err);
+  fuzz_depth(r != NULL);
   if (!r) {
     if (err.offset > size || !err.message[0]) abort();
     return 0;
