@@ -65,6 +65,35 @@ bool hl_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /* out = {median, min, max} of v[0..n), n >= 1 (v is sorted in place): the
    repeated measurements of hlqueuebench and hlmicro. */
 void hl_bench_median_min_max(double *v, unsigned n, double out[3]);
+/* write(2) all of buf. 0 ok, else the errno. */
+int hl_bench_write_fd(int fd, const char *buf, size_t len);
+/* Write buf to path through DIR/.NAME.tmp renamed over it, so the file is
+   complete or absent. 0 ok, else the errno (ENOSPC: the disk is full). */
+int hl_bench_put_file(const char *path, const char *buf, size_t len);
+/* Bytes in the regular files under path (symlinks not followed). */
+uint64_t hl_bench_tree_bytes(const char *path);
+/* "12.0 KiB", "57.3 MiB", "1.2 GiB" */
+void hl_bench_fmt_bytes(char *buf, size_t size, uint64_t bytes);
+
+/* ---- who writes a run folder (bench_util.c) ---- */
+
+/* The marker in an unfinished run folder (RESULTS/.NAME.tmp/): pid, host,
+   pid_ns, boot_id, start_ticks (when the process started, /proc/PID/stat
+   field 22) and started (UTC), one key=value a line, so that a later
+   hlbench can tell a folder being written from one a killed hlbench left
+   behind. */
+#define HL_BENCH_OWNER ".owner"
+/* The one-object trace hlbench replays once with the config's replay_args
+   before the matrix (hlbench.c), in the run folder. */
+#define HL_BENCH_REPLAY_CHECK ".replay-check.hlt"
+/* Write this process's marker into dir. 0 ok, else the errno. */
+int hl_bench_owner_write(const char *dir, time_t started);
+/* Look at the unfinished run folders (.*.tmp) in results and say on err
+   what each is: a live hlbench's (left alone); a gone hlbench's holding
+   only what can be made again (removed, and said so); a gone hlbench's
+   holding measurements, another host's (or pid namespace's) or one without
+   a marker (left alone, with its size and what to do). */
+void hl_bench_leftovers(const char *results, FILE *err);
 
 /* ---- the config (bench_config.c) ---- */
 
@@ -284,7 +313,8 @@ typedef struct hl_bench_meta_s {
 /* Write meta.json (see BENCH.md for its fields). 0 ok, -1 write error. */
 int hl_bench_write_meta(FILE *out, const hl_bench_meta_t *meta);
 /* --collect: rewrite the served_by and runs entries of a jobs run's
-   meta.json from the collected runs. 0 ok, -1 error. */
+   meta.json from the collected runs. 0 ok, -1 it cannot be read or is not
+   in the shape written, -2 it cannot be written (errno set). */
 int hl_bench_update_meta(const char *path, const hl_bench_plan_t *plan);
 /* JSON string literal, with invalid UTF-8 replaced by U+FFFD so the file
    always parses. */

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,14 +51,22 @@ static void hl_bench_buf_append(hl_bench_buf_t *b, const char *data, size_t n) {
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void hl_bench_child_exec(char *const argv[], const char *cwd, int out_fd, int err_fd) {
+static void hl_bench_child_exec(char *const argv[], const char *cwd, int out_fd, int err_fd,
+                                pid_t parent) {
   setpgid(0, 0);
+  /* Its own process group shields it from a Ctrl-C meant for hlbench, so
+     when hlbench dies without stopping it (SIGKILL, the OOM killer) it must
+     die too, instead of running on unseen, disturbing the next bench's
+     timings. The setting survives exec; a parent already gone is checked. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
   /* hlbench's own handlers must not survive into the child's pre-exec code;
      exec resets caught signals anyway, ignored ones must be restored. */
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
   signal(SIGPIPE, SIG_DFL);
+  signal(SIGXFSZ, SIG_DFL);
   int in_fd = open("/dev/null", O_RDONLY);
   if (in_fd >= 0) dup2(in_fd, 0);
   dup2(out_fd, 1);
@@ -93,6 +102,7 @@ int hl_bench_child_run(char *const argv[], const char *cwd, double timeout_s,
     return -1;
   }
   double start = hl_bench_now();
+  pid_t self = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     res->exit = HL_BENCH_SPAWN_FAILED;
@@ -105,7 +115,7 @@ int hl_bench_child_run(char *const argv[], const char *cwd, double timeout_s,
     res->err = hl_bench_xstrdup("");
     return 0;
   }
-  if (pid == 0) hl_bench_child_exec(argv, cwd, out_pipe[1], err_pipe[1]);
+  if (pid == 0) hl_bench_child_exec(argv, cwd, out_pipe[1], err_pipe[1], self);
   /* Also from the parent, so that a kill(-pid) right away cannot miss. */
   setpgid(pid, pid);
   close(out_pipe[1]);

@@ -147,8 +147,11 @@ static void hl_bench_meta_git(FILE *out, const hl_bench_meta_t *meta) {
   char *dirty = NULL;
   if (commit) {
     /* Untracked files count: an uncommitted new allocator changes results.
-       Ignored paths (build/, results/) do not. */
-    char *st_argv[] = {"git", "-C", (char *)dir, "status", "--porcelain", NULL};
+       Ignored paths (build/, results/) do not. --no-optional-locks: status
+       and diff must not take the index lock (and break a git command of the
+       user's running meanwhile, or leave the lock behind if killed). */
+    char *st_argv[] = {"git",    "--no-optional-locks", "-C", (char *)dir,
+                       "status", "--porcelain",         NULL};
     dirty = hl_bench_capture(st_argv, NULL, meta->stop);
   }
   fprintf(out, "  \"git\": {\n");
@@ -160,17 +163,22 @@ static void hl_bench_meta_git(FILE *out, const hl_bench_meta_t *meta) {
   fprintf(out, "    \"diff\": ");
   if (dirty && *dirty && meta->diff_path) {
     /* The diff makes a dirty run reproducible; kept beside meta.json. */
-    char *diff_argv[] = {"git", "-C", (char *)dir, "diff", "--no-ext-diff", "HEAD", NULL};
+    char *diff_argv[] = {"git",  "--no-optional-locks", "-C",   (char *)dir,
+                         "diff", "--no-ext-diff",       "HEAD", NULL};
     char *diff = hl_bench_capture(diff_argv, NULL, meta->stop);
-    FILE *f = diff ? fopen(meta->diff_path, "w") : NULL;
-    if (f) {
-      fprintf(f, "%s\n", diff);
-      fclose(f);
+    char *text = diff ? hl_bench_xasprintf("%s\n", diff) : NULL;
+    /* named only when it was written whole */
+    int e = text ? hl_bench_put_file(meta->diff_path, text, strlen(text)) : -1;
+    if (e == 0) {
       const char *base = strrchr(meta->diff_path, '/');
       hl_bench_json_string(out, base ? base + 1 : meta->diff_path);
     } else {
+      if (e > 0)
+        fprintf(stderr, "hlbench: warning: cannot write %s: %s (meta.json's git.diff is null)\n",
+                meta->diff_path, strerror(e));
       fputs("null", out);
     }
+    free(text);
     free(diff);
   } else {
     fputs("null", out);
@@ -433,14 +441,9 @@ int hl_bench_update_meta(const char *path, const hl_bench_plan_t *plan) {
   free(runs);
   int rc = -1;
   if (ok) {
-    char *tmp = hl_bench_xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-      fputs(text, f);
-      rc = fclose(f) == 0 && rename(tmp, path) == 0 ? 0 : -1;
-      if (rc) unlink(tmp);
-    }
-    free(tmp);
+    int e = hl_bench_put_file(path, text, strlen(text));
+    rc = e ? -2 : 0;
+    errno = e;
   }
   free(text);
   return rc;

@@ -11,12 +11,17 @@
   and writes results/<YYYYmmdd-HHMMSS>-<host>/ with bench.csv, meta.json,
   the traces and summary.txt. The folder is built as results/.<name>.tmp and
   renamed only when complete, so an interrupted bench leaves nothing behind.
+  A marker in it (.owner: pid, host, boot, start time) lets a later hlbench
+  tell a folder being written from one a killed hlbench left behind
+  (bench_util.c, hl_bench_leftovers).
 
   Each run is its own process on purpose: one allocator's heap, preloaded
   library or crash cannot affect the next run, and a hung run can be killed.
 
   Exit status: 0 every run ok, 1 some runs failed (all still recorded), 2
-  usage, config or setup error, 130 interrupted (SIGINT, SIGTERM, SIGHUP).
+  usage, config or setup error, 3 an output could not be written (disk full,
+  file size limit, stdout closed or full: nothing measured is deleted, stderr
+  says where it is), 130 interrupted (SIGINT, SIGTERM, SIGHUP).
 ---------------------------------------------------------------------------- */
 #include "harness/bench.h"
 
@@ -32,6 +37,8 @@
 #define HL_BENCH_GEN_TIMEOUT_S 600.0
 
 /* Set by the signal handler; every loop and child wait polls it. */
+/* Exit status when an output could not be written (BENCH.md). */
+#define HL_BENCH_EXIT_WRITE 3
 static volatile sig_atomic_t hl_bench_stop;
 /* The unfinished run folder, removed on interrupt or fatal error. */
 static char *hl_bench_tmp_dir;
@@ -51,6 +58,69 @@ static void hl_bench_install_signals(void) {
   sigaction(SIGHUP, &sa, NULL);
 }
 
+  /* A closed stdout (`hlbench ... | head`) or a file size limit makes the
+     write fail with EPIPE or EFBIG, reported like any other write error,
+     instead of killing hlbench on the spot with its measurements. (The
+     children get the default actions back: bench_child.c.) */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
+}
+
+/* Why a write failed, in words a user can act on. */
+static const char *hl_bench_write_why(int e) {
+  switch (e) {
+    case ENOSPC:
+      return "the disk is full";
+    case EDQUOT:
+      return "the disk quota is used up";
+    case EFBIG:
+      return "the file size limit of ulimit -f is reached";
+    case EPIPE:
+      return "the reader of stdout is gone";
+    default:
+      return "a write failed";
+  }
+}
+
+/* Everything hlbench prints on stdout goes through here (or is checked by
+   hl_bench_stdout_flush), so that a failed write is an error, never a
+   silent exit 0. 0 ok, -1 reported on stderr. */
+static int hl_bench_put_stdout(const char *buf, size_t len) {
+  int e = 0;
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) e = errno ? errno : EIO;
+  if (!e) e = hl_bench_write_fd(STDOUT_FILENO, buf, len);
+  if (!e) return 0;
+  fprintf(stderr, "hlbench: writing to standard output: %s\n", strerror(e));
+  return -1;
+}
+
+static int hl_bench_stdout_flush(void) {
+  errno = 0;
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+  int e = errno ? errno : EIO;
+  fprintf(stderr, "hlbench: writing to standard output: %s\n", strerror(e));
+  return -1;
+}
+
+typedef void (*hl_bench_writer_fn)(FILE *out, const void *ctx);
+
+/* What fn writes, into memory: written to its file (or stdout) in one go,
+   the errno of a failure is the write's own, and the bytes are still at
+   hand when the file cannot take them. */
+static char *hl_bench_render(hl_bench_writer_fn fn, const void *ctx, size_t *len) {
+  char *buf = NULL;
+  FILE *m = open_memstream(&buf, len);
+  if (!m) {
+    fputs("hlbench: out of memory\n", stderr);
+    exit(2);
+  }
+  fn(m, ctx);
+  if (fclose(m) != 0) {
+    fputs("hlbench: out of memory\n", stderr);
+    exit(2);
+  }
+  return buf;
 static _Noreturn void hl_bench_exit(int code) {
   if (hl_bench_tmp_dir) {
     if (hl_bench_rm_rf(hl_bench_tmp_dir) != 0)
@@ -69,30 +139,37 @@ static void hl_bench_check_stop(void) {
 }
 
 static void hl_bench_usage(FILE *out) {
-  fprintf(out, "usage: hlbench --config FILE [--bin DIR] [--results DIR] [--repeats N]\n"
-               "               [--timeout SECONDS] [--only-alloc LIST] [--jobs-out FILE]\n"
-               "       hlbench --collect RUN_DIR\n"
-               "\n"
-               "Run the benchmark matrix of FILE (format: harness/BENCH.md): every workload x\n"
-               "thread count x page size x allocator, `repeats` times, each run a separate\n"
-               "hlreplay process; repeats are interleaved. Results go to\n"
-               "RESULTS/<YYYYmmdd-HHMMSS>-<host>/ (bench.csv, meta.json, traces/, summary.txt);\n"
-               "the summary table is also printed on stdout, progress on stderr.\n"
-               "\n"
-               "  --config FILE       the matrix (harness/bench.conf, harness/bench-quick.conf)\n"
-               "  --bin DIR           where hlreplay and hltrace are (default: hlbench's folder)\n"
-               "  --results DIR       where run folders go (default: results)\n"
-               "  --repeats N         repeats per cell, overriding the config\n"
-               "  --timeout SECONDS   limit per run, overriding the config (default 600)\n"
-               "  --only-alloc LIST   only these of the config's allocators (comma-separated)\n"
-               "  --jobs-out FILE     do not run: prepare the run folder (traces, meta.json) and\n"
-               "                      write one shell command per run to FILE ('-' = stdout),\n"
-               "                      for GNU parallel or a Slurm array; then use --collect\n"
-               "  --collect RUN_DIR   after the jobs ran: write RUN_DIR's bench.csv and summary\n"
-               "  --help              this text\n"
-               "\n"
-               "exit status: 0 all runs ok, 1 some runs failed (still recorded), 2 usage, config\n"
-               "or setup error, 130 interrupted (the unfinished run folder is removed)\n");
+  fprintf(out,
+          "usage: hlbench --config FILE [--bin DIR] [--results DIR] [--repeats N]\n"
+          "               [--timeout SECONDS] [--only-alloc LIST] [--jobs-out FILE]\n"
+          "       hlbench --collect RUN_DIR\n"
+          "\n"
+          "Run the benchmark matrix of FILE (format: harness/BENCH.md): every workload x\n"
+          "thread count x page size x allocator, `repeats` times, each run a separate\n"
+          "hlreplay process; repeats are interleaved. Results go to\n"
+          "RESULTS/<YYYYmmdd-HHMMSS>-<host>/ (bench.csv, meta.json, traces/, summary.txt);\n"
+          "the summary table is also printed on stdout, progress on stderr.\n"
+          "\n"
+          "  --config FILE       the matrix (harness/bench.conf, harness/bench-quick.conf)\n"
+          "  --bin DIR           where hlreplay and hltrace are (default: hlbench's folder)\n"
+          "  --results DIR       where run folders go (default: results)\n"
+          "  --repeats N         repeats per cell, overriding the config\n"
+          "  --timeout SECONDS   limit per run, overriding the config (default 600)\n"
+          "  --only-alloc LIST   only these of the config's allocators (comma-separated)\n"
+          "  --jobs-out FILE     do not run: prepare the run folder (traces, meta.json) and\n"
+          "                      write one shell command per run to FILE ('-' = stdout),\n"
+          "                      for GNU parallel or a Slurm array; then use --collect\n"
+          "  --collect RUN_DIR   after the jobs ran: write RUN_DIR's bench.csv and summary\n"
+          "  --help              this text\n"
+          "\n"
+          "exit status: 0 all runs ok, 1 some runs failed (still recorded), 2 usage, config\n"
+          "or setup error (nothing written), 3 an output could not be written (disk full,\n"
+          "file size limit, stdout closed or full; nothing measured is deleted: the run\n"
+          "folder is kept as RESULTS/.NAME.tmp and stderr says where each file went), 130\n"
+          "interrupted (the unfinished run folder is removed)\n"
+          "\n"
+          "A RESULTS/.NAME.tmp folder that a killed hlbench left behind is reported when\n"
+          "hlbench starts, and removed if it holds only generated traces (harness/BENCH.md)\n");
 }
 
 typedef struct hl_bench_opts_s {
@@ -150,7 +227,7 @@ static void hl_bench_parse_opts(int argc, char **argv, hl_bench_opts_t *o) {
         break;
       case 'h':
         hl_bench_usage(stdout);
-        exit(0);
+        exit(hl_bench_stdout_flush() == 0 ? 0 : HL_BENCH_EXIT_WRITE);
       default:
         hl_bench_usage(stderr);
         exit(2);
@@ -258,6 +335,11 @@ static void hl_bench_make_run_dir(const char *results, time_t started, char **na
 }
 
 static void hl_bench_fmt_duration(char *buf, size_t size, double s) {
+  int e = hl_bench_owner_write(*tmp_dir, started);
+  if (e) {
+    fprintf(stderr, "hlbench: cannot write %s/%s: %s\n", *tmp_dir, HL_BENCH_OWNER, strerror(e));
+    hl_bench_exit(2);
+  }
   long t = (long)(s + 0.5);
   if (t >= 3600)
     snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
@@ -267,17 +349,16 @@ static void hl_bench_fmt_duration(char *buf, size_t size, double s) {
     snprintf(buf, size, "%lds", t);
 }
 
-static void hl_bench_write_log(const char *dir, const char *file, const char *text) {
+/* 0 ok, else the errno (reported). */
+static int hl_bench_write_log(const char *dir, const char *file, const char *text) {
   char *path = hl_bench_xasprintf("%s/%s", dir, file);
-  FILE *f = fopen(path, "w");
-  if (f) {
-    fputs(text, f);
-    fclose(f);
-  }
+  int e = hl_bench_put_file(path, text, strlen(text));
+  if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
   free(path);
 }
 
 /* Generate each synthetic trace the plan replays (one per workload, thread
+  return e;
    count and seed) once, before any run, so a bad generator option shows in
    seconds. A trace that cannot be made fails its runs (recorded), not the
    bench. */
@@ -339,10 +420,11 @@ static void hl_bench_generate(const hl_bench_config_t *cfg, const hl_bench_plan_
       hl_bench_strv_push(bad_traces, out);
       hl_bench_strv_push_owned(bad_why, why);
       mkdir(logs, 0777);
-      /* traces/NAME.hlt -> logs/gen-NAME.stderr */
+      /* traces/NAME.hlt -> logs/gen-NAME.stderr (its last line is also in
+         the failed runs' status) */
       const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
       char *log = hl_bench_xasprintf("gen-%.*s.stderr", (int)(strlen(base) - 4), base);
-      hl_bench_write_log(logs, log, res.err);
+      (void)hl_bench_write_log(logs, log, res.err);
       free(log);
       free(what);
       free(last);
@@ -415,27 +497,30 @@ static void hl_bench_run_all(hl_bench_plan_t *plan, const hl_bench_config_t *cfg
   }
 }
 
-/* Write `dir/name` through a temporary file (complete or absent). */
-typedef void (*hl_bench_writer_fn)(FILE *out, const void *ctx);
+/* One file of the run folder, rendered; err: 0 written, else the errno. */
+typedef struct hl_bench_output_s {
+  const char *name;
+  char *buf;
+  size_t len;
+  int err;
+} hl_bench_output_t;
 
 static int hl_bench_write_file(const char *dir, const char *name, hl_bench_writer_fn fn,
-                               const void *ctx) {
+                               const void *ctx, hl_bench_output_t *out) {
+  size_t len;
+  char *buf = hl_bench_render(fn, ctx, &len);
   char *path = hl_bench_xasprintf("%s/%s", dir, name);
-  char *tmp = hl_bench_xasprintf("%s/.%s.tmp", dir, name);
-  FILE *f = fopen(tmp, "w");
-  int rc = -1;
-  if (f) {
-    fn(f, ctx);
-    bool bad = ferror(f);
-    rc = fclose(f) == 0 && !bad && rename(tmp, path) == 0 ? 0 : -1;
-  }
-  if (rc != 0) {
-    fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(errno));
-    unlink(tmp);
-  }
+/* Write `dir/name` through a temporary file (complete or absent). 0 ok,
+   else the errno (reported); out, when not NULL, keeps the bytes. */
+  int e = hl_bench_put_file(path, buf, len);
+  if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
   free(path);
-  free(tmp);
-  return rc;
+  if (out) {
+    *out = (hl_bench_output_t){.name = name, .buf = buf, .len = len, .err = e};
+  } else {
+    free(buf);
+  }
+  return e;
 }
 
 typedef struct hl_bench_csv_ctx_s {
@@ -458,25 +543,31 @@ static void hl_bench_manifest_fn(FILE *out, const void *ctx) {
   hl_bench_manifest_write(out, m->plan, m->cfg->timeout_s);
 }
 
-/* The full stderr of every failed run, one file each, beside bench.csv. */
-static void hl_bench_write_logs(const char *dir, const hl_bench_plan_t *plan) {
+/* The full stderr of every failed run, one file each, beside bench.csv.
+   0 ok, else the errno of the first that could not be written. */
+static int hl_bench_write_logs(const char *dir, const hl_bench_plan_t *plan) {
   char *logs = hl_bench_xasprintf("%s/logs", dir);
-  int digits = snprintf(NULL, 0, "%zu", plan->n);
+  int digits = snprintf(NULL, 0, "%zu", plan->n), first = 0;
   for (size_t i = 0; i < plan->n; i++) {
     const hl_bench_run_t *r = &plan->runs[i];
     if (!r->done || r->ok || !r->log) continue;
-    mkdir(logs, 0777);
+    if (mkdir(logs, 0777) != 0 && errno != EEXIST && !first) {
+      first = errno;
+      fprintf(stderr, "hlbench: cannot create %s: %s\n", logs, strerror(first));
+    }
     char threads[32] = "";
     if (r->source == HL_BENCH_GEN) snprintf(threads, sizeof threads, "-t%u", r->threads);
     char *name = hl_bench_xasprintf("%0*zu-%s%s-%s-r%u.stderr", digits, r->index + 1, r->workload,
                                     threads, r->alloc, r->repeat);
-    hl_bench_write_log(logs, name, r->log);
+    int e = first ? first : hl_bench_write_log(logs, name, r->log);
+    if (e && !first) first = e;
     free(name);
   }
   free(logs);
 }
 
 /* --collect RUN_DIR */
+  return first;
 static int hl_bench_collect(const char *dir) {
   hl_bench_plan_t plan;
   double timeout_s = 600;
@@ -488,20 +579,33 @@ static int hl_bench_collect(const char *dir) {
   const char *slash = strrchr(copy, '/');
   hl_bench_csv_ctx_t csv = {&plan, slash ? slash + 1 : copy};
   char *meta = hl_bench_xasprintf("%s/meta.json", dir);
-  int rc = 0;
-  if (hl_bench_write_file(dir, "bench.csv", hl_bench_csv_fn, &csv) != 0 ||
-      hl_bench_write_file(dir, "summary.txt", hl_bench_summary_fn, &plan) != 0)
-    rc = 2;
-  if (rc == 0 && hl_bench_update_meta(meta, &plan) != 0)
-    fprintf(stderr, "hlbench: warning: could not update served_by and runs in %s\n", meta);
-  if (rc == 0) {
-    hl_bench_write_logs(dir, &plan);
-    hl_bench_write_summary(stdout, &plan);
-    fflush(stdout);
-    size_t failed = hl_bench_failed_count(&plan);
+  int e = hl_bench_write_file(dir, "bench.csv", hl_bench_csv_fn, &csv, NULL);
+  if (!e) e = hl_bench_write_file(dir, "summary.txt", hl_bench_summary_fn, &plan, NULL);
+  if (!e) {
+    int got = hl_bench_update_meta(meta, &plan);
+    if (got == -2) {
+      e = errno;
+      fprintf(stderr, "hlbench: cannot write %s: %s\n", meta, strerror(e));
+    } else if (got != 0) {
+      fprintf(stderr, "hlbench: warning: could not update served_by and runs in %s\n", meta);
+    }
+  }
+  if (!e) e = hl_bench_write_logs(dir, &plan);
+  size_t failed = hl_bench_failed_count(&plan);
+  size_t len;
+  char *table = hl_bench_render(hl_bench_summary_fn, &plan, &len);
+  int rc = hl_bench_put_stdout(table, len) == 0 ? (failed ? 1 : 0) : HL_BENCH_EXIT_WRITE;
+  free(table);
+  if (e) {
+    /* The jobs' own files are the measurements; nothing was lost. */
+    fprintf(stderr,
+            "hlbench: could not write the collected results into %s (%s): its jobs/ files are "
+            "untouched, so nothing measured is lost; run --collect again when it can be written\n",
+            dir, hl_bench_write_why(e));
+    rc = HL_BENCH_EXIT_WRITE;
+  } else {
     fprintf(stderr, "hlbench: collected %zu runs (%zu failed) into %s/bench.csv\n", plan.n, failed,
             dir);
-    rc = failed ? 1 : 0;
   }
   free(meta);
   free(copy);
@@ -509,29 +613,42 @@ static int hl_bench_collect(const char *dir) {
   return rc;
 }
 
-/* --jobs-out FILE: the commands, after the run folder is in place. */
+typedef struct hl_bench_jobs_ctx_s {
+  const char *dir, *hlreplay;
+  const hl_bench_plan_t *plan;
+  const hl_bench_config_t *cfg;
+} hl_bench_jobs_ctx_t;
+
+static void hl_bench_jobs_fn(FILE *out, const void *ctx) {
+  const hl_bench_jobs_ctx_t *j = ctx;
+  hl_bench_jobs_write(out, j->dir, j->hlreplay, j->plan, j->cfg);
+}
+
+/* --jobs-out FILE: the commands, after the run folder is in place. 0 ok,
+   -1 reported. */
 static int hl_bench_write_jobs(const char *path, const char *final_dir, const char *hlreplay,
                                const hl_bench_plan_t *plan, const hl_bench_config_t *cfg) {
   char *abs_dir = realpath(final_dir, NULL);
   char *abs_replay = realpath(hlreplay, NULL);
   int rc = -1;
-  if (abs_dir && abs_replay) {
+  if (!abs_dir || !abs_replay) {
+    fprintf(stderr, "hlbench: %s: %s\n", abs_dir ? hlreplay : final_dir, strerror(errno));
+  } else {
+    hl_bench_jobs_ctx_t ctx = {abs_dir, abs_replay, plan, cfg};
+    size_t len;
+    char *buf = hl_bench_render(hl_bench_jobs_fn, &ctx, &len);
     if (strcmp(path, "-") == 0) {
-      rc = hl_bench_jobs_write(stdout, abs_dir, abs_replay, plan, cfg);
-      if (fflush(stdout) != 0) rc = -1;
+      rc = hl_bench_put_stdout(buf, len);
     } else {
-      char *tmp = hl_bench_xasprintf("%s.tmp", path);
-      FILE *f = fopen(tmp, "w");
-      if (f) {
-        rc = hl_bench_jobs_write(f, abs_dir, abs_replay, plan, cfg);
-        if (fclose(f) != 0 || rename(tmp, path) != 0) rc = -1;
-      }
-      if (rc != 0) unlink(tmp);
-      free(tmp);
+      int e = hl_bench_put_file(path, buf, len);
+      if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
+      rc = e ? -1 : 0;
     }
   }
   if (rc != 0)
-    fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "hlbench: the run folder %s is prepared, but without its jobs list\n",
+            final_dir);
+    free(buf);
   else
     fprintf(stderr,
             "hlbench: %zu jobs in %s for run folder %s\n"
@@ -546,6 +663,191 @@ static int hl_bench_write_jobs(const char *path, const char *final_dir, const ch
 int main(int argc, char **argv) {
   hl_bench_opts_t o;
   hl_bench_parse_opts(argc, argv, &o);
+/* The line of `key = ...` in the config's text (each key is set once), 0
+   when it is not there. */
+static int hl_bench_config_line(const hl_bench_config_t *cfg, const char *key) {
+  size_t klen = strlen(key);
+  int line = 1;
+  for (const char *p = cfg->text; p && *p; line++) {
+    p += strspn(p, " \t");
+    if (strncmp(p, key, klen) == 0 && strchr(" \t=", p[klen]) && p[klen]) return line;
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return 0;
+}
+
+/* One thread that allocates 16 bytes and frees them. 0 ok, -1 (why). */
+static int hl_bench_write_check_trace(const char *path, char *why, size_t size) {
+  hl_trace_error_t err;
+  hl_trace_writer_t *w =
+      hl_trace_writer_open(path, 1, "generator=hlbench-replay-args-check\n", &err);
+  if (!w) {
+    snprintf(why, size, "%s", err.message);
+    return -1;
+  }
+  const hl_event_t ev[] = {{.op = HL_OP_THREAD_START},
+                           {.op = HL_OP_ALLOC, .kind = HL_KIND_MALLOC, .obj = 0, .size = 16},
+                           {.op = HL_OP_FREE, .obj = 0},
+                           {.op = HL_OP_THREAD_END}};
+  for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+    if (hl_trace_write(w, &ev[i]) != 0) {
+      snprintf(why, size, "%s", hl_trace_writer_error(w)->message);
+      hl_trace_writer_abort(w);
+      return -1;
+    }
+  if (hl_trace_writer_close(w) != 0) {
+    snprintf(why, size, "cannot write it");
+    return -1;
+  }
+  return 0;
+}
+
+/* Replay the check trace as run r would be replayed; its exit status (-1
+   when it did not exit), stderr into res. */
+static int hl_bench_trial(const hl_bench_run_t *r, const hl_bench_config_t *cfg,
+                          const char *hlreplay, const char *dir, hl_bench_child_t *res) {
+  hl_bench_run_t probe = *r;
+  probe.trace = (char *)HL_BENCH_REPLAY_CHECK;
+  hl_bench_strv_t argv;
+  hl_bench_replay_argv(&argv, NULL, hlreplay, &probe, cfg);
+  if (hl_bench_child_run(argv.v, dir, 120, &hl_bench_stop, res) != 0) {
+    fprintf(stderr, "hlbench: cannot run %s: %s\n", hlreplay, strerror(errno));
+    hl_bench_exit(2);
+  }
+  hl_bench_strv_free(&argv);
+  hl_bench_check_stop();
+  return res->exit == HL_BENCH_EXITED ? res->code : -1;
+}
+
+/* A mistake in replay_args (an option hlreplay does not know, a bad value)
+   would fail every run of the matrix with hlreplay's usage error (exit
+   status 2). hlreplay has no option that only checks its arguments, so
+   before the matrix replay a one-object trace with them, once per pass
+   (native, simulated), as the pass's first run would: exit status 2 there,
+   but not without replay_args, is their mistake, reported at their line of
+   the config. Anything else is left to the runs, which record it. */
+static void hl_bench_check_replay_args(const hl_bench_config_t *cfg, const hl_bench_plan_t *plan,
+                                       const char *hlreplay, const char *dir) {
+  if (cfg->replay_args.n == 0) return;
+  char *trace = hl_bench_xasprintf("%s/%s", dir, HL_BENCH_REPLAY_CHECK);
+  char why[300];
+  if (hl_bench_write_check_trace(trace, why, sizeof why) != 0) {
+    fprintf(stderr, "hlbench: cannot write %s (to check replay_args): %s\n", trace, why);
+    hl_bench_exit(2);
+  }
+  hl_bench_config_t bare = *cfg;
+  bare.replay_args = (hl_bench_strv_t){0};
+  bool both = plan->n > 0 && plan->runs[0].sim != plan->runs[plan->n - 1].sim;
+  for (int sim = 0; sim <= 1; sim++) {
+    const hl_bench_run_t *first = NULL;
+    for (size_t i = 0; i < plan->n && !first; i++)
+      if (plan->runs[i].sim == (sim == 1)) first = &plan->runs[i];
+    if (!first) continue;
+    hl_bench_child_t with, without;
+    int got = hl_bench_trial(first, cfg, hlreplay, dir, &with);
+    int bare_got = got == 2 ? hl_bench_trial(first, &bare, hlreplay, dir, &without) : 0;
+    if (got == 2 && bare_got != 2) {
+      /* hlreplay's message without its "(hlreplay --help for usage)" */
+      char *msg = hl_bench_xstrdup("");
+      for (char *line = with.err; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        if (*line && strncmp(line, "(hlreplay --help", 16) != 0) {
+          char *next = hl_bench_xasprintf("%s%s%s", msg, *msg ? "; " : "", line);
+          free(msg);
+          msg = next;
+        }
+        line = nl ? nl + 1 : NULL;
+      }
+      char *args = hl_bench_xstrdup("");
+      for (size_t a = 0; a < cfg->replay_args.n; a++) {
+        char *next = hl_bench_xasprintf("%s%s%s", args, a ? " " : "", cfg->replay_args.v[a]);
+        free(args);
+        args = next;
+      }
+      fprintf(stderr, "%s:%d: expected replay_args that hlreplay accepts%s, got '%s': %s\n",
+              cfg->path, hl_bench_config_line(cfg, "replay_args"),
+              sim    ? " in the simulated pass"
+              : both ? " in the native runs"
+                     : "",
+              args, *msg ? msg : "(no message)");
+      free(args);
+      free(msg);
+      hl_bench_exit(2);
+    }
+    hl_bench_child_free(&with);
+    if (got == 2) hl_bench_child_free(&without);
+  }
+  unlink(trace);
+  free(trace);
+}
+
+/* The run folder could not be completed (a file could not be written into
+   it, or it could not be renamed): nothing measured is deleted. The folder
+   stays as RESULTS/.NAME.tmp with what could be written; each file that
+   could not be is written to $TMPDIR instead; bench.csv, the measurements,
+   goes to stderr when even that fails. Says where everything is. */
+static void hl_bench_keep_unfinished(const char *tmp_dir, const char *final_dir, const char *name,
+                                     hl_bench_output_t *outs, size_t n_outs, int logs_err,
+                                     int rename_err, const hl_bench_plan_t *plan) {
+  int why = rename_err;
+  for (size_t i = 0; i < n_outs && !why; i++) why = outs[i].err;
+  if (!why) why = logs_err;
+  char *kept = hl_bench_xstrdup("traces/");
+  for (size_t i = 0; i < n_outs; i++)
+    if (!outs[i].err) {
+      char *next = hl_bench_xasprintf("%s, %s", kept, outs[i].name);
+      free(kept);
+      kept = next;
+    }
+  size_t done = 0;
+  for (size_t i = 0; i < plan->n; i++) done += plan->runs[i].done;
+  fprintf(stderr,
+          "hlbench: the run folder could not be completed: %s, %s. Nothing measured is "
+          "deleted:\n"
+          "hlbench:   %s/ is kept as it is, not renamed to %s; it holds %s\n",
+          strerror(why), hl_bench_write_why(why), tmp_dir, final_dir, kept);
+  free(kept);
+  const char *tmpdir = getenv("TMPDIR");
+  if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
+  bool on_stderr = false;
+  for (size_t i = 0; i < n_outs; i++) {
+    if (!outs[i].err) continue;
+    char *dump = hl_bench_xasprintf("%s/hlbench-%s-%s", tmpdir, name, outs[i].name);
+    int e = hl_bench_put_file(dump, outs[i].buf, outs[i].len);
+    bool csv = strcmp(outs[i].name, "bench.csv") == 0;
+    if (!e) {
+      fprintf(stderr, "hlbench:   %s%s is in %s instead\n", outs[i].name,
+              csv ? " (every run's row)" : "", dump);
+    } else if (csv) {
+      fprintf(stderr,
+              "hlbench:   bench.csv could not be written to %s either (%s): its %zu rows "
+              "follow here, between the two '----' lines\n"
+              "hlbench: ---- bench.csv ----\n",
+              dump, strerror(e), done);
+      fflush(stderr);
+      (void)hl_bench_write_fd(STDERR_FILENO, outs[i].buf, outs[i].len);
+      on_stderr = true;
+      fprintf(stderr, "hlbench: ---- end of bench.csv ----\n");
+    } else {
+      fprintf(stderr, "hlbench:   %s: not written (nor to %s: %s)\n", outs[i].name, dump,
+              strerror(e));
+    }
+    free(dump);
+  }
+  if (logs_err)
+    fprintf(stderr, "hlbench:   logs/ lacks some failed runs' stderr (their status is in "
+                    "bench.csv)\n");
+  bool room = why == ENOSPC || why == EDQUOT || why == EFBIG;
+  fprintf(stderr,
+          "hlbench: once %s, put the files named above into %s/%s and rename it to %s; a "
+          "later hlbench reports the folder when it starts, and removes it only if it holds "
+          "nothing but traces\n",
+          room ? "there is room" : "that is mended", tmp_dir,
+          on_stderr ? " (bench.csv: the rows printed above)" : "", final_dir);
+}
+
   hl_bench_install_signals();
   if (o.collect) return hl_bench_collect(o.collect);
 
@@ -582,17 +884,21 @@ int main(int argc, char **argv) {
   char *name, *tmp_dir, *final_dir;
   hl_bench_make_run_dir(o.results, started, &name, &tmp_dir, &final_dir);
   char *abs_tmp = realpath(tmp_dir, NULL);
+  /* What killed benches left in RESULTS: said, and removed where that
+     loses nothing measured. */
+  hl_bench_leftovers(o.results, stderr);
   if (!abs_tmp) {
     fprintf(stderr, "hlbench: %s: %s\n", tmp_dir, strerror(errno));
     hl_bench_exit(2);
   }
-  fprintf(stderr, "hlbench: %s -> %s\n", cfg.path, final_dir);
-
   hl_bench_plan_t plan;
   hl_bench_plan_build(&plan, &cfg);
   hl_bench_strv_t bad_traces = {0}, bad_why = {0};
   hl_bench_generate(&cfg, &plan, hltrace, abs_tmp, &bad_traces, &bad_why);
   bool jobs = o.jobs_out != NULL;
+  hl_bench_check_replay_args(&cfg, &plan, hlreplay, abs_tmp);
+  fprintf(stderr, "hlbench: %s -> %s\n", cfg.path, final_dir);
+
   if (jobs && bad_traces.n) {
     fprintf(stderr, "hlbench: %zu traces could not be generated; no jobs written\n", bad_traces.n);
     hl_bench_exit(1);
@@ -615,47 +921,82 @@ int main(int argc, char **argv) {
   char *diff = hl_bench_xasprintf("%s/git.diff", abs_tmp);
   meta.diff_path = diff;
   hl_bench_csv_ctx_t csv = {&plan, name};
-  int werr = 0;
+  /* run mode: bench.csv, summary.txt, meta.json; jobs mode: meta.json */
+  hl_bench_output_t outs[3];
+  size_t n_outs = 0;
+  int logs_err = 0, werr = 0;
   if (jobs) {
     char *jobs_dir = hl_bench_xasprintf("%s/jobs", abs_tmp);
-    if (mkdir(jobs_dir, 0777) != 0) werr = -1;
+    if (mkdir(jobs_dir, 0777) != 0) {
+      werr = errno;
+      fprintf(stderr, "hlbench: cannot create %s: %s\n", jobs_dir, strerror(werr));
+    }
     free(jobs_dir);
-    werr |= hl_bench_write_file(abs_tmp, "jobs.tsv", hl_bench_manifest_fn, &meta);
+    if (!werr) werr = hl_bench_write_file(abs_tmp, "jobs.tsv", hl_bench_manifest_fn, &meta, NULL);
   } else {
-    werr |= hl_bench_write_file(abs_tmp, "bench.csv", hl_bench_csv_fn, &csv);
-    werr |= hl_bench_write_file(abs_tmp, "summary.txt", hl_bench_summary_fn, &plan);
-    hl_bench_write_logs(abs_tmp, &plan);
+    hl_bench_write_file(abs_tmp, "bench.csv", hl_bench_csv_fn, &csv, &outs[n_outs++]);
+    hl_bench_write_file(abs_tmp, "summary.txt", hl_bench_summary_fn, &plan, &outs[n_outs++]);
+    logs_err = hl_bench_write_logs(abs_tmp, &plan);
   }
-  werr |= hl_bench_write_file(abs_tmp, "meta.json", hl_bench_meta_fn, &meta);
+  hl_bench_write_file(abs_tmp, "meta.json", hl_bench_meta_fn, &meta, &outs[n_outs++]);
   hl_bench_check_stop();
-  if (werr) hl_bench_exit(2);
-  if (rename(tmp_dir, final_dir) != 0) {
-    fprintf(stderr, "hlbench: cannot rename %s to %s: %s\n", tmp_dir, final_dir, strerror(errno));
-    hl_bench_exit(2);
+  for (size_t i = 0; i < n_outs && !werr; i++) werr = outs[i].err;
+  if (!werr) werr = logs_err;
+  if (jobs && werr) {
+    /* Nothing is measured yet: the traces can be made again. */
+    fprintf(stderr,
+            "hlbench: the jobs could not be prepared (%s); nothing was measured yet, so the "
+            "unfinished run folder is removed\n",
+            hl_bench_write_why(werr));
+    hl_bench_exit(HL_BENCH_EXIT_WRITE);
   }
-  /* Complete: from here on an interrupt must not remove it. */
+  int rename_err = 0;
+  if (!werr && rename(tmp_dir, final_dir) != 0) {
+    rename_err = errno;
+    fprintf(stderr, "hlbench: cannot rename %s to %s: %s\n", tmp_dir, final_dir,
+            strerror(rename_err));
+  }
+  if (jobs && rename_err) hl_bench_exit(HL_BENCH_EXIT_WRITE); /* nothing measured yet */
+  bool complete = !werr && !rename_err;
+  /* Complete, or kept unfinished on purpose: from here on an interrupt
+     must not remove it. */
   hl_bench_tmp_dir = NULL;
 
   int rc;
   if (jobs) {
-    rc = hl_bench_write_jobs(o.jobs_out, final_dir, hlreplay, &plan, &cfg) == 0 ? 0 : 2;
+  if (complete) {
+    /* the marker of a folder being written has served */
+    char *owner = hl_bench_xasprintf("%s/%s", final_dir, HL_BENCH_OWNER);
+    unlink(owner);
+    free(owner);
+  }
+    rc = hl_bench_write_jobs(o.jobs_out, final_dir, hlreplay, &plan, &cfg) == 0
+             ? 0
+             : HL_BENCH_EXIT_WRITE;
   } else {
-    hl_bench_write_summary(stdout, &plan);
-    fflush(stdout);
+    /* the summary is what was measured, folder complete or not */
+    bool out_ok = hl_bench_put_stdout(outs[1].buf, outs[1].len) == 0;
     size_t failed = hl_bench_failed_count(&plan);
     char took[32];
     hl_bench_fmt_duration(took, sizeof took, hl_bench_now() - t0);
-    if (failed)
+    if (!complete) {
+      if (failed) fprintf(stderr, "hlbench: %zu of %zu runs FAILED (see status)\n", failed, plan.n);
+      hl_bench_keep_unfinished(tmp_dir, final_dir, name, outs, n_outs, logs_err, rename_err, &plan);
+    } else if (failed)
       fprintf(stderr, "hlbench: %zu of %zu runs FAILED (see status in bench.csv, logs/); %s\n",
               failed, plan.n, final_dir);
     else
       fprintf(stderr, "hlbench: %zu runs ok in %s; results in %s\n", plan.n, took, final_dir);
-    rc = failed ? 1 : 0;
+    if (!out_ok && complete)
+      fprintf(stderr, "hlbench: the results are complete in %s (summary.txt is the table)\n",
+              final_dir);
+    rc = !complete || !out_ok ? HL_BENCH_EXIT_WRITE : failed ? 1 : 0;
   }
 
   free(diff);
   hl_bench_plan_free(&plan);
   hl_bench_strv_free(&bad_traces);
+  for (size_t i = 0; i < n_outs; i++) free(outs[i].buf);
   hl_bench_strv_free(&bad_why);
   hl_bench_strv_free(&known);
   hl_bench_strv_free(&known_lines);
