@@ -24,6 +24,8 @@
   says where it is), 130 interrupted (SIGINT, SIGTERM, SIGHUP).
 ---------------------------------------------------------------------------- */
 #include "harness/bench.h"
+#include "workloads/cli.h"
+#include "workloads/trace.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -35,10 +37,10 @@
 #include <unistd.h>
 
 #define HL_BENCH_GEN_TIMEOUT_S 600.0
-
-/* Set by the signal handler; every loop and child wait polls it. */
 /* Exit status when an output could not be written (BENCH.md). */
 #define HL_BENCH_EXIT_WRITE 3
+
+/* Set by the signal handler; every loop and child wait polls it. */
 static volatile sig_atomic_t hl_bench_stop;
 /* The unfinished run folder, removed on interrupt or fatal error. */
 static char *hl_bench_tmp_dir;
@@ -56,8 +58,6 @@ static void hl_bench_install_signals(void) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
-}
-
   /* A closed stdout (`hlbench ... | head`) or a file size limit makes the
      write fail with EPIPE or EFBIG, reported like any other write error,
      instead of killing hlbench on the spot with its measurements. (The
@@ -121,6 +121,8 @@ static char *hl_bench_render(hl_bench_writer_fn fn, const void *ctx, size_t *len
     exit(2);
   }
   return buf;
+}
+
 static _Noreturn void hl_bench_exit(int code) {
   if (hl_bench_tmp_dir) {
     if (hl_bench_rm_rf(hl_bench_tmp_dir) != 0)
@@ -187,9 +189,10 @@ static void hl_bench_parse_opts(int argc, char **argv, hl_bench_opts_t *o) {
       {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->results = "results";
+  const char *token, *prefix_of; /* exact long names (workloads/cli.h) */
   int c;
   char *end;
-  while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+  while ((c = hl_cli_getopt(argc, argv, "h", longs, &token, &prefix_of)) != -1) {
     switch (c) {
       case 'c':
         o->config = optarg;
@@ -332,14 +335,14 @@ static void hl_bench_make_run_dir(const char *results, time_t started, char **na
     free(*tmp_dir);
   }
   hl_bench_tmp_dir = *tmp_dir;
-}
-
-static void hl_bench_fmt_duration(char *buf, size_t size, double s) {
   int e = hl_bench_owner_write(*tmp_dir, started);
   if (e) {
     fprintf(stderr, "hlbench: cannot write %s/%s: %s\n", *tmp_dir, HL_BENCH_OWNER, strerror(e));
     hl_bench_exit(2);
   }
+}
+
+static void hl_bench_fmt_duration(char *buf, size_t size, double s) {
   long t = (long)(s + 0.5);
   if (t >= 3600)
     snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
@@ -355,10 +358,10 @@ static int hl_bench_write_log(const char *dir, const char *file, const char *tex
   int e = hl_bench_put_file(path, text, strlen(text));
   if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
   free(path);
+  return e;
 }
 
 /* Generate each synthetic trace the plan replays (one per workload, thread
-  return e;
    count and seed) once, before any run, so a bad generator option shows in
    seconds. A trace that cannot be made fails its runs (recorded), not the
    bench. */
@@ -505,13 +508,13 @@ typedef struct hl_bench_output_s {
   int err;
 } hl_bench_output_t;
 
+/* Write `dir/name` through a temporary file (complete or absent). 0 ok,
+   else the errno (reported); out, when not NULL, keeps the bytes. */
 static int hl_bench_write_file(const char *dir, const char *name, hl_bench_writer_fn fn,
                                const void *ctx, hl_bench_output_t *out) {
   size_t len;
   char *buf = hl_bench_render(fn, ctx, &len);
   char *path = hl_bench_xasprintf("%s/%s", dir, name);
-/* Write `dir/name` through a temporary file (complete or absent). 0 ok,
-   else the errno (reported); out, when not NULL, keeps the bytes. */
   int e = hl_bench_put_file(path, buf, len);
   if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
   free(path);
@@ -564,10 +567,10 @@ static int hl_bench_write_logs(const char *dir, const hl_bench_plan_t *plan) {
     free(name);
   }
   free(logs);
+  return first;
 }
 
 /* --collect RUN_DIR */
-  return first;
 static int hl_bench_collect(const char *dir) {
   hl_bench_plan_t plan;
   double timeout_s = 600;
@@ -644,11 +647,11 @@ static int hl_bench_write_jobs(const char *path, const char *final_dir, const ch
       if (e) fprintf(stderr, "hlbench: cannot write %s: %s\n", path, strerror(e));
       rc = e ? -1 : 0;
     }
+    free(buf);
   }
   if (rc != 0)
     fprintf(stderr, "hlbench: the run folder %s is prepared, but without its jobs list\n",
             final_dir);
-    free(buf);
   else
     fprintf(stderr,
             "hlbench: %zu jobs in %s for run folder %s\n"
@@ -660,9 +663,6 @@ static int hl_bench_write_jobs(const char *path, const char *final_dir, const ch
   return rc;
 }
 
-int main(int argc, char **argv) {
-  hl_bench_opts_t o;
-  hl_bench_parse_opts(argc, argv, &o);
 /* The line of `key = ...` in the config's text (each key is set once), 0
    when it is not there. */
 static int hl_bench_config_line(const hl_bench_config_t *cfg, const char *key) {
@@ -848,6 +848,9 @@ static void hl_bench_keep_unfinished(const char *tmp_dir, const char *final_dir,
           on_stderr ? " (bench.csv: the rows printed above)" : "", final_dir);
 }
 
+int main(int argc, char **argv) {
+  hl_bench_opts_t o;
+  hl_bench_parse_opts(argc, argv, &o);
   hl_bench_install_signals();
   if (o.collect) return hl_bench_collect(o.collect);
 
@@ -881,24 +884,24 @@ static void hl_bench_keep_unfinished(const char *tmp_dir, const char *final_dir,
   }
   hl_bench_strv_free(&paged);
 
-  char *name, *tmp_dir, *final_dir;
-  hl_bench_make_run_dir(o.results, started, &name, &tmp_dir, &final_dir);
-  char *abs_tmp = realpath(tmp_dir, NULL);
   /* What killed benches left in RESULTS: said, and removed where that
      loses nothing measured. */
   hl_bench_leftovers(o.results, stderr);
+  char *name, *tmp_dir, *final_dir;
+  hl_bench_make_run_dir(o.results, started, &name, &tmp_dir, &final_dir);
+  char *abs_tmp = realpath(tmp_dir, NULL);
   if (!abs_tmp) {
     fprintf(stderr, "hlbench: %s: %s\n", tmp_dir, strerror(errno));
     hl_bench_exit(2);
   }
   hl_bench_plan_t plan;
   hl_bench_plan_build(&plan, &cfg);
-  hl_bench_strv_t bad_traces = {0}, bad_why = {0};
-  hl_bench_generate(&cfg, &plan, hltrace, abs_tmp, &bad_traces, &bad_why);
-  bool jobs = o.jobs_out != NULL;
   hl_bench_check_replay_args(&cfg, &plan, hlreplay, abs_tmp);
   fprintf(stderr, "hlbench: %s -> %s\n", cfg.path, final_dir);
 
+  hl_bench_strv_t bad_traces = {0}, bad_why = {0};
+  hl_bench_generate(&cfg, &plan, hltrace, abs_tmp, &bad_traces, &bad_why);
+  bool jobs = o.jobs_out != NULL;
   if (jobs && bad_traces.n) {
     fprintf(stderr, "hlbench: %zu traces could not be generated; no jobs written\n", bad_traces.n);
     hl_bench_exit(1);
@@ -961,15 +964,15 @@ static void hl_bench_keep_unfinished(const char *tmp_dir, const char *final_dir,
   /* Complete, or kept unfinished on purpose: from here on an interrupt
      must not remove it. */
   hl_bench_tmp_dir = NULL;
-
-  int rc;
-  if (jobs) {
   if (complete) {
     /* the marker of a folder being written has served */
     char *owner = hl_bench_xasprintf("%s/%s", final_dir, HL_BENCH_OWNER);
     unlink(owner);
     free(owner);
   }
+
+  int rc;
+  if (jobs) {
     rc = hl_bench_write_jobs(o.jobs_out, final_dir, hlreplay, &plan, &cfg) == 0
              ? 0
              : HL_BENCH_EXIT_WRITE;
@@ -993,10 +996,10 @@ static void hl_bench_keep_unfinished(const char *tmp_dir, const char *final_dir,
     rc = !complete || !out_ok ? HL_BENCH_EXIT_WRITE : failed ? 1 : 0;
   }
 
+  for (size_t i = 0; i < n_outs; i++) free(outs[i].buf);
   free(diff);
   hl_bench_plan_free(&plan);
   hl_bench_strv_free(&bad_traces);
-  for (size_t i = 0; i < n_outs; i++) free(outs[i].buf);
   hl_bench_strv_free(&bad_why);
   hl_bench_strv_free(&known);
   hl_bench_strv_free(&known_lines);

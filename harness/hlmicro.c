@@ -19,6 +19,7 @@
 #include "alloc/alloc.h"
 #include "harness/bench.h"
 #include "harness/preload.h"
+#include "workloads/cli.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -226,6 +227,7 @@ static unsigned mb_split(char *s, const char **out, unsigned max) {
 }
 
 int main(int argc, char **argv) {
+  hl_cli_check_stdout_at_exit("hlmicro");
   static char default_allocs[] =
       "system,jemalloc,mimalloc,tcmalloc,arena,unit,ravioli,ravioli8,ravioli16,null";
   mb_opts_t o = {.rounds = 5, .pairs = 2000000, .reference = "jemalloc"};
@@ -237,9 +239,10 @@ int main(int argc, char **argv) {
       {"reference", required_argument, 0, 'R'}, {"csv", no_argument, 0, 'c'},
       {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
       {"child", required_argument, 0, 'C'},     {0, 0, 0, 0}};
+  const char *token, *prefix_of; /* exact long names (workloads/cli.h) */
   int c;
   uint64_t v;
-  while ((c = getopt_long(argc, argv, "qh", longs, NULL)) != -1) {
+  while ((c = hl_cli_getopt(argc, argv, "qh", longs, &token, &prefix_of)) != -1) {
     switch (c) {
       case 'a':
         alloc_list = optarg;

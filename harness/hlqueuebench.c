@@ -26,6 +26,7 @@
 #include "alloc/unit/unit.h"
 #include "harness/bench.h"
 #include "harness/preload.h"
+#include "workloads/cli.h"
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -394,6 +395,7 @@ static int bad_usage(const char *what, const char *arg) {
 }
 
 int main(int argc, char **argv) {
+  hl_cli_check_stdout_at_exit("hlqueuebench");
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   qb_opts_t o = {.pairs = cpus > 0 ? (unsigned)cpus : 1,
                  .repeats = 3,
@@ -412,10 +414,11 @@ int main(int argc, char **argv) {
                                         {"child", required_argument, 0, 'C'},
                                         {"debug-skip", required_argument, 0, 'S'},
                                         {0, 0, 0, 0}};
+  const char *token, *prefix_of; /* exact long names (workloads/cli.h) */
   int c;
   uint64_t v;
   char *preload = NULL;
-  while ((c = getopt_long(argc, argv, "qh", longs, NULL)) != -1) {
+  while ((c = hl_cli_getopt(argc, argv, "qh", longs, &token, &prefix_of)) != -1) {
     switch (c) {
       case 'p':
         if (!hl_bench_parse_u64(optarg, 1, QB_MAX_PAIRS, &v))

@@ -272,4 +272,14 @@ printf 'allocators = system null\nrepeats = 1\nreplay_args = --access none\nwork
 expect_ok "replay_args: good ones run" "$B" --config "$D/good.conf" --bin "$HL_BIN" --results "$D/rg"
 check "replay_args: no trial trace left" test ! -e "$(run_dir "$D/rg")/.replay-check.hlt"
 
+# ---- long options are spelled out whole (getopt_long took any unique prefix) ----
+expect_fail "hlbench --conf (a prefix) refused" "unknown option '--conf': .*--config\\?" \
+  "$B" --conf "$D/good.conf" --bin "$HL_BIN" --results "$D/rp"
+expect_fail "hlmicro --round (a prefix) refused" "unknown option '--round': .*--rounds\\?" \
+  "$HL_BIN/hlmicro" --round 3
+expect_fail "hlqueuebench --pair (a prefix) refused" "unknown option '--pair': .*--pairs\\?" \
+  "$HL_BIN/hlqueuebench" --pair 2
+expect_fail "hlmicro --help to a full device" "hlmicro: writing to standard output" \
+  bash -c '"$0" --help >/dev/full' "$HL_BIN/hlmicro"
+
 finish test_bench_faults

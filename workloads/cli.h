@@ -47,7 +47,8 @@ static inline void hl_cli_check_stdout_at_exit(const char *prog) {
 /* getopt_long with exact long names. Returns what getopt_long returns, but
    '?' for a long option given as a prefix of its name (`--thread` for
    `--threads-as-traced`), with *prefix_of set to the full name (NULL
-   otherwise). On '?', *token is the argument that was refused. */
+   otherwise). On '?', *token is the argument that was refused. Like
+   getopt_long, it says so on stderr itself unless opterr is 0. */
 static inline int hl_cli_getopt(int argc, char **argv, const char *shorts,
                                 const struct option *longs, const char **token,
                                 const char **prefix_of) {
@@ -64,6 +65,9 @@ static inline int hl_cli_getopt(int argc, char **argv, const char *shorts,
       (n == strlen(longs[index].name) && strncmp(*token + 2, longs[index].name, n) == 0))
     return c;
   *prefix_of = longs[index].name;
+  if (opterr)
+    fprintf(stderr, "%s: unknown option '%s': long options are spelled out whole (--%s?)\n",
+            program_invocation_short_name, *token, *prefix_of);
   return '?';
 }
 
