@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc/alloc.h"     /* hl_alloc_options_check */
@@ -74,8 +75,13 @@ static char *hl_bench_config_file(hl_bench_parse_t *ps, const hl_bench_config_t 
   else
     joined = hl_bench_xasprintf("%.*s/%s", (int)(slash - cfg->path), cfg->path, rest);
   char *real = realpath(joined, NULL);
-  if (!real || access(real, R_OK) != 0) {
+  struct stat st;
+  if (!real || access(real, R_OK) != 0 || stat(real, &st) != 0) {
     hl_bench_perr(ps, "expected a readable %s, got '%s': %s", what, joined, strerror(errno));
+    free(real);
+    real = NULL;
+  } else if (S_ISDIR(st.st_mode)) {
+    hl_bench_perr(ps, "expected a readable %s, got '%s': a folder", what, joined);
     free(real);
     real = NULL;
   }

@@ -864,18 +864,34 @@ int main(int argc, char **argv) {
   }
 
   hl_bench_config_t cfg;
-  if (hl_bench_config_load(o.config, &cfg, stderr) != 0) return 2;
+  if (hl_bench_config_load(o.config, &cfg, stderr) != 0) {
+    free(bin);
+    free(self);
+    return 2;
+  }
   if (o.repeats) cfg.repeats = (unsigned)o.repeats;
   if (o.timeout_s > 0) cfg.timeout_s = o.timeout_s;
-  if (o.only && hl_bench_config_only_allocs(&cfg, o.only, stderr) != 0) return 2;
-
-  char *hlreplay = hl_bench_tool(bin, "hlreplay");
-  char *hltrace = NULL;
-  for (size_t w = 0; w < cfg.n_workloads && !hltrace; w++)
-    if (cfg.workloads[w].source == HL_BENCH_GEN) hltrace = hl_bench_tool(bin, "hltrace");
+  char *hlreplay = NULL, *hltrace = NULL;
   hl_bench_strv_t known = {0}, known_lines = {0}, paged = {0};
-  hl_bench_list_allocs(hlreplay, &known, &known_lines, &paged);
-  if (hl_bench_config_check_allocs(&cfg, &known, stderr) != 0) return 2;
+  bool config_ok = !o.only || hl_bench_config_only_allocs(&cfg, o.only, stderr) == 0;
+  if (config_ok) {
+    hlreplay = hl_bench_tool(bin, "hlreplay");
+    for (size_t w = 0; w < cfg.n_workloads && !hltrace; w++)
+      if (cfg.workloads[w].source == HL_BENCH_GEN) hltrace = hl_bench_tool(bin, "hltrace");
+    hl_bench_list_allocs(hlreplay, &known, &known_lines, &paged);
+    config_ok = hl_bench_config_check_allocs(&cfg, &known, stderr) == 0;
+  }
+  if (!config_ok) { /* exit 2, nothing written; freed so a leak checker stays quiet */
+    hl_bench_strv_free(&known);
+    hl_bench_strv_free(&known_lines);
+    hl_bench_strv_free(&paged);
+    free(hlreplay);
+    free(hltrace);
+    hl_bench_config_free(&cfg);
+    free(bin);
+    free(self);
+    return 2;
+  }
   cfg.alloc_paged = hl_bench_xmalloc((cfg.allocs.n ? cfg.allocs.n : 1) * sizeof *cfg.alloc_paged);
   for (size_t a = 0; a < cfg.allocs.n; a++) {
     char name[128];

@@ -115,6 +115,8 @@ bad unknown_alloc "1: expected an allocator" "allocators = system no_such_alloc"
   "workload tt = gen threadtest"
 bad missing_trace "2: expected a readable trace file" "allocators = system" \
   "workload a = file does-not-exist.hlt"
+bad folder_trace "2: expected a readable trace file, got '/': a folder" "allocators = system" \
+  "workload a = file /"
 bad no_equals "1: expected 'key = value'" "allocators system"
 bad bad_threads "2: expected a thread count" "allocators = system" "threads = 0" \
   "workload tt = gen threadtest"
