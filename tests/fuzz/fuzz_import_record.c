@@ -17,11 +17,8 @@
   Depth: an input is past the header when its header was accepted (magic,
   version, record size): it imported, or it failed on a record.
 ---------------------------------------------------------------------------- */
-#include "tests/fuzz/fuzz_util.h"
-#include "workloads/import/import.h"
+#include "tests/fuzz/fuzz_import.h"
 #include "workloads/recorder/record_format.h"
-
-#include <inttypes.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
@@ -39,21 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc = hl_import_record(in, out, &st, &err);
   if (rc != 0) {
     fuzz_depth(err.offset >= RECORD_HEADER_SIZE);
-    if (!err.message[0]) fuzz_fail("an error without a message");
-    if (strcmp(err.file, in) != 0) {
-      hl_trace_error_print(stderr, &err);
-      fuzz_fail("the error names '%s', not the log '%s' (an event the writer refused?)",
-                err.file, in);
-    }
-    if (err.offset > size)
-      fuzz_fail("error offset %" PRIu64 " past the log's %zu bytes", err.offset, size);
-    const char *left = fuzz_out_dir_extra(NULL);
-    if (*left) fuzz_fail("a failed import left files behind: %s", left);
+    fuzz_import_failed(&err, in, size);
     return 0;
   }
   fuzz_depth(true);
-  const char *left = fuzz_out_dir_extra("out.hlt");
-  if (*left) fuzz_fail("an import left files besides its trace: %s", left);
   uint64_t slots = size >= RECORD_HEADER_SIZE ? (size - RECORD_HEADER_SIZE) / RECORD_SIZE : 0;
   if (st.records + st.lost > slots)
     fuzz_fail("%" PRIu64 " records and %" PRIu64 " lost slots in a log of %" PRIu64 " slots",
@@ -62,27 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st.events > st.records + 2 * (uint64_t)st.threads)
     fuzz_fail("%" PRIu64 " events from %" PRIu64 " records of %" PRIu32 " threads", st.events,
               st.records, st.threads);
-  hl_trace_reader_t *r = hl_trace_open(out, &err);
-  if (!r) {
-    hl_trace_error_print(stderr, &err);
-    fuzz_fail("the imported trace does not open");
-  }
-  uint32_t threads = hl_trace_header(r)->threads;
-  if (threads != (st.threads ? st.threads : 1))
-    fuzz_fail("the trace has %" PRIu32 " threads, the importer said %" PRIu32, threads,
-              st.threads);
-  hl_event_t ev;
-  int next;
-  while ((next = hl_trace_next(r, &ev)) == 1) {
-  }
-  if (next != 0) {
-    hl_trace_error_print(stderr, hl_trace_reader_error(r));
-    fuzz_fail("the imported trace is invalid");
-  }
-  if (hl_trace_events_read(r) != st.events)
-    fuzz_fail("the trace has %" PRIu64 " events, the importer said %" PRIu64,
-              hl_trace_events_read(r), st.events);
-  hl_trace_close(r);
-  if (unlink(out) != 0) fuzz_fail("cannot remove %s", out);
+  fuzz_import_trace(out, &st, st.threads ? st.threads : 1, HL_KIND_COUNT);
   return 0;
 }
