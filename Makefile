@@ -29,8 +29,10 @@ CFLAGS   ?= $(OPT) -g
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -pthread
 HL_CFLAGS = $(BASE_CFLAGS)
 # a library preloaded into other programs: never sanitized (a sanitizer
-# runtime cannot be preloaded into a plain program), only its API exported
-PRELOAD_CFLAGS = $(CFLAGS) $(BASE_CFLAGS) -fPIC -fvisibility=hidden
+# runtime cannot be preloaded into a plain program), only its API exported,
+# built as a release (-DNDEBUG: an assert inside malloc would print through
+# malloc, under its locks; misuse is reported by the library's own checks)
+PRELOAD_CFLAGS = $(CFLAGS) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DNDEBUG
 LDLIBS   = -ldl -lpthread -lm
 
 # SAN=asan builds everything a second time, into build/asan, with

@@ -4,8 +4,11 @@
   order), the size classes, pool extents (best fit, coalescing), large span
   coalescing and chunk release, huge allocations, purging (dirty bytes
   counted, madvise really dropped the pages: mincore), alignment of every
-  kind, realloc in place, options, misuse (aborts in forked children), and a
-  randomized 4-thread stress through alloc/alloc.h with cross-thread frees.
+  kind, realloc in place, options, sizes near SIZE_MAX (ENOMEM at every
+  alignment, in the core and through every kind of alloc/alloc.h), misuse
+  (aborts with the library's message in forked children: every large double
+  free shape, interior pointers, realloc of freed blocks), and a randomized
+  4-thread stress through alloc/alloc.h with cross-thread frees.
 ---------------------------------------------------------------------------- */
 #include "alloc/alloc.h"
 #include "alloc/arena/arena.h"
@@ -338,6 +341,82 @@ static void test_alignment(void) {
   arena_heap_destroy(h);
 }
 
+/* Sizes near SIZE_MAX never wrap to a small block (issue 18: at 32 B..64 KiB
+   alignment, SIZE_MAX - 10 rounded to 0 and got one slot): the core and the
+   `arena` allocator's every kind fail with ENOMEM; a failed realloc keeps
+   the block. */
+static void test_overflow(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=2,pools=1");
+  if (!h) return;
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  size_t bad = 0, tried = 0;
+  for (size_t a = 0; a <= ((size_t)1 << 22); a = a ? a << 1 : 16)
+    for (size_t k = 0; k <= 70000; k = k < 64 ? k + 1 : k * 2 + 1) {
+      size_t edge = SIZE_MAX - (a ? a : 16) + 1; /* + 1 and more: rounding up wraps to 0 */
+      size_t sizes[] = {SIZE_MAX - k, edge + k % (a ? a : 16), ARENA_SIZE_LIMIT + 1 + k};
+      for (size_t i = 0; i < 3; i++) {
+        errno = 0;
+        void *p = arena_malloc(h, tc, sizes[i], a, i % 2 == 1);
+        tried++;
+        if (p || errno != ENOMEM) {
+          bad++;
+          if (p) arena_free(h, tc, p);
+        }
+      }
+    }
+  CHECK(bad == 0, "arena_malloc near SIZE_MAX at alignments 0, 16..4M: %zu of %zu not ENOMEM", bad,
+        tried);
+  size_t olds[] = {100, 50000, 2 * ARENA_CHUNK};
+  for (size_t i = 0; i < 3; i++) {
+    char *p = arena_malloc(h, tc, olds[i], 0, false);
+    memset(p, 7, olds[i]);
+    errno = 0;
+    CHECK(arena_realloc(h, tc, p, SIZE_MAX - 10) == NULL && errno == ENOMEM,
+          "realloc(%zu bytes, SIZE_MAX - 10): ENOMEM", olds[i]);
+    CHECK(p[0] == 7 && p[olds[i] - 1] == 7 && arena_usable_size(h, p) >= olds[i],
+          "the block survives a failed realloc");
+    arena_free(h, tc, p);
+  }
+  CHECK(arena_heap_is_valid(h), "valid after the impossible requests");
+  arena_tcache_destroy(h, tc);
+  arena_heap_destroy(h);
+
+  /* the same through alloc/alloc.h, every kind */
+  const hl_allocator_t *al = hl_alloc_find("arena");
+  hl_heap_t heap = {.allocator = al, .config = {.threads = 1, .options = "reserve=1G"}};
+  if (!al || al->heap_init(&heap) != 0) {
+    CHECK(false, "arena heap_init");
+    return;
+  }
+  hl_ctx_t ctx = {.heap = &heap, .thread = 0, .core = 0};
+  al->thread_init(&ctx);
+  hl_alloc_kind_t kinds[] = {HL_KIND_MALLOC,         HL_KIND_CALLOC,        HL_KIND_MEMALIGN,
+                             HL_KIND_POSIX_MEMALIGN, HL_KIND_ALIGNED_ALLOC, HL_KIND_VALLOC,
+                             HL_KIND_PVALLOC};
+  bad = tried = 0;
+  for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++)
+    for (size_t a = 16; a <= ((size_t)1 << 16); a <<= 1)
+      for (size_t k = 0; k <= 5000; k = k < 40 ? k + 1 : k * 3) {
+        void *slot = NULL;
+        int rc = al->alloc(&ctx, &slot, SIZE_MAX - k, kinds[ki], a);
+        tried++;
+        if (rc != ENOMEM || slot) {
+          bad++;
+          if (slot) al->free(&ctx, &slot, 0);
+        }
+      }
+  CHECK(bad == 0, "arena allocator: every kind near SIZE_MAX is ENOMEM (%zu of %zu not)", bad,
+        tried);
+  void *slot = NULL;
+  CHECK(al->alloc(&ctx, &slot, 100, HL_KIND_MALLOC, 0) == 0, "ordinary alloc after them");
+  void *was = slot;
+  CHECK(al->realloc(&ctx, &slot, 100, SIZE_MAX - 10) == ENOMEM && slot == was,
+        "arena allocator: realloc to SIZE_MAX - 10 is ENOMEM, the slot kept");
+  al->free(&ctx, &slot, 100);
+  al->thread_done(&ctx);
+  al->heap_done(&heap);
+}
+
 /* Run fn in a child; true when it died of SIGABRT (misuse detected). */
 static bool aborts(void (*fn)(void)) {
   fflush(NULL);
@@ -401,7 +480,119 @@ static void no_misuse_checked(void) {
   arena_heap_destroy(h);
 }
 
+/* The large double frees a span-header flag alone missed (issue 18), small
+   misuse caught when the object is back in its slab, realloc of what is not
+   a live allocation: every mode (the default here), with the library's
+   message, never an assert. */
+static void misuse_large_double_merged(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *a = arena_malloc(h, tc, 50000, 0, false), *b = arena_malloc(h, tc, 50000, 0, false);
+  void *c = arena_malloc(h, tc, 50000, 0, false); /* keeps the chunk */
+  (void)c;
+  arena_free(h, tc, a);
+  arena_free(h, tc, b); /* merges backward into a's span */
+  arena_free(h, tc, b);
+}
+static void misuse_large_double_alone(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *p = arena_malloc(h, tc, 50000, 0, false); /* alone: its free releases the chunk */
+  arena_free(h, tc, p);
+  arena_free(h, tc, p);
+}
+static void misuse_large_double_reused(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *p = arena_malloc(h, tc, 50000, 0, false);
+  arena_free(h, tc, p);                        /* its chunk is the arena's spare */
+  void *s = arena_malloc(h, tc, 16, 0, false); /* the first small chunk: the spare */
+  (void)s;
+  arena_free(h, tc, p); /* p is now in the small chunk's metadata slab */
+}
+static void misuse_large_interior(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  char *p = arena_malloc(h, tc, 50000, 0, false);
+  memset(p, 0, 50000);
+  arena_free(h, tc, p + 64);
+}
+static void misuse_small_double_emptied(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *p = arena_malloc(h, tc, 40, 0, false);
+  arena_free(h, tc, p);
+  arena_tcache_flush(h, tc); /* back in its slab, which empties */
+  arena_free(h, tc, p);
+}
+static void misuse_small_interior_flushed(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  char *p = arena_malloc(h, tc, 64, 0, false);
+  arena_free(h, tc, p + 16);
+  arena_tcache_flush(h, tc);
+}
+static void misuse_realloc_freed_large(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *p = arena_malloc(h, tc, 50000, 0, false), *q = arena_malloc(h, tc, 50000, 0, false);
+  (void)q;
+  arena_free(h, tc, p);
+  arena_realloc(h, tc, p, 60000);
+}
+static void misuse_realloc_freed_huge(void) {
+  arena_heap_t *h = mk("reserve=1G,arenas=1,pools=1");
+  arena_tcache_t *tc = arena_tcache_create(h, 0);
+  void *p = arena_malloc(h, tc, 2 * ARENA_CHUNK, 0, false);
+  arena_free(h, tc, p);
+  arena_realloc(h, tc, p, 3 * ARENA_CHUNK);
+}
+
+/* Run fn in a child; true when it died of SIGABRT with `want` in the
+   library's message ("arena: ...; aborting") and no assert fired. */
+static bool aborts_with(void (*fn)(void), const char *want) {
+  fflush(NULL);
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], 2);
+    fn();
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[1024];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+  buf[n] = 0;
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  bool ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strncmp(buf, "arena: ", 7) == 0 &&
+            strstr(buf, want) && strstr(buf, "; aborting") && !strstr(buf, "Assertion");
+  if (!ok) fprintf(stderr, "  (child status %d, stderr: %s)\n", st, buf);
+  return ok;
+}
+
 static void test_misuse(void) {
+  CHECK(aborts_with(misuse_large_double_merged, "double free of a large allocation"),
+        "large double free after a backward merge aborts (always)");
+  CHECK(aborts_with(misuse_large_double_alone, "double free (its chunk is no longer in use)"),
+        "large double free of an object alone in its chunk aborts (always)");
+  CHECK(aborts_with(misuse_large_double_reused, "double free, or free of a pointer into no live"),
+        "large double free after its chunk was reused for small objects aborts (always)");
+  CHECK(aborts_with(misuse_large_interior, "not an allocation's start"),
+        "large interior pointer aborts (always)");
+  CHECK(aborts_with(misuse_small_double_emptied, "double free"),
+        "small double free after its slab emptied aborts (always)");
+  CHECK(aborts_with(misuse_small_interior_flushed, "not an object start"),
+        "small interior pointer aborts when the cache returns it (always)");
+  CHECK(aborts_with(misuse_realloc_freed_large, "realloc of a freed large allocation"),
+        "realloc of a freed large allocation aborts (always)");
+  CHECK(aborts_with(misuse_realloc_freed_huge, "realloc of a chunk-aligned pointer that is not"),
+        "realloc of a freed huge allocation aborts (always)");
   CHECK(aborts(misuse_large_double), "large double free aborts (always)");
   CHECK(aborts(misuse_huge_double), "huge double free aborts (always)");
   CHECK(aborts(misuse_small_double_checked), "small double free aborts in checked mode");
@@ -554,6 +745,7 @@ int main(void) {
   test_huge_and_pool();
   test_purge();
   test_alignment();
+  test_overflow();
   test_misuse();
   test_stress("reserve=4G");
   test_stress("reserve=4G,arenas=1,pools=1,dirty_min=0");

@@ -11,6 +11,10 @@
 #   - `hlreplay --alloc arena-preload` re-executes itself under the library
 #     and its served_by names libhlarena.so;
 #   - misuse (tests/arena/misuse.c) aborts as alloc/arena/README.md says;
+#   - fork never deadlocks against stdio's locks or from a signal handler
+#     that interrupted malloc (tests/arena/fork.c), and mallinfo2,
+#     malloc_trim and malloc_stats report and trim the arena's heap
+#     (tests/arena/mallinfo.c), each beside glibc as the reference;
 #   - hlreplay --alloc arena --verify on every generator at 1, 2, 4 threads
 #     (default sizes; small ones in sanitized builds) and on the shipped
 #     traces (normal build only), also in checked mode.
@@ -77,6 +81,39 @@ expect_ok "compile conform.c" gcc -D_GNU_SOURCE -O1 -w -o "$T/conform" "$SRC/con
 expect_ok "conformance under libhlarena.so" env LD_PRELOAD="$LIB" "$T/conform"
 expect_eq "conform says ok" "$(LD_PRELOAD="$LIB" "$T/conform" | tail -n 1 | cut -c1-12)" "conform: ok "
 expect_status "without the preload conform sees glibc and fails" 1 "$T/conform"
+
+# ---- issue 18, fork and the statistics API (tests/arena/fork.c, mallinfo.c) ----
+# fork.c stdio: one thread forks in a loop (children malloc, then _exit or exec
+# /bin/true) while others run getline/getdelim (realloc under a FILE's lock) and
+# fflush(NULL) (the stdio list lock, then every FILE's); signal: a SIGALRM handler
+# (setitimer) forks while the only thread is in malloc/free; signal-mt: a SIGUSR1
+# handler (pthread_kill) forks while other threads allocate too. A deadlock hangs,
+# so every run is under `timeout` and fails instead. glibc (no preload) is the
+# reference: stdio passes; in signal it must not hang, but its children may abort
+# on the heap the interrupted malloc left half-updated (`lenient`); signal-mt
+# deadlocks glibc's own fork (its arena lock is held by the interrupted frame) and
+# is run under libhlarena.so only.
+expect_ok "compile fork.c" gcc -D_GNU_SOURCE -O1 -w -o "$T/fork" "$SRC/fork.c" -pthread
+expect_ok "glibc: fork against stdio locks (fork.c's reference)" env TMPDIR="$T" timeout 60 \
+  "$T/fork" stdio
+expect_ok "glibc: fork from a signal handler (fork.c's reference)" timeout 60 "$T/fork" signal \
+  lenient
+for what in stdio signal signal-mt; do
+  expect_ok "libhlarena.so: fork $what (no deadlock, children malloc)" env TMPDIR="$T" \
+    LD_PRELOAD="$LIB" timeout 60 "$T/fork" "$what"
+done
+# mallinfo.c: 100 MiB of small objects allocated, written, freed, malloc_trim(0):
+# mallinfo2's uordblks falls, RSS falls, malloc_stats names hlarena (glibc is the
+# reference for the rest); also with purge=0, which malloc_trim overrides.
+expect_ok "compile mallinfo.c" gcc -D_GNU_SOURCE -O1 -w -o "$T/mallinfo" "$SRC/mallinfo.c" -ldl
+expect_ok "glibc: mallinfo2, malloc_trim, malloc_stats (mallinfo.c's reference)" timeout 60 \
+  "$T/mallinfo"
+for opts in "" purge=0; do
+  expect_ok "libhlarena.so${opts:+ ($opts)}: mallinfo2, malloc_trim, malloc_stats" \
+    env HLARENA_OPTIONS="$opts" LD_PRELOAD="$LIB" timeout 60 "$T/mallinfo"
+  if grep -q "^mallinfo: ok (hlarena" "$HL_TMP/out"; then pass; else
+    fail "mallinfo.c${opts:+ ($opts)} was not served by libhlarena.so: $(tail -n 1 "$HL_TMP/out")"; fi
+done
 
 # ---- real programs: same output as glibc ----
 PY=/usr/bin/python3
@@ -169,5 +206,60 @@ misuse 134 checked=1 foreign
 misuse 0 checked=1 none
 misuse 0 "" none
 misuse 134 "bogus=1" none "^hlarena: HLARENA_OPTIONS: arena: unknown option 'bogus'"
+
+# ---- issue 18: impossible sizes, and misuse in the release build ----
+# tests/arena/overflow.c: every call that rounds a size (the aligned ones at
+# 16 B..4 MiB, valloc, pvalloc, malloc, calloc, realloc, reallocarray) fails
+# with ENOMEM near SIZE_MAX, never hands out a block of a wrapped size; glibc
+# (the same program without the preload) is the reference. libhlarena.so is
+# built with -DNDEBUG: misuse is reported by its own checks, never by assert
+# (which would print through malloc, under its locks). Everything under a
+# timeout: a deadlock fails the test instead of hanging it.
+expect_ok "compile overflow.c" gcc -D_GNU_SOURCE -O1 -fno-builtin -w -o "$T/overflow" \
+  "$SRC/overflow.c" -ldl
+expect_ok "glibc: impossible sizes fail with ENOMEM (overflow.c's reference)" timeout 120 \
+  "$T/overflow"
+expect_ok "libhlarena.so: impossible sizes fail with ENOMEM" env LD_PRELOAD="$LIB" timeout 120 \
+  "$T/overflow"
+if grep -q "^overflow: ok.*libhlarena" "$HL_TMP/out"; then pass; else
+  fail "overflow.c was not served by libhlarena.so: $(tail -n 1 "$HL_TMP/out")"; fi
+if nm -D "$LIB" | grep -q __assert_fail; then fail "libhlarena.so calls assert (no -DNDEBUG)"; else pass; fi
+misuse_rel() { # misuse_rel WANT_STATUS OPTIONS WHAT [STDERR_REGEX]; LIBRARY="" runs glibc
+  (ulimit -c 0; env HLARENA_OPTIONS="$2" LD_PRELOAD="${LIBRARY-$LIB}" timeout 20 "$T/misuse" "$3" \
+    >"$T/m.out" 2>"$T/m.err"; exit $?) 2>/dev/null
+  local rc=$? re=${4:-^arena: .*aborting} who=${LIBRARY-libhlarena.so}
+  who="misuse $3 (${who:-glibc}${2:+, $2})"
+  if [ "$rc" = "$1" ]; then pass; else fail "$who: exit $rc, expected $1"; fi
+  if [ "$1" = 134 ] && [ -n "$4" ]; then
+    if grep -Eq "$re" "$T/m.err"; then pass; else fail "$who: stderr lacks /$re/"; fi
+  fi
+  if grep -q "Assertion" "$T/m.err"; then fail "$who: an assert fired"; else pass; fi
+}
+for opts in "" arenas=1; do
+  misuse_rel 134 "$opts" large-double-merged "^arena: double free of a large allocation"
+  misuse_rel 134 "$opts" large-double-alone "^arena: double free \(its chunk is no longer in use\)"
+  # (the spare is reused by the arena this thread allocates from: with several
+  # arenas a migration in between leaves it unused, and the radix map catches it)
+  misuse_rel 134 "$opts" large-double-reused \
+    "^arena: double free${opts:+, or free of a pointer into no live slab}"
+  misuse_rel 134 "$opts" large-interior "^arena: double free of a large .* not an allocation's start"
+  misuse_rel 134 "$opts" large-interior-header "^arena: free of a misaligned pointer"
+  misuse_rel 134 "$opts" small-double-emptied "^arena: double free, or free of a pointer into no live slab"
+  misuse_rel 134 "$opts" small-interior-flushed "^arena: free of a pointer that is not an object start"
+  misuse_rel 134 "$opts" realloc-freed-large "^arena: realloc of a freed large allocation"
+  misuse_rel 134 "$opts" realloc-freed-huge "^arena: realloc of a chunk-aligned pointer that is not a live"
+  misuse_rel 134 "$opts" realloc-interior "^arena: realloc of a pointer that is not an object start"
+done
+for what in large-double-merged large-double-alone large-double-reused large-interior \
+  small-double-emptied small-interior-flushed realloc-freed-large realloc-freed-huge; do
+  misuse_rel 134 checked=1 "$what" "^arena: .*aborting"
+done
+# glibc (no preload) rejects the same programs, so they are misuse a real malloc
+# catches, not arena quirks (it misses the reused chunk, and crashes on the huge ones)
+for what in large-double-merged large-double-alone large-interior large-interior-header \
+  small-double-emptied small-interior-flushed realloc-interior; do
+  LIBRARY="" misuse_rel 134 "" "$what"
+done
+LIBRARY="" misuse_rel 0 "" none
 
 finish test_arena

@@ -41,6 +41,11 @@
 #define ARENA_LARGE_MAX    (ARENA_LARGE_USABLE - ARENA_SPAN_HDR)
 #define ARENA_MAX_ALIGN_LG (ARENA_CHUNK / 8) /* above: aligned requests go huge */
 
+/* The largest request served (more than a 47-bit user address space can
+   hold anyway); every size is compared with it before it is rounded up, so
+   no rounding can wrap around to a small size. Larger: ENOMEM. */
+#define ARENA_SIZE_LIMIT ((size_t)1 << 46)
+
 /* Thread cache: a bin is flushed down to 8 KiB when it holds over 16 KiB. */
 #define ARENA_TCACHE_HIGH 16384
 #define ARENA_TCACHE_LOW  8192
@@ -107,6 +112,12 @@ typedef struct arena_slab_s {
 } arena_slab_t;
 
 enum { ARENA_SLAB_UNUSED = 0, ARENA_SLAB_EMPTY, ARENA_SLAB_PARTIAL, ARENA_SLAB_FULL };
+/* `bin` of a slab no live object can be in: slab 0 (the chunk's metadata),
+   never-carved and empty slabs. It only changes while the slab holds no
+   object, so a free may read it without the lock: bin >= ARENA_NBINS is a
+   pointer into no live slab (a double free after the slab emptied, a stale
+   pointer into a chunk reused for small objects). */
+#define ARENA_NO_BIN 0xff
 
 struct arena_arena_s;
 
@@ -127,7 +138,10 @@ typedef struct arena_schunk_s {
 } arena_schunk_t;
 
 /* Large span header; `size_free` holds the span size (header included) with
-   bit 0 = free. A free span is in its arena's (size, addr) tree through `node`. */
+   bit 0 = free. A free span is in its arena's (size, addr) tree through `node`;
+   an allocated span's `node.left` holds a cookie keyed by its address
+   (arena_core.c), cleared when it is freed, so a free finds out cheaply
+   whether it was handed the start of a live span. */
 typedef struct arena_span_s {
   size_t size_free;
   struct arena_span_s *prev;
@@ -233,9 +247,42 @@ void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size);
 size_t arena_usable_size(arena_heap_t *h, const void *p);
 size_t arena_bin_size(unsigned bin);
 int arena_bin_of(size_t size); /* -1 above ARENA_SMALL_MAX */
-void arena_lock_all(arena_heap_t *h);
-void arena_unlock_all(arena_heap_t *h);
-void arena_reinit_locks(arena_heap_t *h);
+/* Fork (arena_core.c). Lock i of the global order (arenas, pools 0..npools,
+   the metadata lock: arena_lock_count of them) is bit i of `skipped`, an
+   array of `words` words: set for a lock arena_lock_all did not take
+   because `take` declined it (the calling thread holds it already: fork
+   from a signal handler that interrupted the allocator). take(m) returns
+   with m locked, or false; NULL: pthread_mutex_lock. Locks beyond the
+   bitmap are always taken. Unlock and reinit leave the skipped ones alone. */
+unsigned arena_lock_count(const arena_heap_t *h);
+pthread_mutex_t *arena_lock_at(arena_heap_t *h, unsigned i); /* i < arena_lock_count */
+void arena_lock_all(arena_heap_t *h, bool (*take)(pthread_mutex_t *m), uint64_t *skipped,
+                    size_t words);
+void arena_unlock_all(arena_heap_t *h, const uint64_t *skipped, size_t words);
+void arena_reinit_locks(arena_heap_t *h, const uint64_t *skipped, size_t words);
+
+/* Statistics (malloc_stats, mallinfo2, malloc_info; arena_core.c): one walk
+   of the radix map with every arena locked. Bytes unless named otherwise. */
+typedef struct arena_stats_s {
+  size_t small_chunks, large_chunks;  /* chunks in use by arenas (spares not included) */
+  size_t spare_chunks;                /* the arenas' chunk caches */
+  size_t small_used;                  /* allocated small slots (thread-cached ones too) */
+  size_t small_free;                  /* free slots of partial slabs */
+  size_t empty_slabs, uncarved_slabs; /* counts, 64 KiB each */
+  size_t large_used;                  /* allocated spans, headers excluded */
+  size_t large_free, free_spans;      /* free spans: bytes (headers excluded), count */
+  size_t huge_bytes, huge_count;      /* live huge allocations */
+  size_t dirty;                       /* freed chunk memory the pools have not purged */
+  size_t active, meta;                /* heap counters: chunks handed out, metadata mapped */
+  uint64_t purges, purged_bytes;
+} arena_stats_t;
+void arena_heap_stats(arena_heap_t *h, arena_stats_t *st);
+/* malloc_trim: give the OS back the pages of every free part of the heap
+   (MADV_DONTNEED, so RSS falls at once): the arenas' spare chunks, empty
+   slabs, the inside of free spans, and the pools' free extents, except the
+   newest `pad` bytes of dirty chunk memory. Returns the bytes that were
+   resident (mincore) before. */
+size_t arena_heap_trim(arena_heap_t *h, size_t pad);
 /* Misuse detected (checked mode, or a large/huge double free): print, abort. */
 _Noreturn void arena_misuse(const char *what, const void *p);
 /* Whole-heap check (all arenas, slabs, spans, pools); takes every lock. */

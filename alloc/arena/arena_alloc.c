@@ -104,6 +104,7 @@ static int arena_if_alloc(hl_ctx_t *ctx, void **slot, size_t size, hl_alloc_kind
       break;
     case HL_KIND_PVALLOC:
       align = page;
+      if (size > ARENA_SIZE_LIMIT) return ENOMEM; /* rounding it up could wrap to 0 */
       size = size ? (size + page - 1) & ~(page - 1) : page;
       break;
     default:

@@ -372,7 +372,8 @@ static void *arena_pool_take(arena_heap_t *h, arena_pool_t *p, size_t size, size
 
 void *arena_chunk_alloc(arena_heap_t *h, unsigned pool, size_t size, size_t align, bool *zeroed) {
   if (align < ARENA_CHUNK) align = ARENA_CHUNK;
-  if (size == 0 || size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) return NULL;
+  /* sizes and alignments are bounded before anything is rounded or added */
+  if (size == 0 || size > ARENA_SIZE_LIMIT || align > ((size_t)1 << 40)) return NULL;
   size = (size + ARENA_CHUNK_MASK) & ~ARENA_CHUNK_MASK;
   void *r = NULL;
   unsigned idx = pool % h->opts.npools;

@@ -20,12 +20,18 @@
   arena with a batch; a bin holding more than 16 KiB is flushed down to its
   8 KiB most recently freed objects (the older ones go back to their slabs).
 
-  Misuse (documented in README.md): a large or huge double free, or freeing
-  a pointer that is not a huge allocation's start at a chunk boundary,
-  always aborts with a message. In checked mode (opts.checked) the thread
-  cache is off and every free is validated: the pointer must be a live
-  object start of this heap (radix map, slab geometry, a per-slot allocation
-  bitmap, a span walk), else abort.
+  Misuse (documented in README.md) aborts with a message (arena_misuse),
+  never through assert, in every mode: a large free or realloc must find a
+  live large chunk in the radix map and a live span's cookie in the header
+  (so every large double free, interior and misaligned pointer), a huge one
+  a live huge entry; a small free must find a slab with a bin (one compare
+  on the fast path: not slab 0, not an empty slab), and the slot-start and
+  slab-state checks run when the object goes back to its slab. Sizes are
+  bounded (ARENA_SIZE_LIMIT) before they are rounded, so no rounding wraps.
+  In checked mode (opts.checked) the thread cache is off and every free is
+  validated: the pointer must be a live object start of this heap (radix
+  map, slab geometry, a per-slot allocation bitmap, a span walk), else
+  abort.
 ---------------------------------------------------------------------------- */
 #include "alloc/arena/arena.h"
 #include <assert.h>
@@ -78,6 +84,25 @@ int arena_bin_of(size_t size) {
   unsigned q = (unsigned)(x >> (lg - 2)) & 3u;
   return (int)(ARENA_NBINS_16 + (lg - 9) * 4 + q);
 }
+
+/* off / size for off < 2^16 and size < 2^16 as a multiply: with magic =
+   floor(2^32 / size) + 1, (off * magic) >> 32 is exact (the error,
+   off * (magic - 2^32 / size) / 2^32 < 2^-16, stays under 1 / size). One
+   entry per bin, in arena_bin_size's order (checked at heap creation in
+   builds with assert). */
+#define ARENA_DIV_MAGIC(size) ((uint32_t)(((uint64_t)1 << 32) / (size) + 1))
+#define ARENA_DIV_MAGIC16(k)                                                                       \
+  ARENA_DIV_MAGIC(16 * (k)), ARENA_DIV_MAGIC(16 * ((k) + 1)), ARENA_DIV_MAGIC(16 * ((k) + 2)),     \
+      ARENA_DIV_MAGIC(16 * ((k) + 3))
+#define ARENA_DIV_MAGIC_GROUP(lg)                                                                  \
+  ARENA_DIV_MAGIC(5u << ((lg)-2)), ARENA_DIV_MAGIC(6u << ((lg)-2)),                                \
+      ARENA_DIV_MAGIC(7u << ((lg)-2)), ARENA_DIV_MAGIC(8u << ((lg)-2))
+static const uint32_t arena_bin_magic[ARENA_NBINS] = {
+    ARENA_DIV_MAGIC16(1),      ARENA_DIV_MAGIC16(5),      ARENA_DIV_MAGIC16(9),
+    ARENA_DIV_MAGIC16(13),     ARENA_DIV_MAGIC16(17),     ARENA_DIV_MAGIC16(21),
+    ARENA_DIV_MAGIC16(25),     ARENA_DIV_MAGIC16(29),     ARENA_DIV_MAGIC_GROUP(9),
+    ARENA_DIV_MAGIC_GROUP(10), ARENA_DIV_MAGIC_GROUP(11), ARENA_DIV_MAGIC_GROUP(12),
+    ARENA_DIV_MAGIC(5u << 11), ARENA_DIV_MAGIC(6u << 11), ARENA_DIV_MAGIC(7u << 11)};
 
 /* ---- options, heap ---- */
 
@@ -174,6 +199,8 @@ arena_heap_t *arena_heap_create(const arena_opts_t *opts) {
     return NULL;
   }
   h->opts = *opts;
+  for (unsigned b = 0; b < ARENA_NBINS; b++)
+    assert(arena_bin_magic[b] == ARENA_DIV_MAGIC(arena_bin_size(b)));
   pthread_mutex_init(&h->meta_lock, NULL);
   if (arena_chunk_init(h) != 0) {
     munmap(h, hlen);
@@ -288,6 +315,7 @@ static arena_slab_t *arena_slab_for(arena_heap_t *h, arena_arena_t *a, unsigned 
     if (!c) {
       c = (arena_schunk_t *)arena_chunk_get(h, a, true);
       if (!c) return NULL;
+      for (unsigned i = 0; i < ARENA_SLABS; i++) c->slabs[i].bin = ARENA_NO_BIN;
       c->hdr.unused_slabs = ARENA_SLABS - 1;
       c->hdr.next = c->hdr.prev = NULL;
       a->small_chunks = &c->hdr;
@@ -342,15 +370,37 @@ static void arena_bitmap_mark(arena_heap_t *h, void *p, bool alloc) {
   (void)h;
 }
 
-/* Return an object to its slab. Arena (the chunk's owner) locked. */
+/* Is the slab in use (its objects may be live)? Its state changes while
+   objects are live, so only under the owner's lock (the lock-free free path
+   reads `bin`, which does not: ARENA_NO_BIN). */
+static inline bool arena_slab_in_use(const arena_slab_t *s) {
+  return (unsigned)s->state - ARENA_SLAB_PARTIAL <= ARENA_SLAB_FULL - ARENA_SLAB_PARTIAL;
+}
+
+/* Is p a slot start of its slab (whose bin is valid)? Two multiplies: off
+   the thread cache's path, on the slab's and on realloc's. */
+static bool arena_small_is_start(const void *p) {
+  arena_schunk_t *c;
+  arena_slab_t *s = arena_slab_of(p, &c);
+  uint32_t off = (uint32_t)((const char *)p - arena_slab_base(c, s));
+  uint32_t q = (uint32_t)(((uint64_t)off * arena_bin_magic[s->bin]) >> 32);
+  return q * (uint32_t)arena_bin_size(s->bin) == off && q < s->nslots;
+}
+
+/* Return an object to its slab. Arena (the chunk's owner) locked. Misuse
+   that got past the thread cache is caught here, in every mode: a pointer
+   that is not a slot start (an interior pointer), a slab that is not in use
+   or whose slots are all free already (a double free). */
 static void arena_small_free_locked(arena_heap_t *h, arena_arena_t *a, void *p) {
   arena_schunk_t *c;
   arena_slab_t *s = arena_slab_of(p, &c);
+  if (!arena_slab_in_use(s) || s->bin >= ARENA_NBINS || s->nfree >= s->nslots)
+    arena_misuse("double free of a small object, or free of a pointer into no live slab", p);
+  if (!arena_small_is_start(p)) arena_misuse("free of a pointer that is not an object start", p);
   if (h->opts.checked) arena_bitmap_mark(h, p, false);
   *(void **)p = s->free;
   s->free = p;
   s->nfree++;
-  assert(s->nfree <= s->nslots);
   if (s->state == ARENA_SLAB_FULL) {
     s->state = ARENA_SLAB_PARTIAL;
     arena_list_push(&a->bins[s->bin].partial, s);
@@ -358,6 +408,7 @@ static void arena_small_free_locked(arena_heap_t *h, arena_arena_t *a, void *p) 
   if (s->nfree == s->nslots) {
     arena_list_unlink(&a->bins[s->bin].partial, s);
     s->state = ARENA_SLAB_EMPTY;
+    s->bin = ARENA_NO_BIN;
     arena_list_push(&a->empty, s);
     if (--c->hdr.slabs_used == 0) {
       /* every carved slab is empty: the chunk goes (to the arena's spare) */
@@ -491,6 +542,21 @@ static void arena_span_free_insert(arena_arena_t *a, arena_span_t *s, size_t siz
   arena_tree_insert(&a->spans, &s->node);
 }
 
+/* An allocated span's cookie, in node.left (unused while it is not in the
+   tree): its address xor a constant whose top bits make it non-canonical, so
+   no tree pointer equals it, and a header copied elsewhere does not match.
+   Set when a span is carved for an allocation, cleared when it is freed (so
+   a header swallowed by a free neighbour is stale, not live). */
+#define ARENA_SPAN_COOKIE ((uintptr_t)0xa4e1f3c25d7b6e09ULL)
+
+static inline void arena_span_set_live(arena_span_t *s) {
+  s->node.left = (arena_tnode_t *)((uintptr_t)s ^ ARENA_SPAN_COOKIE);
+}
+
+static inline bool arena_span_is_live(const arena_span_t *s) {
+  return (uintptr_t)s->node.left == ((uintptr_t)s ^ ARENA_SPAN_COOKIE) && !(s->size_free & 1);
+}
+
 /* Carve a span of `need` bytes (header included) whose payload is aligned to
    `align` (>= 32) out of a free span. Arena locked. */
 static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t need,
@@ -522,6 +588,7 @@ static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t 
   }
   size_t rest = size - gap - need;
   t->size_free = need;
+  arena_span_set_live(t);
   arena_span_t *last = t;
   if (rest) {
     arena_span_t *r = (arena_span_t *)((char *)t + need);
@@ -536,7 +603,8 @@ static void *arena_large_alloc_locked(arena_heap_t *h, arena_arena_t *a, size_t 
 /* Free span s (arena locked): coalesce both ways; release an all-free chunk. */
 static void arena_large_free_locked(arena_heap_t *h, arena_arena_t *a, arena_span_t *s) {
   size_t size = arena_span_size(s);
-  assert(size >= ARENA_SPAN_HDR && size <= ARENA_LARGE_USABLE && !(s->size_free & 1));
+  assert(size >= ARENA_SPAN_HDR && size <= ARENA_LARGE_USABLE && arena_span_is_live(s));
+  s->node.left = NULL; /* no longer live, even if it merges into its predecessor */
   arena_span_t *next = arena_span_next(s);
   if (next && (next->size_free & 1)) {
     arena_tree_remove(&a->spans, &next->node);
@@ -557,8 +625,38 @@ static void arena_large_free_locked(arena_heap_t *h, arena_arena_t *a, arena_spa
   arena_span_free_insert(a, s, size);
 }
 
+/* The span for `size` payload bytes; callers ensure size <= ARENA_LARGE_MAX,
+   so the rounding cannot wrap. */
 static inline size_t arena_large_need(size_t size) {
   return ((size + 31) & ~(size_t)31) + ARENA_SPAN_HDR;
+}
+
+/* Every mode: p, in a chunk whose header says large, must be the payload of
+   a live span of a live large chunk, else abort before anything is written.
+   The radix map is asked first, so a chunk released since (the arena's
+   spare, or back in its pool, perhaps purged) is never trusted; then the
+   span's cookie. This catches a large double free in every shape (after the
+   span merged into a free neighbour, after its chunk was released, after it
+   was reused, unless a new allocation starts at that very address), interior
+   pointers and foreign pointers whose chunk is not ours. */
+static arena_span_t *arena_large_check(arena_heap_t *h, arena_chunk_t *c, const void *p,
+                                       bool is_free) {
+  if (((uintptr_t)p & (ARENA_SPAN_HDR - 1)) != 0)
+    arena_misuse(is_free ? "free of a misaligned pointer" : "realloc of a misaligned pointer", p);
+  if (arena_radix_get(h, c) != ARENA_RT_LARGE)
+    arena_misuse(is_free ? "double free (its chunk is no longer in use), or free of a pointer "
+                           "not from this heap"
+                         : "realloc of a freed pointer (its chunk is no longer in use), or of "
+                           "a pointer not from this heap",
+                 p);
+  arena_span_t *s = (arena_span_t *)((uintptr_t)p - ARENA_SPAN_HDR);
+  if (!arena_span_is_live(s))
+    arena_misuse(is_free ? "double free of a large allocation, or free of a pointer that is "
+                           "not an allocation's start"
+                         : "realloc of a freed large allocation, or of a pointer that is not "
+                           "an allocation's start",
+                 p);
+  return s;
 }
 
 /* Checked mode: is p the payload of a span of its chunk? (walks the chunk) */
@@ -577,8 +675,8 @@ static bool arena_large_is_span(const void *p) {
 
 static void *arena_huge_alloc(arena_heap_t *h, arena_tcache_t *tc, size_t size, size_t align,
                               bool zero) {
+  if (size > ARENA_SIZE_LIMIT) return NULL; /* before rounding: it cannot wrap */
   size_t len = (size + ARENA_CHUNK_MASK) & ~ARENA_CHUNK_MASK;
-  if (len < size) return NULL;
   bool zeroed = false;
   void *p = arena_chunk_alloc(h, (tc->core + tc->shift) % h->opts.narenas % h->opts.npools, len,
                               align, &zeroed);
@@ -601,9 +699,12 @@ static void arena_huge_free(arena_heap_t *h, void *p) {
 
 /* ---- the API ---- */
 
-/* The smallest bin whose slots are `align`-aligned and hold `size`, or -1. */
+/* The smallest bin whose slots are `align`-aligned and hold `size`, or -1.
+   Only a size that can be small is rounded up (so the rounding cannot wrap
+   to a small size: SIZE_MAX - 10 at 4 KiB alignment once became 0 here,
+   and a 4 KiB slot). */
 static int arena_aligned_bin(size_t size, size_t align) {
-  if (align > ARENA_SLAB) return -1;
+  if (align > ARENA_SLAB || size > ARENA_SMALL_MAX) return -1;
   size_t s = (size + align - 1) & ~(align - 1);
   int b = arena_bin_of(s);
   if (b < 0) return -1;
@@ -659,7 +760,7 @@ void *arena_malloc(arena_heap_t *h, arena_tcache_t *tc, size_t size, size_t alig
     p = arena_large_alloc_locked(h, a, arena_large_need(size), align);
     pthread_mutex_unlock(&a->lock);
     if (p && zero) memset(p, 0, size);
-  } else if (size > ((size_t)1 << 46)) {
+  } else if (size > ARENA_SIZE_LIMIT) {
     p = NULL;
   } else {
     p = arena_huge_alloc(h, tc, size, align, zero);
@@ -707,6 +808,12 @@ void arena_free(arena_heap_t *h, arena_tcache_t *tc, void *p) {
   if (c->small) {
     arena_schunk_t *sc = (arena_schunk_t *)c;
     unsigned bin = sc->slabs[((uintptr_t)p & ARENA_CHUNK_MASK) >> ARENA_SLAB_SHIFT].bin;
+    /* every mode, one compare of the bin read anyway: a pointer into the
+       metadata slab 0 (a large pointer freed twice, its chunk reused for
+       small objects in between) or into an empty slab (a double free after
+       the slab emptied) never reaches the thread cache */
+    if (__builtin_expect(bin >= ARENA_NBINS, 0))
+      arena_misuse("double free, or free of a pointer into no live slab", p);
     if (tc->enabled) {
       arena_tbin_t *tb = &tc->bins[bin];
       *(void **)p = tb->head;
@@ -721,13 +828,9 @@ void arena_free(arena_heap_t *h, arena_tcache_t *tc, void *p) {
     ARENA_ASSERT_VALID(h);
     return;
   }
-  arena_span_t *s = (arena_span_t *)((char *)p - ARENA_SPAN_HDR);
+  arena_span_t *s = arena_large_check(h, c, p, true);
   arena_arena_t *a = c->arena;
   pthread_mutex_lock(&a->lock);
-  if (s->size_free & 1) {
-    pthread_mutex_unlock(&a->lock);
-    arena_misuse("double free of a large allocation", p);
-  }
   arena_large_free_locked(h, a, s);
   pthread_mutex_unlock(&a->lock);
   ARENA_ASSERT_VALID(h);
@@ -784,13 +887,35 @@ static bool arena_large_resize(arena_heap_t *h, void *p, size_t size) {
   return ok;
 }
 
+/* Every mode: realloc must be handed a live allocation, checked as cheaply
+   as free checks it (realloc reads the old size and may resize in place, so
+   a freed or interior pointer would corrupt the heap before free saw it). */
+static void arena_realloc_check(arena_heap_t *h, void *p) {
+  if (((uintptr_t)p & ARENA_CHUNK_MASK) == 0) {
+    if ((arena_radix_get(h, p) & 3) != ARENA_RT_HUGE)
+      arena_misuse("realloc of a chunk-aligned pointer that is not a live huge allocation", p);
+    return;
+  }
+  arena_chunk_t *c = (arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK);
+  if (!c->small) {
+    arena_large_check(h, c, p, false);
+    return;
+  }
+  arena_schunk_t *sc;
+  if (arena_slab_of(p, &sc)->bin >= ARENA_NBINS)
+    arena_misuse("realloc of a freed pointer, or of a pointer into no live slab", p);
+  /* the slot-start check waits for a move (arena_small_is_start): in place,
+     an interior pointer only comes back as it went in */
+}
+
 void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size) {
   if (!p) return arena_malloc(h, tc, size, 0, false);
-  if (size > ((size_t)1 << 46)) {
+  if (h->opts.checked) arena_check_pointer(h, p);
+  arena_realloc_check(h, p);
+  if (size > ARENA_SIZE_LIMIT) { /* before any rounding of it */
     errno = ENOMEM;
     return NULL;
   }
-  if (h->opts.checked) arena_check_pointer(h, p);
   size_t old = arena_usable_size(h, p);
   if (size == 0) size = 1;
   bool huge = ((uintptr_t)p & ARENA_CHUNK_MASK) == 0;
@@ -816,6 +941,9 @@ void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size) {
       if (arena_large_resize(h, p, size)) return p;
     }
   }
+  if (!huge && ((arena_chunk_t *)((uintptr_t)p & ~(uintptr_t)ARENA_CHUNK_MASK))->small &&
+      !arena_small_is_start(p))
+    arena_misuse("realloc of a pointer that is not an object start", p);
   void *q = arena_malloc(h, tc, size, 0, false);
   if (!q) return NULL;
   memcpy(q, p, old < size ? old : size);
@@ -826,23 +954,196 @@ void *arena_realloc(arena_heap_t *h, arena_tcache_t *tc, void *p, size_t size) {
 /* ---- fork ---- */
 
 /* The lock order everywhere: arena, then pool, then metadata (an arena
-   takes chunks from a pool, a pool takes extent nodes from the metadata). */
-void arena_lock_all(arena_heap_t *h) {
+   takes chunks from a pool, a pool takes extent nodes from the metadata).
+   Fork walks it as one list: arenas 0..narenas-1, pools 0..npools (the
+   last is the global pool), the metadata lock. Which locks to take, and
+   when, is the face's business (arena_malloc.c: after glibc's stdio list
+   lock, never one the forking thread holds already). */
+unsigned arena_lock_count(const arena_heap_t *h) {
+  return h->opts.narenas + h->opts.npools + 2;
+}
+
+pthread_mutex_t *arena_lock_at(arena_heap_t *h, unsigned i) {
+  if (i < h->opts.narenas) return &h->arenas[i].lock;
+  i -= h->opts.narenas;
+  return i <= h->opts.npools ? &h->pools[i].lock : &h->meta_lock;
+}
+
+static bool arena_lock_skipped(const uint64_t *skipped, size_t words, unsigned i) {
+  return i / 64 < words && ((skipped[i / 64] >> (i % 64)) & 1);
+}
+
+void arena_lock_all(arena_heap_t *h, bool (*take)(pthread_mutex_t *m), uint64_t *skipped,
+                    size_t words) {
+  for (size_t w = 0; w < words; w++) skipped[w] = 0;
+  unsigned n = arena_lock_count(h);
+  for (unsigned i = 0; i < n; i++) {
+    pthread_mutex_t *m = arena_lock_at(h, i);
+    if (!take || i / 64 >= words)
+      pthread_mutex_lock(m);
+    else if (!take(m))
+      skipped[i / 64] |= (uint64_t)1 << (i % 64);
+  }
+}
+
+void arena_unlock_all(arena_heap_t *h, const uint64_t *skipped, size_t words) {
+  for (unsigned i = arena_lock_count(h); i-- > 0;)
+    if (!arena_lock_skipped(skipped, words, i)) pthread_mutex_unlock(arena_lock_at(h, i));
+}
+
+/* In the child: the locks the parent's prepare took are held by this thread
+   and guard consistent data, so they start afresh. A skipped lock keeps its
+   state: its holder (this thread's interrupted frame) unlocks it when it
+   resumes, and what it guards may be half-updated. */
+void arena_reinit_locks(arena_heap_t *h, const uint64_t *skipped, size_t words) {
+  unsigned n = arena_lock_count(h);
+  for (unsigned i = 0; i < n; i++)
+    if (!arena_lock_skipped(skipped, words, i)) pthread_mutex_init(arena_lock_at(h, i), NULL);
+}
+
+/* ---- statistics and trim (malloc_stats, mallinfo2, malloc_info, malloc_trim) ---- */
+
+/* Entries per radix leaf: arena_chunk.c's ARENA_RADIX_LEAF_BITS. */
+#define ARENA_STATS_LEAF ((uintptr_t)1 << 13)
+
+static void arena_stats_small(const arena_schunk_t *c, arena_stats_t *st) {
+  st->small_chunks++;
+  for (unsigned i = 1; i < ARENA_SLABS; i++) { /* slab 0 is the header */
+    const arena_slab_t *s = &c->slabs[i];
+    if (s->state == ARENA_SLAB_PARTIAL || s->state == ARENA_SLAB_FULL) {
+      size_t size = arena_bin_size(s->bin);
+      st->small_used += (size_t)(s->nslots - s->nfree) * size;
+      st->small_free += (size_t)s->nfree * size;
+    } else if (s->state == ARENA_SLAB_EMPTY) {
+      st->empty_slabs++;
+    } else {
+      st->uncarved_slabs++;
+    }
+  }
+}
+
+static void arena_stats_large(char *c, arena_stats_t *st) {
+  st->large_chunks++;
+  for (arena_span_t *s = (arena_span_t *)(c + ARENA_LCHUNK_HDR); s; s = arena_span_next(s)) {
+    size_t size = arena_span_size(s);
+    if (size < ARENA_SPAN_HDR) break; /* never in a sound heap; do not loop */
+    if (s->size_free & 1) {
+      st->free_spans++;
+      st->large_free += size - ARENA_SPAN_HDR;
+    } else {
+      st->large_used += size - ARENA_SPAN_HDR;
+    }
+  }
+}
+
+/* Every arena locked (in the lock order), so no small or large chunk comes
+   or goes while the radix map is walked; huge entries are read atomically
+   and their memory never touched. */
+void arena_heap_stats(arena_heap_t *h, arena_stats_t *st) {
+  memset(st, 0, sizeof *st);
   for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_lock(&h->arenas[i].lock);
-  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_lock(&h->pools[i].lock);
-  pthread_mutex_lock(&h->meta_lock);
+  for (uintptr_t top = 0; top < sizeof h->radix / sizeof h->radix[0]; top++) {
+    _Atomic uint64_t *leaf = atomic_load_explicit(&h->radix[top], memory_order_acquire);
+    if (!leaf) continue;
+    for (uintptr_t j = 0; j < ARENA_STATS_LEAF; j++) {
+      uint64_t v = atomic_load_explicit(&leaf[j], memory_order_acquire);
+      char *chunk = (char *)((top * ARENA_STATS_LEAF + j) << ARENA_CHUNK_SHIFT);
+      if ((v & 3) == ARENA_RT_SMALL) {
+        arena_stats_small((const arena_schunk_t *)chunk, st);
+      } else if ((v & 3) == ARENA_RT_LARGE) {
+        arena_stats_large(chunk, st);
+      } else if ((v & 3) == ARENA_RT_HUGE) {
+        st->huge_count++;
+        st->huge_bytes += (size_t)(v & ~(uint64_t)3);
+      }
+    }
+  }
+  for (unsigned i = 0; i < h->opts.narenas; i++) st->spare_chunks += h->arenas[i].spare != NULL;
+  for (unsigned i = h->opts.narenas; i-- > 0;) pthread_mutex_unlock(&h->arenas[i].lock);
+  st->dirty = arena_pool_dirty(h);
+  st->active = atomic_load_explicit(&h->active_bytes, memory_order_relaxed);
+  st->meta = atomic_load_explicit(&h->meta_bytes, memory_order_relaxed);
+  st->purges = atomic_load_explicit(&h->purges, memory_order_relaxed);
+  st->purged_bytes = atomic_load_explicit(&h->purged_bytes, memory_order_relaxed);
 }
 
-void arena_unlock_all(arena_heap_t *h) {
-  pthread_mutex_unlock(&h->meta_lock);
-  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_unlock(&h->pools[i].lock);
-  for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_unlock(&h->arenas[i].lock);
+/* The whole pages inside [addr, addr+len): if more of them are resident
+   (mincore) than *keep allows, MADV_DONTNEED them (RSS falls at once, unlike
+   MADV_FREE) and return the resident bytes; otherwise take them from *keep. */
+static size_t arena_trim_range(void *addr, size_t len, size_t *keep) {
+  uintptr_t page = (uintptr_t)getpagesize();
+  char *a = (char *)(((uintptr_t)addr + page - 1) & ~(page - 1));
+  char *e = (char *)(((uintptr_t)addr + len) & ~(page - 1));
+  if (e <= a) return 0;
+  size_t resident = 0;
+  unsigned char vec[1024];
+  for (char *p = a; p < e; p += sizeof vec * page) {
+    size_t n = (size_t)(e - p) / page < sizeof vec ? (size_t)(e - p) / page : sizeof vec;
+    if (mincore(p, n * page, vec) != 0) {
+      resident += n * page; /* unknown: count it resident */
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) resident += (vec[i] & 1) ? page : 0;
+  }
+  if (resident <= *keep) {
+    *keep -= resident;
+    return 0;
+  }
+  madvise(a, (size_t)(e - a), MADV_DONTNEED);
+  return resident;
 }
 
-void arena_reinit_locks(arena_heap_t *h) {
-  pthread_mutex_init(&h->meta_lock, NULL);
-  for (unsigned i = 0; i < h->opts.narenas; i++) pthread_mutex_init(&h->arenas[i].lock, NULL);
-  for (unsigned i = 0; i <= h->opts.npools; i++) pthread_mutex_init(&h->pools[i].lock, NULL);
+/* The inside of every free span of a tree (its header and the next span's
+   stay: they are the span list). */
+static size_t arena_trim_spans(arena_tnode_t *n, size_t *keep) {
+  size_t r = 0;
+  for (; n; n = n->right) {
+    r += arena_trim_spans(n->left, keep);
+    arena_span_t *s = SPAN_OF(n);
+    r += arena_trim_range((char *)s + ARENA_SPAN_HDR, arena_span_size(s) - ARENA_SPAN_HDR, keep);
+  }
+  return r;
+}
+
+size_t arena_heap_trim(arena_heap_t *h, size_t pad) {
+  size_t keep = pad, released = 0;
+  /* the arenas: spare chunks go to their pools (released with the pools'
+     extents below); empty slabs (reused without reading their memory) and
+     free spans give back their pages now */
+  for (unsigned i = 0; i < h->opts.narenas; i++) {
+    arena_arena_t *a = &h->arenas[i];
+    pthread_mutex_lock(&a->lock);
+    if (a->spare) {
+      arena_chunk_t *c = a->spare;
+      a->spare = NULL;
+      arena_chunk_free(h, c, ARENA_CHUNK);
+    }
+    for (arena_slab_t *s = a->empty; s; s = s->next) {
+      arena_schunk_t *c = (arena_schunk_t *)((uintptr_t)s & ~(uintptr_t)ARENA_CHUNK_MASK);
+      released += arena_trim_range(arena_slab_base(c, s), ARENA_SLAB, &keep);
+    }
+    released += arena_trim_spans(a->spans.root, &keep);
+    pthread_mutex_unlock(&a->lock);
+  }
+  /* the pools: every free extent, dirty or already purged (MADV_FREE'd pages
+     stay in RSS until the kernel wants them) */
+  for (unsigned i = 0; i <= h->opts.npools; i++) {
+    arena_pool_t *p = &h->pools[i];
+    pthread_mutex_lock(&p->lock);
+    arena_extent_t probe = {.addr = NULL};
+    arena_tnode_t *n = arena_tree_lower_bound(&p->by_addr, &probe.by_addr);
+    while (n) {
+      arena_extent_t *e = (arena_extent_t *)((char *)n - offsetof(arena_extent_t, by_addr));
+      released += arena_trim_range(e->addr, e->size, &keep);
+      probe.addr = e->addr + e->size;
+      n = arena_tree_lower_bound(&p->by_addr, &probe.by_addr);
+    }
+    pthread_mutex_unlock(&p->lock);
+  }
+  /* nothing kept: no chunk memory is dirty any more, say so (this purges
+     the dirty lists the usual way, on pages that are gone already) */
+  if (pad == 0) arena_pool_purge_all(h);
+  return released;
 }
 
 /* ---- invariants ---- */
