@@ -26,6 +26,9 @@
 #define ARENA_SLAB_SHIFT 16 /* 64 KiB slabs */
 #define ARENA_SLAB       ((size_t)1 << ARENA_SLAB_SHIFT)
 #define ARENA_SLABS      (ARENA_CHUNK / ARENA_SLAB) /* per small chunk; slab 0 is the header */
+/* The chunk map is a two-level radix tree over chunk numbers (arena_chunk.c);
+   a leaf holds 2^ARENA_RADIX_LEAF_BITS entries. */
+#define ARENA_RADIX_LEAF_BITS 13
 
 /* Small classes: 16-byte steps to 512 (32 classes), then 4 per doubling to
    14336 (19 more: 640, 768, 896, 1024, 1280, ..., 12288, 14336). */

@@ -44,7 +44,6 @@
 #endif
 
 #define ARENA_META_BLOCK      ((size_t)1 << 20)
-#define ARENA_RADIX_LEAF_BITS 13
 
 /* A mapping made by the global pool or for metadata, unmapped at destroy. */
 typedef struct arena_mapping_s {

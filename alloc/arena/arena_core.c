@@ -1003,8 +1003,8 @@ void arena_reinit_locks(arena_heap_t *h, const uint64_t *skipped, size_t words) 
 
 /* ---- statistics and trim (malloc_stats, mallinfo2, malloc_info, malloc_trim) ---- */
 
-/* Entries per radix leaf: arena_chunk.c's ARENA_RADIX_LEAF_BITS. */
-#define ARENA_STATS_LEAF ((uintptr_t)1 << 13)
+/* Entries per leaf of the chunk map (arena.h). */
+#define ARENA_STATS_LEAF ((uintptr_t)1 << ARENA_RADIX_LEAF_BITS)
 
 static void arena_stats_small(const arena_schunk_t *c, arena_stats_t *st) {
   st->small_chunks++;
