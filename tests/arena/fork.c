@@ -21,10 +21,11 @@
                its arena locks in a multi-threaded process, and one may be
                held by the interrupted main thread.)
 
-  A second argument `lenient` (the glibc reference run of `signal`) lets
-  children die: glibc takes no lock when one thread forks, so its child
-  may find the heap half-updated by the interrupted malloc and abort; it
-  must still not hang.
+  A second argument `lenient` (for running `signal` under glibc by hand)
+  lets children die: glibc takes no lock when one thread forks, so its
+  child may find the heap half-updated by the interrupted malloc and abort,
+  or loop in it (about one run in six here: why test_arena.sh does not use
+  glibc as the reference for `signal`).
 
   Prints "fork: CASE ok (N forks)" and exits 0, or names what failed and
   exits 1.
