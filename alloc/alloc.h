@@ -105,26 +105,26 @@ typedef enum hl_stat_bit_e {
 } hl_stat_bit_t;
 
 typedef struct hl_alloc_stats_s {
-  uint64_t bytes_live;     /* bytes the application asked for and still holds */
-  uint64_t bytes_mapped;   /* bytes the allocator holds from the OS */
-  uint64_t pages;          /* allocator pages in use (its own page size) */
-  uint64_t moves;          /* objects moved (compaction, promotion) */
-  uint64_t transfers;      /* objects or pages handed between threads */
-  uint64_t objects_live;   /* allocator cells live (ravioli: live ravioli, reverse ones too) */
-  uint64_t pool_pages;     /* empty pages in the shared pool */
-  uint64_t pages_returned; /* pages a thread gave back to the shared pool */
-  uint64_t fixups;         /* pointers rewritten because something moved */
-  uint64_t transfer_bytes; /* bytes copied to hand objects between threads */
-  uint64_t messages;       /* messages sent (a send of a set of objects is one) */
-  uint64_t free_requests;  /* frees posted to the owning thread instead of done in place */
-  uint64_t transfer_pages; /* pages that carried messages between threads */
-  uint64_t pages_handed;   /* of those, heap pages handed over in place (no copy) */
+  uint64_t bytes_live;      /* bytes the application asked for and still holds */
+  uint64_t bytes_mapped;    /* bytes the allocator holds from the OS */
+  uint64_t pages;           /* allocator pages in use (its own page size) */
+  uint64_t moves;           /* objects moved (compaction, promotion) */
+  uint64_t transfers;       /* objects or pages handed between threads */
+  uint64_t objects_live;    /* allocator cells live (ravioli: live ravioli, reverse ones too) */
+  uint64_t pool_pages;      /* empty pages in the shared pool */
+  uint64_t pages_returned;  /* pages a thread gave back to the shared pool */
+  uint64_t fixups;          /* pointers rewritten because something moved */
+  uint64_t transfer_bytes;  /* bytes copied to hand objects between threads */
+  uint64_t messages;        /* messages sent (a send of a set of objects is one) */
+  uint64_t free_requests;   /* frees posted to the owning thread instead of done in place */
+  uint64_t transfer_pages;  /* pages that carried messages between threads */
+  uint64_t pages_handed;    /* of those, heap pages handed over in place (no copy) */
   uint64_t cells_allocated; /* allocator cells built for objects by alloc and realloc */
-  uint64_t accesses;       /* object reads and writes (read, write) */
-  uint64_t access_lines;   /* 64-byte lines those accesses touched, summed over accesses */
-  uint64_t access_pages;   /* 4 KiB pages those accesses touched, summed over accesses */
-  uint32_t valid;          /* HL_STAT_* bits of the fields above that were measured */
-  const char *na_reason;   /* why the others were not, when valid is not all set */
+  uint64_t accesses;        /* object reads and writes (read, write) */
+  uint64_t access_lines;    /* 64-byte lines those accesses touched, summed over accesses */
+  uint64_t access_pages;    /* 4 KiB pages those accesses touched, summed over accesses */
+  uint32_t valid;           /* HL_STAT_* bits of the fields above that were measured */
+  const char *na_reason;    /* why the others were not, when valid is not all set */
 } hl_alloc_stats_t;
 
 /* Allocator properties the harness must know about. */

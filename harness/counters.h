@@ -28,7 +28,7 @@ enum {
 };
 
 typedef struct hl_counters_s {
-  int hw_fd[HL_HW_COUNT];          /* -1 when unavailable */
+  int hw_fd[HL_HW_COUNT];           /* -1 when unavailable */
   char hw_reason[HL_HW_COUNT][256]; /* why not (whole: a reason cut mid-word helps nobody) */
   char peak_reason[256];            /* why peak RSS is NA, if it is */
   long rss_before_kib;

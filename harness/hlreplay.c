@@ -387,8 +387,10 @@ static int memory_limit_check(const hl_replay_trace_t *trace, const char *path,
     limit = hl_memory_available(source, sizeof source);
   uint64_t at, peak = hl_replay_peak_live_bytes(trace, &at);
   if (limit == 0 && !max_memory) {
-    fprintf(stderr, "hlreplay: warning: cannot tell how much memory is available (%s); the trace "
-                    "is replayed unchecked\n", source);
+    fprintf(stderr,
+            "hlreplay: warning: cannot tell how much memory is available (%s); the trace "
+            "is replayed unchecked\n",
+            source);
     return 0;
   }
   if (peak <= limit) return 0;
@@ -540,8 +542,10 @@ int main(int argc, char **argv) {
         return 0;
       default:
         if (prefix_of) {
-          fprintf(stderr, "hlreplay: unknown option '%s': long options are spelled out whole "
-                          "(--%s?)\n(hlreplay --help for usage)\n", token, prefix_of);
+          fprintf(stderr,
+                  "hlreplay: unknown option '%s': long options are spelled out whole "
+                  "(--%s?)\n(hlreplay --help for usage)\n",
+                  token, prefix_of);
           return 2;
         }
         return usage_error("unknown or incomplete option '%s'", token);

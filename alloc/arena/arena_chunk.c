@@ -43,7 +43,7 @@
 #define MADV_FREE 8
 #endif
 
-#define ARENA_META_BLOCK      ((size_t)1 << 20)
+#define ARENA_META_BLOCK ((size_t)1 << 20)
 
 /* A mapping made by the global pool or for metadata, unmapped at destroy. */
 typedef struct arena_mapping_s {

@@ -209,8 +209,7 @@ static void identify_describe(const char *definer, char *buf, size_t len) {
    same-named system copy would be another build. */
 static int identify_in_baseline_dir(const char *definer, const char *want, char *buf, size_t len) {
   const char *dir = getenv("HEAPLAB_BASELINE_DIR"); /* HL_BASELINE_DIR_ENV */
-  if (!dir || !*dir || strncmp(want, "libc.so", 7) == 0 || strncmp(want, "libhl", 5) == 0)
-    return 0;
+  if (!dir || !*dir || strncmp(want, "libc.so", 7) == 0 || strncmp(want, "libhl", 5) == 0) return 0;
   char want_dir[PATH_MAX], got[PATH_MAX];
   if (realpath(dir, want_dir) && realpath(definer, got)) {
     size_t n = strlen(want_dir);

@@ -37,8 +37,7 @@ static void fuzz_check_error(const char *msg, size_t len, const char *path, size
     fuzz_fail("the message does not start with the file name: '%s'", msg);
   char *end;
   unsigned long line = strtoul(msg + plen + 1, &end, 10);
-  if (end == msg + plen + 1 || *end != ':')
-    fuzz_fail("the message has no line number: '%s'", msg);
+  if (end == msg + plen + 1 || *end != ':') fuzz_fail("the message has no line number: '%s'", msg);
   if (line < 1 || line > lines) fuzz_fail("line %lu of a %zu-line file: '%s'", line, lines, msg);
   if (msg[len - 1] != '\n' || memchr(msg, '\n', len) != msg + len - 1)
     fuzz_fail("expected exactly one line of message, got '%s'", msg);
@@ -57,7 +56,8 @@ static void fuzz_check_config(const hl_bench_config_t *cfg) {
       fuzz_fail("sim_threads %u", cfg->sim_threads[i]);
   for (size_t i = 0; i < cfg->n_page_sizes; i++)
     if (cfg->page_sizes[i] & (cfg->page_sizes[i] - 1))
-      fuzz_fail("page size %llu is not 0 or a power of two", (unsigned long long)cfg->page_sizes[i]);
+      fuzz_fail("page size %llu is not 0 or a power of two",
+                (unsigned long long)cfg->page_sizes[i]);
   if (cfg->sim && cfg->sim[0] != '/') fuzz_fail("sim '%s' is not an absolute path", cfg->sim);
   for (size_t i = 0; i < cfg->allocs.n; i++)
     if (!cfg->allocs.v[i] || !cfg->allocs.v[i][0]) fuzz_fail("an empty allocator name");
@@ -111,8 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n_workloads = cfg.n_workloads;
     if (hl_bench_config_only_allocs(&cfg, first, err) != 0)
       fuzz_fail("--only-alloc with the config's own first allocator '%s' failed", first);
-    if (cfg.allocs.n != 1 || strcmp(cfg.allocs.v[0], first) != 0 ||
-        cfg.n_workloads != n_workloads)
+    if (cfg.allocs.n != 1 || strcmp(cfg.allocs.v[0], first) != 0 || cfg.n_workloads != n_workloads)
       fuzz_fail("--only-alloc %s kept %zu allocators", first, cfg.allocs.n);
     free(first);
   }

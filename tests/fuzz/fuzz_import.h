@@ -16,8 +16,8 @@
 
 #include <inttypes.h>
 
-__attribute__((unused)) static void fuzz_import_failed(const hl_trace_error_t *err,
-                                                       const char *in, size_t size) {
+__attribute__((unused)) static void fuzz_import_failed(const hl_trace_error_t *err, const char *in,
+                                                       size_t size) {
   if (!err->message[0]) fuzz_fail("an error without a message");
   if (strcmp(err->file, in) != 0) {
     hl_trace_error_print(stderr, err);

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 __attribute__((format(printf, 1, 2), noreturn, unused)) static void fuzz_fail(const char *fmt,
-                                                                                ...) {
+                                                                              ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("fuzz: property broken: ", stderr);
@@ -117,8 +117,7 @@ __attribute__((unused)) static const char *fuzz_out_dir_extra(const char *keep) 
   if (!d) fuzz_fail("cannot list %s", fuzz_dir);
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-      continue;
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
     if (keep && strcmp(e->d_name, keep) == 0) continue;
     size_t n = strlen(names);
     snprintf(names + n, sizeof names - n, "%s%s", n ? " " : "", e->d_name);

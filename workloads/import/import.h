@@ -25,16 +25,16 @@
 #include <stdint.h>
 
 typedef struct hl_import_stats_s {
-  uint64_t records;         /* input records or lines with an event */
-  uint64_t events;          /* trace events written (thread start/end included) */
-  uint32_t threads;         /* threads in the trace */
-  uint64_t null_frees;      /* free(NULL): dropped */
-  uint64_t unknown;         /* free of an address never seen allocated: dropped */
+  uint64_t records;           /* input records or lines with an event */
+  uint64_t events;            /* trace events written (thread start/end included) */
+  uint32_t threads;           /* threads in the trace */
+  uint64_t null_frees;        /* free(NULL): dropped */
+  uint64_t unknown;           /* free of an address never seen allocated: dropped */
   uint64_t untraced_reallocs; /* realloc of such an address: imported as an alloc */
-  uint64_t failed;          /* failed calls (NULL results): dropped */
-  uint64_t reused_live;     /* alloc at a live address: the old object is forgotten */
-  uint64_t lost;            /* record: empty slots before the last record (cut-off writers) */
-  uint64_t dropped_by_tool; /* record: records the recorder could not store (log full) */
+  uint64_t failed;            /* failed calls (NULL results): dropped */
+  uint64_t reused_live;       /* alloc at a live address: the old object is forgotten */
+  uint64_t lost;              /* record: empty slots before the last record (cut-off writers) */
+  uint64_t dropped_by_tool;   /* record: records the recorder could not store (log full) */
 } hl_import_stats_t;
 
 /* Convert `in` to the binary trace `out` (written whole or not at all).

@@ -87,11 +87,11 @@ typedef struct trace_check_s {
   uint64_t objects, cap;
   trace_barrier_t *open; /* [threads] */
   uint32_t nopen;
-  bool barrier_seen;      /* any barrier so far: barrier_max is meaningful */
-  uint64_t barrier_max;   /* highest barrier number used so far */
-  uint64_t events;        /* events accepted: the number of the next one */
-  uint32_t open_messages; /* threads in state SENDING */
-  uint64_t live_bytes;    /* sum of the sizes of live objects (wraps only past 2^64...) */
+  bool barrier_seen;        /* any barrier so far: barrier_max is meaningful */
+  uint64_t barrier_max;     /* highest barrier number used so far */
+  uint64_t events;          /* events accepted: the number of the next one */
+  uint32_t open_messages;   /* threads in state SENDING */
+  uint64_t live_bytes;      /* sum of the sizes of live objects (wraps only past 2^64...) */
   uint64_t peak_live_bytes; /* ...when this sticks at UINT64_MAX */
   uint64_t peak_event;      /* event number at which live_bytes reached its peak */
 } trace_check_t;

@@ -83,7 +83,8 @@ int trace_meta_check(const char *meta, size_t len, size_t *bad_at, char *msg, si
     for (i++; i < len && meta[i] != '\n'; i++) {
       if (meta[i] == '\0' || meta[i] == '\r') {
         *bad_at = i;
-        snprintf(msg, msg_len, "meta: %s byte in a value", meta[i] ? "carriage return (\\r)" : "NUL");
+        snprintf(msg, msg_len, "meta: %s byte in a value",
+                 meta[i] ? "carriage return (\\r)" : "NUL");
         return -1;
       }
     }
